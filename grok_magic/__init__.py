@@ -1,0 +1,43 @@
+"""grok_magic: chat with xAI's Grok from Jupyter (%%grok cells, a chat panel) or plain Python."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+# Notebook-facing names load on first use so that `import grok_magic` (and the core) never
+# imports IPython or ipywidgets, and `%load_ext grok_magic` stays instant.
+_LAZY = {
+    "GrokClient": "grok_magic.client",
+    "Settings": "grok_magic.settings",
+    "Conversation": "grok_magic.conversation",
+    "Response": "grok_magic.response",
+    "Usage": "grok_magic.response",
+    "GrokError": "grok_magic.errors",
+    "to_image_part": "grok_magic.images",
+    "ChatPanel": "grok_magic.panel",
+    "GrokMagics": "grok_magic.magics",
+}
+
+__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'grok_magic' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register %%grok and %grok (called by `%load_ext grok_magic`)."""
+    from grok_magic.magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """Remove what load_ipython_extension added."""
+    from grok_magic.magics import unregister
+
+    unregister(ipython)

@@ -1,0 +1,279 @@
+"""Every expected failure as a GrokError subclass, xAI error bodies mapped to them, key redaction."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+# xAI keys look like "xai-" followed by a long run of letters and digits; mask lookalikes too.
+KEY_LOOKALIKE = re.compile(r"xai-[A-Za-z0-9_\-]{8,}")
+CREDITS_PHRASES = ("used all available credits", "spending limit", "exhausted", "credits")
+WRONG_KEY_PHRASES = ("incorrect api key", "invalid api key", "api key", "apikey")
+
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(key: str | None) -> None:
+    """Remember a key in use so that every later redaction masks it, whatever its shape."""
+    if key and len(key) >= 4:
+        _SECRETS.add(key)
+
+
+def redact(text: str, key: str | None = None) -> str:
+    """Mask the API key, every registered key and anything that looks like an xAI key.
+
+    >>> redact("bad key xai-abcdefghijklmnop", None)
+    'bad key xai-***'
+    """
+    if not text:
+        return text
+    for secret in {key, *_SECRETS} - {None, ""}:
+        text = text.replace(secret, "***")
+    return KEY_LOOKALIKE.sub("xai-***", text)
+
+
+class GrokError(Exception):
+    """An expected failure, worded for the person at the notebook."""
+
+    #: What to do about it; appended to the message.
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.status = status
+        self.code = redact(code) if code else code
+        self.request_id = request_id
+        if hint is not None:
+            self.hint = hint
+        super().__init__(self.message)
+
+    @property
+    def title(self) -> str:
+        """A short name for what went wrong, e.g. 'Rate limited (HTTP 429)'."""
+        name = type(self).__doc__.splitlines()[0].rstrip(".") if type(self).__doc__ else "Error"
+        return f"{name} (HTTP {self.status})" if self.status else name
+
+    def paragraph(self) -> str:
+        """One paragraph: what happened, xAI's words, what to do, and the request id."""
+        parts = [f"{self.title}: {self.message}".rstrip()]
+        if self.hint:
+            parts.append(self.hint)
+        if self.request_id:
+            parts.append(f"(request id {self.request_id})")
+        return " ".join(p if p.endswith((".", ")", "!", "?")) else p + "." for p in parts)
+
+    def __str__(self) -> str:
+        return self.paragraph()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback, so "Run all" still stops at the cell.
+        return [self.paragraph()]
+
+
+class ConfigError(GrokError):
+    """Configuration problem."""
+
+
+class MissingKeyError(ConfigError):
+    """No xAI API key."""
+
+    hint = (
+        "Set the XAI_API_KEY environment variable, put XAI_API_KEY=... in a .env file in this "
+        "folder or above, or run %grok key to type it in for this session."
+    )
+
+
+class InputError(GrokError):
+    """Bad input."""
+
+
+class ImageError(InputError):
+    """Cannot use image."""
+
+    def __init__(self, message: str, *, source: str | None = None, **kwargs) -> None:
+        self.source = source
+        super().__init__(message, **kwargs)
+
+
+class APIStatusError(GrokError):
+    """xAI answered with an error."""
+
+    retryable = False
+
+
+class BadRequestError(APIStatusError):
+    """Bad request."""
+
+    hint = "Check the options and the cell's content."
+
+
+class AuthenticationError(APIStatusError):
+    """The API key was not accepted."""
+
+    hint = (
+        "Check XAI_API_KEY (or your .env file) holds a current key from console.x.ai, "
+        "or run %grok key to enter another."
+    )
+
+
+class PermissionDeniedError(APIStatusError):
+    """Permission denied."""
+
+    hint = "Check your team's permissions and credits at console.x.ai."
+
+
+class NotFoundError(APIStatusError):
+    """Not found."""
+
+    hint = "Check the model name; %grok models lists the ones your key can use."
+
+
+class GoneError(APIStatusError):
+    """Feature retired."""
+
+
+class UnprocessableError(APIStatusError):
+    """Request not understood."""
+
+
+class RateLimitError(APIStatusError):
+    """Rate limited."""
+
+    retryable = True
+    hint = "Wait a little and run the cell again, or lower the request rate."
+
+
+class CreditsExhaustedError(RateLimitError):
+    """Out of credits."""
+
+    retryable = False
+    hint = "Add credits or raise the monthly spending limit at console.x.ai; retrying won't help."
+
+
+class ServerError(APIStatusError):
+    """xAI server error."""
+
+    retryable = True
+    hint = "This is usually temporary: run the cell again in a moment."
+
+
+class APIConnectionError(GrokError):
+    """Cannot reach xAI."""
+
+    hint = "Check your network connection and XAI_BASE_URL, then run the cell again."
+
+
+class APITimeoutError(APIConnectionError):
+    """Timed out."""
+
+    hint = "The server took too long; run the cell again or raise the timeout (--timeout)."
+
+
+class StreamInterruptedError(GrokError):
+    """The answer was cut off."""
+
+    hint = "The partial answer is kept; run the cell again for a complete one."
+
+    def __init__(self, message: str, *, response=None, **kwargs) -> None:
+        self.response = response
+        super().__init__(message, **kwargs)
+
+
+class InterruptedByUser(GrokError):
+    """Stopped."""
+
+    hint = "The partial answer is kept."
+
+    def __init__(self, message: str = "you stopped the answer", *, response=None, **kwargs):
+        self.response = response
+        super().__init__(message, **kwargs)
+
+
+STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: ServerError,
+    409: ServerError,
+    410: GoneError,
+    415: UnprocessableError,
+    422: UnprocessableError,
+    429: RateLimitError,
+}
+
+
+def parse_error_body(body: bytes | str | Mapping | None) -> tuple[str, str | None]:
+    """Return (message, code) from any of xAI's error body shapes.
+
+    Shapes: flat ``{"code", "error"}``, ``{"error": "..."}``, OpenAI's nested
+    ``{"error": {"message", "type", "code"}}``, or plain text.
+    """
+    data: object = body
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return body.strip()[:500], None
+    if not isinstance(data, Mapping):
+        return str(data)[:500], None
+    err = data.get("error")
+    code = data.get("code")
+    if isinstance(err, Mapping):
+        message = err.get("message") or json.dumps(err)
+        code = err.get("code") or err.get("type") or code
+    elif err is not None:
+        message = str(err)
+    else:
+        message = str(data.get("message") or data)
+    return message, (str(code) if code is not None else None)
+
+
+def error_for_status(
+    status: int,
+    body: bytes | str | Mapping | None,
+    *,
+    request_id: str | None = None,
+    key: str | None = None,
+) -> APIStatusError:
+    """Map an HTTP status and xAI error body to the matching APIStatusError subclass."""
+    message, code = parse_error_body(body)
+    message = redact(message, key) or f"HTTP {status}"
+    lowered = f"{message} {code or ''}".lower()
+    if status >= 500:
+        cls: type[APIStatusError] = ServerError
+    elif status == 400 and any(p in lowered for p in WRONG_KEY_PHRASES):
+        cls = AuthenticationError  # xAI answers a wrong key with 400, not 401
+    elif status in (403, 429) and any(p in lowered for p in CREDITS_PHRASES):
+        cls = CreditsExhaustedError
+    else:
+        cls = STATUS_CLASSES.get(status, APIStatusError)
+    return cls(message, status=status, code=code, request_id=request_id)
+
+
+def error_for_event(event: Mapping, *, request_id: str | None = None) -> GrokError:
+    """An error event inside a 200 stream (``{"code", "error"}``) as the matching error."""
+    message, code = parse_error_body(event)
+    lowered = f"{message} {code or ''}".lower()
+    if "unavailable" in lowered or "timed out" in lowered or "internal" in lowered:
+        cls: type[GrokError] = ServerError
+    elif "rate" in lowered or "resource exhausted" in lowered:
+        cls = RateLimitError
+    else:
+        cls = APIStatusError
+    return cls(f"{message} ({code})" if code else message, code=code, request_id=request_id)
