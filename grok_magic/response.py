@@ -1,0 +1,231 @@
+"""Usage and Response: what an answer holds, accumulated from a stream or a whole completion."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+USD_TICKS = 10_000_000_000  # xAI's cost_in_usd_ticks: 1 USD = 10^10 ticks
+
+# Fallback prices in USD per 1 M tokens (input, cached input, output); /v1/language-models wins.
+FALLBACK_PRICES: dict[str, tuple[float, float, float]] = {
+    "grok-4.3": (1.25, 0.20, 2.50),
+    "grok-4": (1.25, 0.20, 2.50),
+    "grok-4.20-0309-reasoning": (2.0, 0.20, 6.0),
+    "grok-4.20-0309-non-reasoning": (2.0, 0.20, 6.0),
+    "grok-3-mini": (0.30, 0.075, 0.50),
+}
+
+
+@dataclass(frozen=True)
+class Price:
+    """Prices in USD per 1 M tokens."""
+
+    input: float
+    cached_input: float
+    output: float
+    image_input: float | None = None
+
+
+def fallback_price(model: str | None) -> Price | None:
+    """A price from the built-in table, matching the longest known prefix of `model`."""
+    if not model:
+        return None
+    for name in sorted(FALLBACK_PRICES, key=len, reverse=True):
+        if model == name or model.startswith(name + "-"):
+            return Price(*FALLBACK_PRICES[name])
+    return None
+
+
+@dataclass
+class Usage:
+    """Token counts of one answer (or a running total), with every detail xAI reports."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    text_tokens: int = 0
+    cached_tokens: int = 0
+    image_tokens: int = 0
+    reasoning_tokens: int = 0
+    num_sources_used: int = 0
+    cost_in_usd_ticks: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> Usage:
+        data = data or {}
+        prompt = data.get("prompt_tokens_details") or {}
+        completion = data.get("completion_tokens_details") or {}
+        return cls(
+            prompt_tokens=int(data.get("prompt_tokens") or 0),
+            completion_tokens=int(data.get("completion_tokens") or 0),
+            total_tokens=int(data.get("total_tokens") or 0),
+            text_tokens=int(prompt.get("text_tokens") or 0),
+            cached_tokens=int(prompt.get("cached_tokens") or 0),
+            image_tokens=int(prompt.get("image_tokens") or 0),
+            reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
+            num_sources_used=int(data.get("num_sources_used") or 0),
+            cost_in_usd_ticks=data.get("cost_in_usd_ticks"),
+        )
+
+    def cost(self, price: Price | None = None) -> float | None:
+        """Cost in USD: xAI's own figure when present, else computed from `price`."""
+        if self.cost_in_usd_ticks is not None:
+            return self.cost_in_usd_ticks / USD_TICKS
+        if price is None:
+            return None
+        uncached = max(self.prompt_tokens - self.cached_tokens, 0)
+        # Reasoning tokens are billed at the output rate.
+        output = self.completion_tokens + self.reasoning_tokens
+        return (
+            uncached * price.input + self.cached_tokens * price.cached_input + output * price.output
+        ) / 1_000_000
+
+    def __add__(self, other: Usage) -> Usage:
+        values = {}
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            values[f.name] = None if a is None and b is None else (a or 0) + (b or 0)
+        return Usage(**values)
+
+
+@dataclass
+class Response:
+    """One answer: text, reasoning, usage and how it ended. `partial` is True if it was cut off."""
+
+    text: str = ""
+    reasoning: str = ""
+    model: str | None = None
+    requested_model: str | None = None
+    id: str | None = None
+    finish_reason: str | None = None
+    usage: Usage | None = None
+    citations: list = field(default_factory=list)
+    tool_calls: list = field(default_factory=list)
+    system_fingerprint: str | None = None
+    partial: bool = False
+    stopped: bool = False
+    price: Price | None = None
+    started: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+    parsed: object = None
+    _text_parts: list = field(default_factory=list, repr=False)
+    _reasoning_parts: list = field(default_factory=list, repr=False)
+
+    # -- accumulating ------------------------------------------------------------------------
+    def add_chunk(self, chunk: Mapping) -> tuple[str, str]:
+        """Fold one `chat.completion.chunk` in; return its (content, reasoning) deltas."""
+        if self.id is None:
+            self.id = chunk.get("id")
+        if chunk.get("model"):
+            self.model = chunk["model"]
+        if chunk.get("system_fingerprint"):
+            self.system_fingerprint = chunk["system_fingerprint"]
+        if chunk.get("usage"):
+            # Some streams repeat usage on every chunk: the last non-null one wins.
+            self.usage = Usage.from_dict(chunk["usage"])
+        if chunk.get("citations"):
+            self.citations = list(chunk["citations"])
+        content = reasoning = ""
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content") or ""
+            reasoning = delta.get("reasoning_content") or ""
+            if content:
+                if self.first_token_at is None:
+                    self.first_token_at = time.monotonic()
+                self._text_parts.append(content)
+            if reasoning:
+                self._reasoning_parts.append(reasoning)
+            if delta.get("tool_calls"):
+                self._merge_tool_calls(delta["tool_calls"])
+            if choice.get("finish_reason") is not None:
+                self.finish_reason = choice["finish_reason"]
+        return content, reasoning
+
+    def _merge_tool_calls(self, calls: list) -> None:
+        for call in calls:
+            index = call.get("index", len(self.tool_calls))
+            while len(self.tool_calls) <= index:
+                self.tool_calls.append({"id": None, "type": "function",
+                                        "function": {"name": "", "arguments": ""}})
+            slot = self.tool_calls[index]
+            slot["id"] = call.get("id") or slot["id"]
+            function = call.get("function") or {}
+            slot["function"]["name"] += function.get("name") or ""
+            slot["function"]["arguments"] += function.get("arguments") or ""
+
+    def finish(self, *, partial: bool = False, stopped: bool = False) -> Response:
+        """Join the accumulated pieces; mark how the answer ended."""
+        self.text = "".join(self._text_parts)
+        self.reasoning = "".join(self._reasoning_parts)
+        self.partial = partial or stopped
+        self.stopped = stopped
+        self.finished_at = time.monotonic()
+        return self
+
+    @property
+    def text_so_far(self) -> str:
+        return "".join(self._text_parts)
+
+    @classmethod
+    def from_completion(cls, data: Mapping, **kwargs) -> Response:
+        """A whole (non-streaming) `chat.completion` body."""
+        choice = (data.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        response = cls(
+            id=data.get("id"),
+            model=data.get("model"),
+            system_fingerprint=data.get("system_fingerprint"),
+            finish_reason=choice.get("finish_reason"),
+            usage=Usage.from_dict(data["usage"]) if data.get("usage") else None,
+            citations=list(data.get("citations") or []),
+            tool_calls=list(message.get("tool_calls") or []),
+            **kwargs,
+        )
+        response._text_parts = [message.get("content") or ""]
+        response._reasoning_parts = [message.get("reasoning_content") or ""]
+        response.first_token_at = time.monotonic()
+        return response.finish()
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def cost(self) -> float | None:
+        """Cost in USD (xAI's figure when given, else from the model's price), or None."""
+        if self.usage is None:
+            return None
+        return self.usage.cost(self.price or fallback_price(self.model or self.requested_model))
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds from sending to the end (or to now while running)."""
+        return (self.finished_at or time.monotonic()) - self.started
+
+    @property
+    def complete(self) -> bool:
+        return not self.partial
+
+    def assistant_message(self) -> dict:
+        """This answer as a message for the conversation history."""
+        message: dict = {"role": "assistant", "content": self.text}
+        if self.tool_calls:
+            message["tool_calls"] = self.tool_calls
+        return message
+
+    def json(self) -> object:
+        """The answer text parsed as JSON (for --json / --schema answers)."""
+        text = self.text.strip()
+        if text.startswith("```"):
+            text = text.strip("`").removeprefix("json").strip()
+        return json.loads(text)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        state = "stopped" if self.stopped else "partial" if self.partial else "complete"
+        preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
+        return f"<grok Response {self.model or self.requested_model} {state}: {preview!r}>"

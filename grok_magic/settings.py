@@ -1,0 +1,87 @@
+"""Settings: where the API key, base URL, timeouts and defaults come from."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from grok_magic.errors import MissingKeyError, register_secret
+
+DEFAULT_BASE_URL = "https://api.x.ai/v1"
+DEFAULT_MODEL = "grok-4"
+CONNECT_TIMEOUT = 10.0
+# Reasoning models can think for minutes before the first byte; xAI advises 3600 s.
+READ_TIMEOUT = 3600.0
+MAX_RETRIES = 2
+ENV_FILE = ".env"
+
+
+def find_env_file(start: Path | None = None) -> Path | None:
+    """The nearest `.env` file from `start` (default: the working directory) upward."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / ENV_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_env_file(path: Path | None = None) -> dict[str, str]:
+    """XAI_* values from a .env file (python-dotenv), without touching os.environ."""
+    path = path or find_env_file()
+    if path is None:
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if k.startswith("XAI_") and v}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to reach xAI. The key is kept out of repr; use `Settings.load()` to read the env."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    model: str = DEFAULT_MODEL
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    max_retries: int = MAX_RETRIES
+    key_source: str = "none"
+
+    @classmethod
+    def load(cls, api_key: str | None = None, **overrides) -> Settings:
+        """Key: explicit argument, else XAI_API_KEY, else a .env file found upward from cwd.
+
+        Base URL: `base_url=`, else XAI_BASE_URL (env or .env), else https://api.x.ai/v1.
+        """
+        dotenv = read_env_file()
+        if api_key:
+            key, source = api_key, "argument"
+        elif os.environ.get("XAI_API_KEY"):
+            key, source = os.environ["XAI_API_KEY"], "XAI_API_KEY"
+        elif dotenv.get("XAI_API_KEY"):
+            key, source = dotenv["XAI_API_KEY"], ".env"
+        else:
+            key, source = None, "none"
+        register_secret(key)
+        base = os.environ.get("XAI_BASE_URL") or dotenv.get("XAI_BASE_URL") or DEFAULT_BASE_URL
+        values = {"base_url": base, "model": os.environ.get("XAI_MODEL") or DEFAULT_MODEL}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["base_url"] = values["base_url"].rstrip("/")
+        return cls(api_key=key, key_source=source, **values)
+
+    def with_key(self, api_key: str, source: str = "argument") -> Settings:
+        """A copy with another key (e.g. one typed at `%grok key`)."""
+        register_secret(api_key)
+        return replace(self, api_key=api_key, key_source=source)
+
+    def require_key(self) -> str:
+        """The key, or a MissingKeyError that says how to provide one."""
+        if not self.api_key:
+            raise MissingKeyError("no xAI API key was found")
+        return self.api_key
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
