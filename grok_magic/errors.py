@@ -8,8 +8,13 @@ from collections.abc import Mapping
 
 # xAI keys look like "xai-" followed by a long run of letters and digits; mask lookalikes too.
 KEY_LOOKALIKE = re.compile(r"xai-[A-Za-z0-9_\-]{8,}")
-CREDITS_PHRASES = ("used all available credits", "spending limit", "exhausted", "credits")
-WRONG_KEY_PHRASES = ("incorrect api key", "invalid api key", "api key", "apikey")
+# Matched against xAI's message only: a plain 429's *code* is "Some resource has been exhausted",
+# which must stay a (retryable) rate limit.
+CREDITS_PHRASES = ("available credits", "spending limit", "out of credits", "purchase more credits")
+WRONG_KEY_PHRASES = ("incorrect api key", "invalid api key", "api key provided", "api key is invalid")
+RATE_LIMIT_PHRASES = ("rate limit", "too many requests", "resource has been exhausted")
+SERVER_PHRASES = ("unavailable", "timed out", "internal", "deadline", "overloaded")
+MIN_SECRET_LENGTH = 4
 
 
 _SECRETS: set[str] = set()
@@ -17,7 +22,7 @@ _SECRETS: set[str] = set()
 
 def register_secret(key: str | None) -> None:
     """Remember a key in use so that every later redaction masks it, whatever its shape."""
-    if key and len(key) >= 4:
+    if key and len(key) >= MIN_SECRET_LENGTH:
         _SECRETS.add(key)
 
 
@@ -29,8 +34,9 @@ def redact(text: str, key: str | None = None) -> str:
     """
     if not text:
         return text
-    for secret in {key, *_SECRETS} - {None, ""}:
-        text = text.replace(secret, "***")
+    for secret in {key, *_SECRETS}:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
+            text = text.replace(secret, "***")
     return KEY_LOOKALIKE.sub("xai-***", text)
 
 
@@ -254,26 +260,34 @@ def error_for_status(
     """Map an HTTP status and xAI error body to the matching APIStatusError subclass."""
     message, code = parse_error_body(body)
     message = redact(message, key) or f"HTTP {status}"
-    lowered = f"{message} {code or ''}".lower()
+    lowered = message.lower()
     if status >= 500:
         cls: type[APIStatusError] = ServerError
-    elif status == 400 and any(p in lowered for p in WRONG_KEY_PHRASES):
+    elif status == 400 and (
+        any(p in lowered for p in WRONG_KEY_PHRASES) or "api_key" in (code or "").lower()
+    ):
         cls = AuthenticationError  # xAI answers a wrong key with 400, not 401
     elif status in (403, 429) and any(p in lowered for p in CREDITS_PHRASES):
         cls = CreditsExhaustedError
     else:
         cls = STATUS_CLASSES.get(status, APIStatusError)
-    return cls(message, status=status, code=code, request_id=request_id)
+    return cls(message, status=status, code=redact(code, key) if code else code,
+               request_id=request_id)
 
 
-def error_for_event(event: Mapping, *, request_id: str | None = None) -> GrokError:
+def error_for_event(
+    event: Mapping, *, request_id: str | None = None, key: str | None = None
+) -> APIStatusError:
     """An error event inside a 200 stream (``{"code", "error"}``) as the matching error."""
     message, code = parse_error_body(event)
+    message, code = redact(message, key), redact(code, key) if code else code
     lowered = f"{message} {code or ''}".lower()
-    if "unavailable" in lowered or "timed out" in lowered or "internal" in lowered:
-        cls: type[GrokError] = ServerError
-    elif "rate" in lowered or "resource exhausted" in lowered:
+    if any(p in message.lower() for p in CREDITS_PHRASES):
+        cls: type[APIStatusError] = CreditsExhaustedError
+    elif any(p in lowered for p in RATE_LIMIT_PHRASES):
         cls = RateLimitError
+    elif any(p in lowered for p in SERVER_PHRASES):
+        cls = ServerError
     else:
         cls = APIStatusError
     return cls(f"{message} ({code})" if code else message, code=code, request_id=request_id)

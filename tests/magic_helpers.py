@@ -1,0 +1,58 @@
+"""Running cells in a real InteractiveShell and reading what a notebook user would see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+
+@dataclass
+class Outcome:
+    """A cell's result: the displays as the front end ends up showing them, printed text, error."""
+
+    error: BaseException | None
+    stdout: str
+    stderr: str
+    raw: list = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[dict]:
+        """Final display bundles, in order, with updates applied by display id."""
+        shown: list[dict] = []
+        by_id: dict[str, int] = {}
+        for out in self.raw:
+            display_id = (out.transient or {}).get("display_id")
+            if out.update:
+                if display_id in by_id:
+                    shown[by_id[display_id]] = dict(out.data)
+                continue
+            if display_id:
+                by_id[display_id] = len(shown)
+            shown.append(dict(out.data))
+        return shown
+
+    def markdown(self) -> str:
+        return "\n".join(o.get("text/markdown", "") for o in self.outputs)
+
+    def plain(self) -> str:
+        return "\n".join(o.get("text/plain", "") for o in self.outputs)
+
+    def everything(self) -> str:
+        """Every byte the user could see or save: all bundles (updates too), stdout, stderr."""
+        parts = [self.stdout, self.stderr, str(self.error or "")]
+        for out in self.raw:
+            parts.extend(str(v) for v in out.data.values())
+        return "\n".join(parts)
+
+
+def shell() -> InteractiveShell:
+    return InteractiveShell.instance()
+
+
+def run(ip: InteractiveShell, source: str) -> Outcome:
+    with capture_output() as cap:
+        result = ip.run_cell(source)
+    error = result.error_in_exec or result.error_before_exec
+    return Outcome(error, cap.stdout, cap.stderr, list(cap.outputs))
