@@ -135,9 +135,11 @@ class StreamingMarkdown:
             self._push(tail[:point], final=True)
             self._committed += point
             tail = self._text[self._committed :]
-            self._shown = ""
-            self._handle = self._display({"text/markdown": ""}, raw=True, display_id=True)
-        if tail:
+            # The rest starts a new output (one message, not an empty display plus an update).
+            self._shown = self._wrap(tail)
+            bundle = {"text/markdown": safe_markdown(self._shown, self.allowed_images)}
+            self._handle = self._display(bundle, raw=True, display_id=True)
+        elif tail:
             self._push(tail, final=False)
 
     def finish(self, note: str = "") -> None:

@@ -1,0 +1,77 @@
+"""Run notebook cells in a real kernel and record every message the front end would receive."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import nbformat
+from nbclient import NotebookClient
+
+FRONT_END_TYPES = ("display_data", "update_display_data", "execute_result", "stream", "comm_msg",
+                   "comm_open", "error")
+
+
+@dataclass
+class Message:
+    at: float
+    cell: int
+    type: str
+    content: dict
+
+    @property
+    def nbytes(self) -> int:
+        return len(json.dumps(self.content, ensure_ascii=False).encode())
+
+    @property
+    def markdown(self) -> str:
+        return (self.content.get("data") or {}).get("text/markdown", "")
+
+
+class RecordingClient(NotebookClient):
+    """A NotebookClient that keeps each iopub message a front end would render, with its time."""
+
+    def __init__(self, nb, **kwargs) -> None:
+        super().__init__(nb, **kwargs)
+        self.messages: list[Message] = []
+
+    def process_message(self, msg, cell, cell_index):
+        if msg["msg_type"] in FRONT_END_TYPES:
+            self.messages.append(Message(time.monotonic(), cell_index, msg["msg_type"],
+                                         msg["content"]))
+        return super().process_message(msg, cell, cell_index)
+
+
+@dataclass
+class KernelRun:
+    notebook: nbformat.NotebookNode
+    messages: list[Message] = field(default_factory=list)
+
+    def of_cell(self, index: int) -> list[Message]:
+        return [m for m in self.messages if m.cell == index]
+
+
+def run_cells(sources: list[str], timeout: int = 120, allow_errors: bool = False) -> KernelRun:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    client = RecordingClient(nb, timeout=timeout, kernel_name="python3",
+                             allow_errors=allow_errors)
+    client.execute()
+    return KernelRun(nb, client.messages)
+
+
+def long_answer(target_chars: int = 20_000) -> str:
+    """A realistic Markdown answer: headings, paragraphs, lists and code blocks."""
+    blocks: list[str] = []
+    n = 0
+    while sum(len(b) + 2 for b in blocks) < target_chars:
+        n += 1
+        blocks.append(f"## Part {n}")
+        blocks.append(
+            f"Paragraph {n} explains the idea with **emphasis**, `inline code` and a few "
+            "sentences of ordinary prose so that the block has a typical length for an answer "
+            "that a model streams back token by token while the reader waits."
+        )
+        blocks.append("\n".join(f"- point {n}.{i}: a short list item" for i in range(1, 5)))
+        blocks.append(f"```python\ndef step_{n}(x):\n\n    return x * {n}\n```")
+    return "\n\n".join(blocks)[:target_chars]
