@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Mapping
 
@@ -11,7 +12,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, Unicode, default, observe
 
 from grok_magic.client import GrokClient
 from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
@@ -33,6 +34,7 @@ from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settin
 SUBCOMMANDS = ("reset", "history", "usage", "models", "key", "chat")
 DATA_URL_PREVIEW = 40
 RESULT_NAME = "_grok"
+PANEL_NAME = "_grok_panel"
 
 
 def shorten_data_urls(value):
@@ -99,7 +101,9 @@ def _cell(value: object) -> str:
 class GrokMagics(Magics):
     """Chat with Grok from a notebook: %%grok cells and %grok commands."""
 
-    model = Unicode(DEFAULT_MODEL, help="Model used when a cell names none.").tag(config=True)
+    model = Unicode(help="Model used when a cell names none (default: XAI_MODEL or grok-4).").tag(
+        config=True
+    )
     system = Unicode("", help="System prompt for every cell ('' for none).").tag(config=True)
     detail = Unicode("", help="Image detail: auto, low, high or '' (xAI decides).").tag(
         config=True
@@ -118,6 +122,10 @@ class GrokMagics(Magics):
     )
     stream = Bool(True, help="Stream answers as they are written.").tag(config=True)
     show_usage = Bool(True, help="Show the token-usage widget after each answer.").tag(config=True)
+
+    @default("model")
+    def _default_model(self) -> str:
+        return os.environ.get("XAI_MODEL") or DEFAULT_MODEL
 
     def __init__(self, shell=None, **kwargs) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -295,7 +303,7 @@ class GrokMagics(Magics):
         system = self._system_for(args.system)
         model = args.model or self.model
         user_turn = self.build_user_turn(dedent(text), args.image, detail)
-        if args.new:
+        if args.new and not args.dry_run:
             self.conversation.reset()
         options = {
             "temperature": args.temperature,
@@ -306,7 +314,9 @@ class GrokMagics(Magics):
         stream = self.stream and not args.no_stream
         if args.dry_run:
             settings = self.settings(args.timeout)
-            body = self.conversation.build(user_turn, model, stream=stream, system=system, **options)
+            # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
+            convo = Conversation(max_history=self.max_history) if args.new else self.conversation
+            body = convo.build(user_turn, model, stream=stream, system=system, **options)
             dry = DryRun(f"{settings.base_url}/chat/completions", body)
             if args.out:
                 self.user_ns[args.out] = body
@@ -472,8 +482,8 @@ class GrokMagics(Magics):
             model=self.model, system=self.system or None, conversation=self.conversation,
             client=self.client(),
         )
-        display(panel)
-        return None
+        self.user_ns[PANEL_NAME] = panel
+        return panel  # shown as the cell's result; also `_grok_panel` for scripted demos
 
 
 def _split(line: str) -> list[str]:

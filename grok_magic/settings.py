@@ -56,12 +56,15 @@ class Settings:
         Base URL: `base_url=`, else XAI_BASE_URL (env or .env), else https://api.x.ai/v1.
         """
         dotenv = read_env_file()
-        if api_key:
-            key, source = api_key, "argument"
-        elif os.environ.get("XAI_API_KEY"):
-            key, source = os.environ["XAI_API_KEY"], "XAI_API_KEY"
-        elif dotenv.get("XAI_API_KEY"):
-            key, source = dotenv["XAI_API_KEY"], ".env"
+        # A pasted key often drags a space or line break along; in a header it would break
+        # the request (and requests would echo the whole header in its error).
+        env_key = (os.environ.get("XAI_API_KEY") or "").strip()
+        if api_key and api_key.strip():
+            key, source = api_key.strip(), "argument"
+        elif env_key:
+            key, source = env_key, "XAI_API_KEY"
+        elif (dotenv.get("XAI_API_KEY") or "").strip():
+            key, source = dotenv["XAI_API_KEY"].strip(), ".env"
         else:
             key, source = None, "none"
         register_secret(key)
@@ -73,6 +76,7 @@ class Settings:
 
     def with_key(self, api_key: str, source: str = "argument") -> Settings:
         """A copy with another key (e.g. one typed at `%grok key`)."""
+        api_key = api_key.strip()
         register_secret(api_key)
         return replace(self, api_key=api_key, key_source=source)
 

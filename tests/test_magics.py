@@ -623,3 +623,20 @@ def test_key_never_appears_anywhere(ip, xai_env, monkeypatch):
     seen.append(repr(ip.user_ns["_grok"]))
     blob = "\n".join(seen)
     assert FAKE_KEY not in blob and "xai-anotherwrongkey123" not in blob
+
+
+def test_dry_run_with_new_keeps_history(ip, xai_env):
+    run(ip, "%%grok\nRemember me")
+    out = run(ip, "%%grok --dry-run -n -o body\nFresh?")
+    assert out.error is None
+    assert [m["role"] for m in ip.user_ns["body"]["messages"]] == ["user"]
+    assert ip.grok_magics.conversation.turns == 1
+
+
+def test_xai_model_env_sets_the_default(xai_env, monkeypatch):
+    monkeypatch.setenv("XAI_MODEL", "grok-4.3")
+    shell_ = shell()
+    shell_.config.pop("GrokMagics", None)
+    shell_.register_magics(GrokMagics(shell=shell_))
+    run(shell_, "%%grok\nHi")
+    assert last_body(xai_env)["model"] == "grok-4.3"
