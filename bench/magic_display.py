@@ -27,7 +27,8 @@ import time
 from IPython.display import display
 from grok_magic.client import GrokClient
 from grok_magic.safety import safe_markdown
-stream = GrokClient.from_env().stream({{"model": "grok-4", "messages": [{{"role": "user", "content": "go"}}]}})
+body = {{"model": "grok-4", "messages": [{{"role": "user", "content": "go"}}]}}
+stream = GrokClient.from_env().stream(body)
 handle = display({{"text/markdown": ""}}, raw=True, display_id=True)
 text, last = "", 0.0
 for delta in stream:
@@ -47,7 +48,8 @@ def measure(srv: XaiStandin, answer: str, cell: str) -> dict:
     run = run_cells(["%load_ext grok_magic", cell], timeout=600)
     msgs = [m for m in run.of_cell(1) if m.type in ("display_data", "update_display_data")]
     answer_msgs = [m for m in msgs if "grok-usage" not in str(m.content)]
-    data_bytes = sum(sum(len(v) for v in (m.content.get("data") or {}).values()) for m in answer_msgs)
+    data_bytes = sum(sum(len(v) for v in (m.content.get("data") or {}).values())
+                     for m in answer_msgs)
     wire = sum(m.nbytes for m in answer_msgs)
     span = max(m.at for m in answer_msgs) - min(m.at for m in answer_msgs)
     updates = sum(1 for m in answer_msgs if m.type == "update_display_data")
@@ -69,7 +71,8 @@ def main() -> None:
         srv.stop()
     size = len(answer)
     print(f"answer: {size:,} characters in {CHUNKS:,} chunks")
-    print(f"{'renderer':22} {'messages':>9} {'updates/s':>9} {'data bytes':>12} {'x answer':>9} {'wire bytes':>12}")
+    print(f"{'renderer':22} {'messages':>9} {'updates/s':>9} {'data bytes':>12} {'x answer':>9} "
+          f"{'wire bytes':>12}")
     for name, r in results.items():
         print(f"{name:22} {r['messages']:9,} {r['rate']:9.1f} {r['data']:12,} "
               f"{r['data'] / size:9.2f} {r['wire']:12,}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
+import math
 import random
 import socket
 import threading
@@ -17,18 +19,24 @@ from grok_magic.errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    ConfigError,
     GrokError,
     StreamInterruptedError,
     error_for_status,
     redact,
+    register_secret,
 )
 from grok_magic.response import Price, Response
 from grok_magic.settings import Settings
 from grok_magic.sse import StreamState, iter_sse_json
 
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 409, 429})  # and every 5xx
 MAX_RETRY_DELAY = 8.0
 MAX_RETRY_AFTER = 60.0
+# After `[DONE]` only the end of the chunked body should follow; wait this long for it so the
+# connection goes back to the pool, rather than dropping it.
+DRAIN_TIMEOUT = 1.0
+DRAIN_MAX_BYTES = 64 * 1024
 USER_AGENT = f"grok_magic/{__version__}"
 
 
@@ -72,24 +80,50 @@ class Delta:
     reasoning: str = ""
 
 
+def should_retry(status: int) -> bool:
+    """Whether an HTTP status is worth another try (rate limits, conflicts, server trouble)."""
+    return status in RETRY_STATUSES or status >= 500
+
+
 def retry_delay(attempt: int, headers: Mapping | None = None) -> float:
-    """Seconds to wait before retry number `attempt` (0-based): the server's word, else backoff."""
-    headers = {k.lower(): v for k, v in (headers or {}).items()}
-    if "retry-after-ms" in headers:
-        try:
-            return min(max(float(headers["retry-after-ms"]) / 1000, 0.0), MAX_RETRY_AFTER)
-        except ValueError:
-            pass
-    if "retry-after" in headers:
-        value = headers["retry-after"]
-        try:
-            return min(max(float(value), 0.0), MAX_RETRY_AFTER)
-        except ValueError:
-            when = email.utils.parsedate_to_datetime(value) if value else None
-            if when is not None:
-                return min(max(when.timestamp() - time.time(), 0.0), MAX_RETRY_AFTER)
+    """Seconds to wait before retry number `attempt` (0-based): the server's word, else backoff.
+
+    `retry-after-ms`, else `Retry-After` (seconds or an HTTP date), capped at MAX_RETRY_AFTER;
+    without them `min(0.5 * 2**attempt, 8)` shortened by up to 25 % of jitter.
+    """
+    server_says = _server_delay({str(k).lower(): str(v).strip() for k, v in (headers or {}).items()})
+    if server_says is not None and math.isfinite(server_says):
+        return min(max(server_says, 0.0), MAX_RETRY_AFTER)
     jitter = 1 - 0.25 * random.random()
     return min(0.5 * 2**attempt, MAX_RETRY_DELAY) * jitter
+
+
+def _server_delay(headers: Mapping[str, str]) -> float | None:
+    if "retry-after-ms" in headers:
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # a date without a zone is GMT (RFC 9110)
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp() - time.time()
+
+
+def request_id_of(http) -> str | None:
+    """xAI's id for a request, when its answer carries one (quote it to xAI support)."""
+    headers = http.headers
+    return headers.get("x-request-id") or headers.get("x-trace-id")
 
 
 class ResponseStream:
@@ -103,6 +137,7 @@ class ResponseStream:
         self.response = response
         self.request_id = request_id
         self._stopped = threading.Event()
+        self._started = False
         self._state = StreamState()
 
     def __enter__(self) -> ResponseStream:
@@ -112,44 +147,74 @@ class ResponseStream:
         self._release()
 
     def __iter__(self) -> Iterator[Delta]:
+        import requests
+
+        self._started = True
         response = self.response
+        add_chunk, stopped = response.add_chunk, self._stopped.is_set
         try:
             chunks = self._http.iter_content(chunk_size=None)
             for chunk in iter_sse_json(chunks, self._state, self.request_id):
-                content, reasoning = response.add_chunk(chunk)
+                content, reasoning = add_chunk(chunk)
                 yield Delta(content, reasoning)
-                if self._stopped.is_set():
+                if stopped():
                     break
+            else:
+                if self._state.done:
+                    self._drain(chunks)
         except GrokError as err:  # an error event inside the stream
-            err.response = response.finish(partial=True)
-            raise
-        except BaseException as exc:
-            if self._stopped.is_set() and not isinstance(exc, KeyboardInterrupt):
+            if stopped():
                 response.finish(stopped=True)
                 return
-            if isinstance(exc, GeneratorExit | KeyboardInterrupt):
-                # Ctrl-C / kernel interrupt: drop the connection at once and keep what arrived.
-                self._release()
-                response.finish(stopped=True)
-                raise
+            err.response = response.finish(partial=True)
+            raise
+        except (GeneratorExit, KeyboardInterrupt):
+            # Ctrl-C / kernel interrupt / the caller let go: drop the connection, keep the text.
             self._release()
-            raise self._interrupted(exc) from None
+            response.finish(stopped=True)
+            raise
+        except Exception as exc:
+            if stopped():  # close() from another thread shut the socket under the reader
+                response.finish(stopped=True)
+                return
+            if isinstance(exc, requests.RequestException | OSError):
+                raise self._interrupted(exc) from None
+            raise
         finally:
             self._release()
-        if self._stopped.is_set():
+        if stopped():
             response.finish(stopped=True)
         elif self._state.done or response.finish_reason is not None:
             response.finish()
         else:
             raise self._interrupted(None)
 
-    def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
-        import requests
+    def _drain(self, chunks: Iterator[bytes]) -> None:
+        """Read the end of the body after `[DONE]` so the connection can be reused."""
+        sock = _socket_of(self._http)
+        if sock is None:
+            return
+        old_timeout = sock.gettimeout()
+        try:
+            sock.settimeout(DRAIN_TIMEOUT)
+            left = DRAIN_MAX_BYTES
+            for chunk in chunks:
+                left -= len(chunk)
+                if left < 0:
+                    return
+        except Exception:  # noqa: BLE001 - the answer is complete; the connection is just closed
+            return
+        finally:
+            try:
+                sock.settimeout(old_timeout)
+            except OSError:
+                pass
 
-        if isinstance(exc, requests.exceptions.ConnectionError) and "timed out" in str(exc):
-            reason = "no data arrived within the read timeout"
-        elif exc is None:
+    def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+        if exc is None:
             reason = "the stream ended before the answer was complete"
+        elif "timed out" in str(exc).lower():
+            reason = "no data arrived within the read timeout"
         else:
             reason = "the connection broke mid-answer"
         return StreamInterruptedError(
@@ -166,6 +231,10 @@ class ResponseStream:
     def close(self) -> None:
         """Stop the answer: the connection is dropped and the partial text kept."""
         self._stopped.set()
+        if not self._started:
+            self.response.finish(stopped=True)
+            self._release()
+            return
         sock = _socket_of(self._http)
         if sock is not None:
             try:  # wakes a reader blocked in recv() in another thread
@@ -207,6 +276,10 @@ class GrokClient:
     sleep: Callable[[float], None] = time.sleep
     _session: object = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # A Settings built by hand skipped Settings.load(): make sure redaction knows the key.
+        register_secret(self.settings.api_key)
+
     @classmethod
     def from_env(cls, api_key: str | None = None, **overrides) -> GrokClient:
         return cls(Settings.load(api_key=api_key, **overrides))
@@ -230,71 +303,131 @@ class GrokClient:
         self, method: str, path: str, body: Mapping | None = None, *,
         stream: bool = False, timeout: float | None = None,
     ):
-        """Send with bounded retries; return a 2xx requests.Response or raise a GrokError."""
-        import requests
+        """Send with bounded retries; return a 2xx requests.Response or raise a GrokError.
 
+        The body of the answer is not read yet: retries happen only before any byte of a
+        successful answer arrived, so a request is never answered (and billed) twice.
+        """
         key = self.settings.require_key()
-        url = f"{self.settings.base_url}{path}"
-        headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
+        register_secret(key)
+        base = self.settings.base_url
+        url = f"{base}{path}"
+        headers = {
+            "Authorization": f"Bearer {key}",
+            "Accept": "text/event-stream" if stream else "application/json",
+        }
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        if stream:
-            headers["Accept"] = "text/event-stream"
         read_timeout = timeout if timeout is not None else self.settings.read_timeout
         timeouts = (min(self.settings.connect_timeout, read_timeout), read_timeout)
         attempt = 0
         while True:
-            try:
-                http = self.session.request(
-                    method, url, data=data, headers=headers, stream=stream, timeout=timeouts
-                )
-            except requests.exceptions.ConnectTimeout as exc:
-                error: GrokError = APITimeoutError(
-                    f"could not connect to {self.settings.base_url} within "
-                    f"{timeouts[0]:g} s ({type(exc).__name__})"
-                )
-                retry_headers = None
-            except requests.exceptions.ReadTimeout:
-                # Not retried: the server has the request and may be working on it.
-                raise APITimeoutError(
-                    f"no answer from {self.settings.base_url} within {read_timeout:g} s"
-                ) from None
-            except requests.exceptions.ConnectionError as exc:
-                error = APIConnectionError(
-                    f"could not connect to {self.settings.base_url}: {_short_reason(exc)}"
-                )
-                retry_headers = None
-            else:
-                if http.status_code < 400:
-                    return http
-                request_id = http.headers.get("x-request-id") or http.headers.get("x-trace-id")
-                error = error_for_status(
-                    http.status_code, http.content, request_id=request_id, key=key
-                )
-                retry_headers = http.headers
-                http.close()
-                if not (http.status_code in RETRY_STATUSES and getattr(error, "retryable", True)):
-                    raise error from None
+            http, error, retryable, retry_headers = self._attempt(
+                method, url, data, headers, timeouts, key
+            )
+            if http is not None:
+                return http
+            # Raised here, outside any `except`, so no requests exception (which may quote the
+            # Authorization header) hangs on as __context__.
+            if not retryable:
+                raise error
             if attempt >= self.settings.max_retries:
                 if attempt:
                     error.message += f" (after {attempt + 1} attempts)"
-                raise error from None
+                raise error
             self.sleep(retry_delay(attempt, retry_headers))
             attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, data: bytes | None, headers: dict, timeouts: tuple, key: str
+    ) -> tuple:
+        """One try: (2xx response, None, ...) or (None, error, try again?, Retry-After headers)."""
+        import requests
+
+        base = self.settings.base_url
+        try:
+            http = self.session.request(
+                method, url, data=data, headers=headers, stream=True, timeout=timeouts
+            )
+        except requests.exceptions.ConnectTimeout:
+            error: GrokError = APITimeoutError(f"could not connect to {base} within {timeouts[0]:g} s")
+            return None, error, True, None
+        except requests.exceptions.ReadTimeout:
+            # Not retried: the server has the request and may be working on it.
+            error = APITimeoutError(f"no answer from {base} within {timeouts[1]:g} s")
+            return None, error, False, None
+        except requests.exceptions.ConnectionError as exc:
+            error = APIConnectionError(f"could not reach {base}: {_short_reason(exc)}")
+            return None, error, True, None
+        except requests.exceptions.InvalidHeader:
+            # requests quotes the whole header, key included: say it without it.
+            error = ConfigError(
+                "the API key holds characters that cannot be sent (a stray space or line break?)",
+                hint="Copy the key again from console.x.ai.",
+            )
+            return None, error, False, None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema):
+            error = ConfigError(
+                f"the base URL {base!r} is not a usable http(s) URL",
+                hint="Check XAI_BASE_URL (default https://api.x.ai/v1).",
+            )
+            return None, error, False, None
+        if http.status_code < 400:
+            return http, None, False, None
+        error = self._status_error(http, key)
+        retry = should_retry(http.status_code) and getattr(error, "retryable", True)
+        return None, error, retry, http.headers
+
+    @staticmethod
+    def _status_error(http, key: str) -> APIStatusError:
+        import requests
+
+        try:
+            content = http.content
+        except requests.RequestException:
+            content = b""  # the error body itself broke off: the status still tells the story
+        finally:
+            http.close()
+        return error_for_status(http.status_code, content, request_id=request_id_of(http), key=key)
+
+    def _read_json(self, http, what: str) -> object:
+        """A whole JSON body. Not retried: part of the answer already arrived."""
+        import requests
+
+        failure = None
+        try:
+            content = http.content
+        except requests.RequestException as exc:
+            failure = exc
+        finally:
+            http.close()
+        if failure is not None:
+            error_class = APITimeoutError if "timed out" in str(failure).lower() else APIConnectionError
+            raise error_class(
+                f"the connection broke while {what} was arriving: {_short_reason(failure)}",
+                request_id=request_id_of(http),
+            )
+        try:
+            return json.loads(content)
+        except ValueError:
+            pass
+        raise APIStatusError(
+            f"xAI sent {what} that is not JSON", status=http.status_code,
+            request_id=request_id_of(http),
+        )
 
     def complete(self, body: Mapping, *, timeout: float | None = None) -> Response:
         """Send a request and return the whole answer (the body's `stream` is forced off)."""
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         response = Response(requested_model=body.get("model"))
         http = self._send("POST", "/chat/completions", body, timeout=timeout)
-        try:
-            data = json.loads(http.content)
-        except ValueError:
-            raise APIStatusError(
-                "xAI sent an answer that is not JSON", status=http.status_code
-            ) from None
+        data = self._read_json(http, "the answer")
+        if not isinstance(data, dict):
+            raise APIStatusError("xAI sent an answer that is not a chat completion",
+                                 status=http.status_code, request_id=request_id_of(http))
         return Response.from_completion(
             data, requested_model=body.get("model"), started=response.started
         )
@@ -304,26 +437,29 @@ class GrokClient:
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
         http = self._send("POST", "/chat/completions", body, stream=True, timeout=timeout)
-        request_id = http.headers.get("x-request-id")
-        return ResponseStream(http, response, request_id)
+        return ResponseStream(http, response, request_id_of(http))
 
     def get_json(self, path: str, *, timeout: float | None = 30.0) -> object:
         http = self._send("GET", path, timeout=timeout)
-        try:
-            return json.loads(http.content)
-        except ValueError:
-            raise APIStatusError(f"{path} did not answer JSON", status=http.status_code) from None
+        return self._read_json(http, f"the answer to {path}")
 
     def list_models(self) -> list[ModelInfo]:
-        """Models this key can use, with image support and prices when xAI says them."""
+        """Models this key can use, with image support and prices when xAI says them.
+
+        From `/v1/language-models`; if that fails, the bare ids from `/v1/models`.
+        """
         try:
             data = self.get_json("/language-models")
-            return [ModelInfo.from_language_model(m) for m in data.get("models", [])]
+            models = data.get("models") if isinstance(data, dict) else None
+            if isinstance(models, list):
+                return [ModelInfo.from_language_model(m) for m in models]
         except AuthenticationError:
             raise
         except APIStatusError:
-            data = self.get_json("/models")
-            return [ModelInfo(id=m["id"]) for m in data.get("data", [])]
+            pass
+        data = self.get_json("/models")
+        models = data.get("data") if isinstance(data, dict) else None
+        return [ModelInfo(id=m["id"]) for m in models or () if isinstance(m, dict) and "id" in m]
 
     def __repr__(self) -> str:
         key = "set" if self.settings.has_key else "missing"
@@ -333,7 +469,8 @@ class GrokClient:
 def _short_reason(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("Connection refused", "Name or service not known", "timed out",
-                   "Connection reset", "Remote end closed"):
+                   "Connection reset", "Remote end closed", "Connection aborted",
+                   "Response ended prematurely", "IncompleteRead"):
         if marker in text:
             return marker.lower()
     return redact(text[:200])

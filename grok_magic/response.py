@@ -76,11 +76,16 @@ class Usage:
             return self.cost_in_usd_ticks / USD_TICKS
         if price is None:
             return None
+        # Cached and image tokens are part of prompt_tokens; reasoning is billed as output.
         uncached = max(self.prompt_tokens - self.cached_tokens, 0)
-        # Reasoning tokens are billed at the output rate.
+        image = min(self.image_tokens, uncached)
+        image_price = price.input if price.image_input is None else price.image_input
         output = self.completion_tokens + self.reasoning_tokens
         return (
-            uncached * price.input + self.cached_tokens * price.cached_input + output * price.output
+            (uncached - image) * price.input
+            + image * image_price
+            + self.cached_tokens * price.cached_input
+            + output * price.output
         ) / 1_000_000
 
     def __add__(self, other: Usage) -> Usage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
-from grok_magic.errors import error_for_event
+from grok_magic.errors import APIStatusError, error_for_event
 
 DONE = "[DONE]"
 
@@ -112,7 +112,15 @@ def iter_sse_json(
     """Yield each event as a dict; an ``{"code", "error"}`` event raises the matching GrokError."""
     loads = json.loads
     for data in iter_sse_data(chunks, state):
-        event = loads(data)
+        try:
+            event = loads(data)
+        except ValueError:
+            event = None
+        if type(event) is not dict:
+            raise APIStatusError(
+                f"xAI sent a stream event that is not a JSON object: {data[:200]!r}",
+                request_id=request_id,
+            )
         if "error" in event and "choices" not in event:
             raise error_for_event(event, request_id=request_id)
         yield event

@@ -1,0 +1,50 @@
+"""The core imports neither IPython nor ipywidgets, and `import grok_magic` stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+CORE = ["errors", "settings", "sse", "response", "messages", "client", "conversation", "prompt",
+        "safety", "images"]
+HEAVY = ["IPython", "ipywidgets", "ipykernel", "traitlets"]
+
+
+def imported_after(code: str) -> set[str]:
+    """The top-level module names loaded by `code` in a fresh interpreter."""
+    probe = code + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_import_grok_magic_is_light():
+    loaded = imported_after("import grok_magic")
+    for name in [*HEAVY, "requests", "urllib3", "PIL", "dotenv", "nh3"]:
+        assert name not in loaded, f"`import grok_magic` imported {name}"
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_core_module_does_not_import_the_front(module):
+    loaded = imported_after(f"import grok_magic.{module}")
+    for name in HEAVY:
+        assert name not in loaded, f"grok_magic.{module} imported {name}"
+
+
+def test_all_core_modules_together_and_a_client():
+    code = "import " + ", ".join(f"grok_magic.{m}" for m in CORE)
+    code += "\nfrom grok_magic import GrokClient, Settings, Conversation, Response, Usage, GrokError"
+    code += "\nGrokClient(Settings(api_key='xai-0123456789abcdef')).session"
+    loaded = imported_after(code)
+    assert "requests" in loaded  # the session exists: requests came in on first use only
+    for name in HEAVY:
+        assert name not in loaded
+
+
+def test_sse_imports_no_http_library():
+    loaded = imported_after("import grok_magic.sse")
+    assert "requests" not in loaded and "urllib3" not in loaded
