@@ -80,7 +80,8 @@ def main() -> None:
     print(f"%%grok vs naive: {naive['data'] / grok['data']:.0f}x fewer bytes, "
           f"{naive['messages'] / grok['messages']:.0f}x fewer messages")
     print(f"target: %%grok bytes <= 3x answer -> {'OK' if grok['data'] <= 3 * size else 'MISSED'} "
-          f"({grok['data'] / size:.2f}x); updates ~10/s -> {grok['rate']:.1f}/s (plus one new output per finished block)")
+          f"({grok['data'] / size:.2f}x); updates ~10/s -> {grok['rate']:.1f}/s "
+          "(plus one new output per finished block)")
 
 
 if __name__ == "__main__":
