@@ -1,0 +1,1 @@
+"""Real-browser (JupyterLab + headless Chromium) tests; a package so helpers import as `.conftest`."""
