@@ -47,7 +47,8 @@ def measure(srv: XaiStandin, answer: str, cell: str) -> dict:
     srv.enqueue(Reply(content=answer, chunk_chars=chunk, delay=DELAY))
     run = run_cells(["%load_ext grok_magic", cell], timeout=600)
     msgs = [m for m in run.of_cell(1) if m.type in ("display_data", "update_display_data")]
-    answer_msgs = [m for m in msgs if "grok-usage" not in str(m.content)]
+    answer_msgs = [m for m in msgs
+                   if "application/vnd.jupyter.widget-view+json" not in (m.content.get("data") or {})]
     data_bytes = sum(sum(len(v) for v in (m.content.get("data") or {}).values())
                      for m in answer_msgs)
     wire = sum(m.nbytes for m in answer_msgs)

@@ -480,7 +480,7 @@ class GrokMagics(Magics):
 
         panel = ChatPanel(
             model=self.model, system=self.system or None, conversation=self.conversation,
-            client=self.client(),
+            client=self.client(), detail=self.detail or None, max_image_side=self.max_image_side,
         )
         self.user_ns[PANEL_NAME] = panel
         return panel  # shown as the cell's result; also `_grok_panel` for scripted demos

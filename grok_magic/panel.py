@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from grok_magic.client import GrokClient, ResponseStream
 from grok_magic.conversation import Conversation
@@ -24,9 +25,10 @@ from grok_magic.safety import safe_markdown
 from grok_magic.settings import Settings
 
 MAX_IMAGE_SIDE = 2048
-# Finished Markdown is frozen into its own Output widget once this much has gathered: each
-# update then re-sends at most ~this much, and few widgets are created per answer.
-FREEZE_CHARS = 2000
+# Finished Markdown blocks are frozen in their own Output widgets (so each update re-sends only
+# the unfinished tail), grouped so that adding one re-sends a short list of children.
+FREEZE_CHARS = 200
+GROUP_SIZE = 16
 THUMB_SIDE = 192  # pixels of the thumbnail sent to the browser (shown at half that size)
 UPLOAD_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".webp": "image/webp", ".gif": "image/gif"}
@@ -36,7 +38,7 @@ WAIT_POLL = 0.1  # seconds between checks for a kernel interrupt while send() wa
 # Our own CSS (no model text in it): chat bubbles, and Output widgets drawn as plain blocks.
 PANEL_CSS = """<style>
 .grok-panel { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px; padding: 6px; }
-.grok-panel .grok-transcript { max-height: 640px; overflow-y: auto; }
+.grok-panel .grok-transcript { max-height: 640px; overflow-y: auto; flex-direction: column-reverse; }
 .grok-panel .widget-box > * { flex-shrink: 0; }
 .grok-panel .grok-input { flex: 1 1 auto; }
 .grok-panel .grok-user { background: var(--jp-layout-color2, #f3f3f3); border-radius: 6px;
@@ -53,16 +55,30 @@ PANEL_CSS = """<style>
 </style>"""
 
 
-def _markdown_output(markdown: str, plain: str | None = None) -> dict:
-    data = {"text/markdown": markdown}
-    if plain is not None:
-        data["text/plain"] = plain
-    return {"output_type": "display_data", "data": data, "metadata": {}}
+def _markdown_output(markdown: str) -> dict:
+    return {"output_type": "display_data", "data": {"text/markdown": markdown}, "metadata": {}}
 
 
 def _html_text(text: str, css_class: str = "") -> str:
     """Our own short text as HTML, escaped (it may quote xAI's words)."""
     return f"<span class='{css_class}'>{html.escape(text)}</span>"
+
+
+@dataclass
+class _Shared:
+    """Models every view of a panel can point to, instead of opening its own for each widget
+    (each comm_open costs the front end ~1 KB). Never changed: a change would reach them all."""
+
+    layout: widgets.Layout = field(default_factory=widgets.Layout)
+    html_style: HTMLStyle = field(default_factory=HTMLStyle)
+
+    def html(self, value: str = "", css_class: str = "") -> widgets.HTML:
+        classes = (css_class,) if css_class else ()
+        return widgets.HTML(value, layout=self.layout, style=self.html_style, _dom_classes=classes)
+
+    def vbox(self, children=(), css_class: str = "") -> widgets.VBox:
+        classes = (css_class,) if css_class else ()
+        return widgets.VBox(list(children), layout=self.layout, _dom_classes=classes)
 
 
 def _show(widget: widgets.Widget, visible: bool) -> None:
@@ -108,18 +124,18 @@ def thumbnail(part: Mapping) -> widgets.Image:
 class UserView:
     """A user turn in the transcript: the text as typed and image thumbnails."""
 
-    def __init__(self, text: str, parts: Sequence[Mapping]) -> None:
-        who = widgets.HTML(_html_text("You", "grok-who"))
+    def __init__(self, text: str, parts: Sequence[Mapping], shared: _Shared | None = None) -> None:
+        shared = shared or _Shared()
+        who = shared.html(_html_text("You", "grok-who"))
         # The user's own words, escaped and shown as typed (line breaks kept).
-        body = widgets.HTML(f"<div style='white-space: pre-wrap'>{html.escape(text)}</div>")
-        body.add_class("grok-user-text")
+        body = shared.html(f"<div style='white-space: pre-wrap'>{html.escape(text)}</div>",
+                           "grok-user-text")
         images = []
         for part in parts:
             image = thumbnail(part)
             image.add_class("grok-user-image")
             images.append(image)
-        self.box = widgets.VBox([who, body, widgets.HBox(images)])
-        self.box.add_class("grok-user")
+        self.box = shared.vbox([who, body, widgets.HBox(images, layout=shared.layout)], "grok-user")
 
 
 class AnswerView:
@@ -127,9 +143,10 @@ class AnswerView:
     front end, never as raw HTML); finished blocks are pushed once and frozen, only the tail is
     updated (~10 times a second), so the bytes sent grow linearly with the answer."""
 
-    def __init__(self, allowed_images: Collection[str] = (), clock=time.monotonic) -> None:
+    def __init__(self, allowed_images: Collection[str] = (), clock=time.monotonic,
+                 shared: _Shared | None = None) -> None:
         self.allowed_images = allowed_images
-        self._block_layout = widgets.Layout()
+        self.shared = shared = shared or _Shared()
         self.clock = clock
         self.started = clock()
         self.text = ""
@@ -140,34 +157,46 @@ class AnswerView:
         self._reasoning_chars = 0
         self._thinking = True
         self.tail = self._block()
-        self.blocks = widgets.VBox([self.tail])
-        self.blocks.add_class("grok-answer-text")
-        self.note = widgets.HTML(_html_text("Grok is thinking…", "grok-note-text"))
-        self.note.add_class("grok-note")
+        self._group = shared.vbox([self.tail])
+        self.blocks = shared.vbox([self._group], "grok-answer-text")
+        self.note = shared.html(_html_text("Grok is thinking…", "grok-note-text"), "grok-note")
         self.copy_button = widgets.Button(
             description="Copy Markdown", icon="copy", disabled=True,
             tooltip="Show this answer's Markdown, ready to select and copy",
-            layout=widgets.Layout(width="auto"),
+            layout=widgets.Layout(width="auto", align_self="flex-start"), _dom_classes=("grok-copy",),
         )
-        self.copy_button.add_class("grok-copy")
         self.copy_button.on_click(self._toggle_copy)
         self.copy_text: widgets.Textarea | None = None  # made on the first click
-        self.extras = widgets.VBox([])
-        self.box = widgets.VBox([
-            widgets.HTML(_html_text("Grok", "grok-who")), self.blocks, self.note,
+        self.extras = shared.vbox()
+        self.box = shared.vbox([
+            shared.html(_html_text("Grok", "grok-who")), self.blocks, self.note,
             self.copy_button, self.extras,
-        ])
-        self.box.add_class("grok-answer")
+        ], "grok-answer")
 
     def _block(self) -> widgets.Output:
-        return widgets.Output(layout=self._block_layout, _dom_classes=("grok-block",))
+        return widgets.Output(layout=self.shared.layout, _dom_classes=("grok-block",))
 
-    def _set(self, block: widgets.Output, text: str, *, final: bool) -> None:
+    def _set(self, text: str) -> None:
         markdown = safe_markdown(text, self.allowed_images)
-        if not final and markdown == self._shown:
-            return
-        block.outputs = (_markdown_output(markdown, text if final else None),)
-        self._shown = markdown
+        if markdown != self._shown:
+            self.tail.outputs = (_markdown_output(markdown),)
+            self._shown = markdown
+
+    def _freeze(self, text: str) -> None:
+        """Show `text` in the tail for good; a new, empty tail follows it."""
+        self._set(text)
+        self.tail = self._block()
+        self._shown = None
+        if len(self._group.children) < GROUP_SIZE:
+            self._group.children = (*self._group.children, self.tail)
+        else:
+            self._group = self.shared.vbox([self.tail])
+            self.blocks.children = (*self.blocks.children, self._group)
+
+    @property
+    def block_widgets(self) -> list[widgets.Output]:
+        """The answer's Output widgets, in order."""
+        return [block for group in self.blocks.children for block in group.children]
 
     def feed(self, content: str, reasoning: str = "") -> None:
         """Take one stream delta; update the widgets if enough time has passed."""
@@ -197,14 +226,11 @@ class AnswerView:
         tail = self.text[self._committed :]
         point = split_point(tail)
         if point >= FREEZE_CHARS:
-            self._set(self.tail, tail[:point], final=True)
+            self._freeze(tail[:point])
             self._committed += point
-            self.tail = self._block()
-            self._shown = None
-            self.blocks.children = (*self.blocks.children, self.tail)
             tail = self.text[self._committed :]
         if tail:
-            self._set(self.tail, tail, final=False)
+            self._set(tail)
 
     def finish(self, note: str = "", css_class: str = "") -> None:
         """The last update: the whole tail, a note on how the answer ended, the Copy button."""
@@ -212,7 +238,7 @@ class AnswerView:
         self.updates += 1
         tail = self.text[self._committed :]
         if tail:
-            self._set(self.tail, tail, final=True)
+            self._set(tail)
         if not self.text and not note:
             note = "(empty answer)"
         self.note.value = _html_text(note, "grok-note-text") if note else ""
@@ -243,7 +269,7 @@ class AnswerView:
             _show(self.copy_text, self.copy_text.layout.display == "none")
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the panel looks exchanges up in lists
 class _Exchange:
     """One send: what the user sent, its views, and how it ended."""
 
@@ -312,6 +338,7 @@ class ChatPanel:
         self._stop = threading.Event()
         self._attachments: list[tuple[dict, widgets.Widget]] = []
         self._sent_urls: set[str] = set()
+        self._shared = _Shared()
         default_model = model or (client.settings.model if client is not None else Settings.load().model)
         self._build(default_model, system if system is not None else conversation.system or "")
         self._show_history()
@@ -341,8 +368,10 @@ class ChatPanel:
             layout=widgets.Layout(width="100%"),
         )
         self.system_box.add_class("grok-system")
-        self.transcript = widgets.VBox([])
-        self.transcript.add_class("grok-transcript")
+        # The turns, inside a scroll box laid out bottom-up so that it stays scrolled to the end
+        # as answers arrive (ipywidgets has no scrolling API).
+        self.transcript = widgets.VBox([], _dom_classes=("grok-turns",))
+        scroller = widgets.VBox([self.transcript], _dom_classes=("grok-transcript",))
         self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
         self.error_box.add_class("grok-error")
         self.attachments = widgets.HBox([])
@@ -377,7 +406,7 @@ class ChatPanel:
             widgets.HTML(PANEL_CSS),
             widgets.HBox([self.model_picker, self.new_button, self.retry_button]),
             self.system_box,
-            self.transcript,
+            scroller,
             self.error_box,
             self.attachments,
             widgets.HBox([self.input, buttons]),
@@ -400,9 +429,9 @@ class ChatPanel:
             if message["role"] == "user":
                 text, parts = _turn_parts(message)
                 self._sent_urls |= _sent_urls(parts)
-                views.append(UserView(text, parts).box)
+                views.append(UserView(text, parts, self._shared).box)
             elif message["role"] == "assistant":
-                answer = AnswerView(self._sent_urls)
+                answer = AnswerView(self._sent_urls, shared=self._shared)
                 answer.text = message.get("content") or ""
                 answer.finish()
                 views.append(answer.box)
@@ -464,7 +493,7 @@ class ChatPanel:
         return ids
 
     # -- attachments -------------------------------------------------------------------------
-    def image_part(self, source) -> dict:
+    def image_part(self, source: object) -> dict:
         """An image (bytes, PIL image, path, URL, …) as a content part, via the images module."""
         if isinstance(source, Mapping) and source.get("type") == "image_url":
             return dict(source)
@@ -472,7 +501,7 @@ class ChatPanel:
 
         return to_image_part(source, detail=self.detail, max_side=self.max_image_side)
 
-    def attach(self, source, name: str | None = None) -> dict:
+    def attach(self, source: object, name: str | None = None) -> dict:
         """Add an image to the next message (shown as a removable thumbnail)."""
         part = self.image_part(source)
         image = thumbnail(part)
@@ -621,7 +650,8 @@ class ChatPanel:
             exchange = _Exchange(
                 text=text, parts=list(parts), user_turn=user_turn, model=self.model,
                 system=self.system, from_input=from_input, blocking=blocking,
-                user_view=UserView(text, parts), answer_view=AnswerView(self._sent_urls),
+                user_view=UserView(text, parts, self._shared),
+                answer_view=AnswerView(self._sent_urls, shared=self._shared),
             )
             self._current = self._last = exchange
             self._stop.clear()

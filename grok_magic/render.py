@@ -225,7 +225,7 @@ class UsageDisplay:
             for k, v in self.rows
         )
         box = widgets.HTML(
-            value=f"<div class='grok-usage' style='font-size: 0.85em; opacity: 0.8; "
+            value=f"<div class='grok-usage-items' style='font-size: 0.85em; opacity: 0.8; "
             f"display: flex; flex-wrap: wrap; gap: 0 1.2em'>{cells}</div>"
         )
         box.add_class("grok-usage")

