@@ -640,3 +640,15 @@ def test_xai_model_env_sets_the_default(xai_env, monkeypatch):
     shell_.register_magics(GrokMagics(shell=shell_))
     run(shell_, "%%grok\nHi")
     assert last_body(xai_env)["model"] == "grok-4.3"
+
+
+def test_thinking_indicator_until_the_answer_starts(ip, xai_env):
+    xai_env.enqueue(Reply(content="The answer.", reasoning="Let me think about this " * 6,
+                          chunk_chars=12, delay=0.12))
+    out = run(ip, "%%grok -m grok-3-mini\nHard question")
+    assert out.error is None, out.everything()
+    thinking = [o.data.get("text/plain", "") for o in out.raw if "thinking" in str(o.data)]
+    assert thinking[0].startswith("⏳ Grok is thinking… 0 s")
+    assert any("characters of reasoning" in t for t in thinking)  # updated while it thinks
+    assert all("thinking" not in o.get("text/plain", "") for o in out.outputs)  # then gone
+    assert ip.user_ns["_grok"].reasoning.startswith("Let me think")
