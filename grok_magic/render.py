@@ -8,7 +8,7 @@ import time
 from collections.abc import Collection
 
 from grok_magic.response import Response, Usage
-from grok_magic.safety import FENCE, safe_markdown
+from grok_magic.safety import FENCE, fence_closes, safe_markdown
 
 UPDATE_INTERVAL = 0.1  # at most ~10 front-end updates a second while streaming
 THINKING_INTERVAL = 0.5
@@ -57,7 +57,7 @@ def split_point(text: str) -> int:
             if blank and not previous_blank:
                 point = position
             previous_blank = blank
-        elif match and line.strip().startswith(fence) and not line.strip().strip(fence[0]):
+        elif fence_closes(line, fence):
             fence = None
             previous_blank = False
     return point

@@ -7,8 +7,17 @@ import re
 from collections.abc import Collection
 
 SAFE_LINK_SCHEMES = ("http://", "https://", "mailto:", "#")
-FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-INLINE_CODE = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)
+# Raw `<` survives only where the renderer is certain to show it as code, so safety never hangs on
+# matching the renderer's parse exactly. Hence strict shapes: a fence opens only at column 0 (so
+# no list item or quote can end it early) and a backtick fence's info string has no backtick; a
+# code span stays on one line, is not backslash-escaped and has no `|` (GFM splits table cells
+# first); anything else is prose, where all HTML is removed or escaped.
+FENCE = re.compile(r"^(`{3,}(?=[^`]*$)|~{3,})")
+FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
+INLINE_CODE = re.compile(r"(?<![\\`])(`+)([^`\n|](?:[^\n|]*?[^`\n|])?)\1(?!`)")
+# TeX that MathJax typesets: $$…$$, $…$, \(…\), \[…\]. Inside it `<` becomes \lt, which renders
+# the same and can never open a tag (if the renderer does not see math, the text shows \lt).
+MATH = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?=\S)[^$\n]+?(?<=\S)\$(?!\$)|\\\(.+?\\\)|\\\[.+?\\\]", re.S)
 AUTOLINK = re.compile(r"<((?:https?|mailto):[^\s<>]+)>")
 # ![alt](url "title") and [text](url "title"); the URL may be wrapped in <>.
 INLINE_LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^\s()<>]*(?:\([^\s()]*\))?)>?"
@@ -49,14 +58,30 @@ def _fix_links(text: str, allowed_images: Collection[str]) -> str:
     )
 
 
-def _prose(text: str, allowed_images: Collection[str]) -> str:
+def _text(text: str, allowed_images: Collection[str]) -> str:
     pieces, last = [], 0
-    for match in INLINE_CODE.finditer(text):
+    for match in MATH.finditer(text):
         pieces.append(_fix_links(_clean_html(text[last : match.start()]), allowed_images))
-        pieces.append(match.group(0))  # code spans show HTML as text already
+        pieces.append(_fix_links(match.group(0).replace("<", "\\lt "), allowed_images))
         last = match.end()
     pieces.append(_fix_links(_clean_html(text[last:]), allowed_images))
     return "".join(pieces)
+
+
+def _prose(text: str, allowed_images: Collection[str]) -> str:
+    pieces, last = [], 0
+    for match in INLINE_CODE.finditer(text):
+        pieces.append(_text(text[last : match.start()], allowed_images))
+        pieces.append(match.group(0))  # code spans show HTML as text already
+        last = match.end()
+    pieces.append(_text(text[last:], allowed_images))
+    return "".join(pieces)
+
+
+def fence_closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a fence opened by `fence` (same character, at least as long)."""
+    match = FENCE_CLOSE.match(line)
+    return bool(match) and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence)
 
 
 def safe_markdown(text: str, allowed_images: Collection[str] = ()) -> str:
@@ -83,8 +108,7 @@ def safe_markdown(text: str, allowed_images: Collection[str] = ()) -> str:
                 prose.append(line)
         else:
             out.append(line)  # inside a fenced block everything is shown as text
-            stripped = line.strip()
-            if match and stripped.startswith(fence[0] * len(fence)) and not stripped.strip(fence[0]):
+            if fence_closes(line, fence):
                 fence = None
     out.append(_prose("".join(prose), allowed_images))
     return "".join(out)

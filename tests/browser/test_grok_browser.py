@@ -17,6 +17,15 @@ HOSTILE = (
     "[click me](javascript:window.__grok_xss=3)\n\n"
     "<iframe src=\"javascript:parent.__grok_xss=4\"></iframe>\n"
 )
+# Ways around a sanitiser that trusts its own idea of "code" more than the renderer's.
+PAYLOAD = '<img src=x onerror="window.__grok_xss=5">'
+BYPASSES = (
+    f"- `a\n- {PAYLOAD}`\n\n"
+    f"\\`{PAYLOAD}`\n\n"
+    f"| a | b |\n|---|---|\n| `x | {PAYLOAD} | y` |\n\n"
+    f"1. item\n   ```\n   code\n{PAYLOAD}\n\n"
+    f"Math: $a<b$ and $x{PAYLOAD}$\n"
+)
 
 
 def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, request):
@@ -24,11 +33,12 @@ def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, 
     srv.reset()
     srv.enqueue(Reply(content="# Olá\n\nA **bold** answer with `code`.\n\n- one\n- two\n",
                       delay=0.02),
-                Reply(content=HOSTILE))
+                Reply(content=HOSTILE), Reply(content=BYPASSES))
     write_notebook(jupyterlab.root, "grok.ipynb", [
         "%load_ext grok_magic",
         "%%grok\nSay hi in Portuguese",
         "%%grok\nNow something dangerous",
+        "%%grok\nAnd something sneaky",
     ])
     open_notebook(page, jupyterlab, "grok.ipynb")
     run_all(page)
@@ -51,6 +61,9 @@ def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, 
     assert second.locator(".jp-OutputArea iframe, .jp-OutputArea script").count() == 0
     links = second.locator(".jp-OutputArea a").evaluate_all("els => els.map(e => e.href)")
     assert not any(h.lower().startswith("javascript:") for h in links), links
+    third = cells.nth(3)
+    expect(third.locator(".grok-usage").first).to_be_visible()
+    assert third.locator(".jp-OutputArea img").count() == 0
     page.wait_for_timeout(500)
     assert page.evaluate("() => window.__grok_xss") is None
     assert not xss_fired(page)
