@@ -11,12 +11,14 @@ from grok_magic.messages import build_request, system_message
 from grok_magic.response import Response, Usage
 
 DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
+KEEP_RESPONSES = 50  # recent Response objects kept for inspection; totals count every one
 
 
 @dataclass
 class Conversation:
     """A multi-turn chat. Only complete answers join the history, so a failed turn leaves it as
-    it was; images already in history are sent again as the same encoded parts.
+    it was; images already in history are sent again as the same encoded parts. Memory is
+    bounded: only the last `max_history` exchanges and `KEEP_RESPONSES` responses are kept.
 
     >>> convo = Conversation(system="Answer briefly.")
     >>> convo.send(client, convo_user_turn)          # doctest: +SKIP
@@ -26,6 +28,7 @@ class Conversation:
     max_history: int = DEFAULT_MAX_HISTORY
     messages: list[dict] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
+    answers: int = 0
     totals: Usage = field(default_factory=Usage)
     total_cost: float = 0.0
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -60,10 +63,16 @@ class Conversation:
                 self.totals = self.totals + response.usage
             if response.cost is not None:
                 self.total_cost += response.cost
+            self.answers += 1
             self.responses.append(response)
+            del self.responses[:-KEEP_RESPONSES]
             if response.complete:
                 self.messages.append(dict(user_turn))
                 self.messages.append(response.assistant_message())
+                # Memory stays bounded: turns that can no longer be sent are dropped (images in
+                # them are data URLs of up to megabytes).
+                if self.max_history >= 0:
+                    del self.messages[: max(len(self.messages) - 2 * self.max_history, 0)]
 
     def reset(self) -> None:
         """Forget the turns (the system prompt and session totals stay)."""

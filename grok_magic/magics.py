@@ -437,7 +437,7 @@ class GrokMagics(Magics):
         convo = self.conversation
         t = convo.totals
         rows = [
-            ("answers", str(len(convo.responses))),
+            ("answers", str(convo.answers)),
             ("prompt tokens", f"{t.prompt_tokens:,} (cached {t.cached_tokens:,}, "
                               f"image {t.image_tokens:,})"),
             ("completion tokens", f"{t.completion_tokens:,}"),

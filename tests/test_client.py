@@ -569,3 +569,12 @@ def test_rate_limit_error_carries_xais_words(client, xai_server):
     xai_server.enqueue(*[Fault.rate_limited(1)] * 3)
     with pytest.raises(RateLimitError, match="exceeded the rate limit"):
         client.complete(BODY)
+
+
+def test_conversation_memory_is_bounded(xai_env):
+    convo = Conversation(max_history=2)
+    client = GrokClient(Settings.load())
+    for n in range(5):
+        convo.send(client, {"role": "user", "content": f"q{n}"}, "grok-4")
+    assert [m["content"] for m in convo.messages if m["role"] == "user"] == ["q3", "q4"]
+    assert convo.answers == 5 and convo.turns == 2
