@@ -81,8 +81,9 @@ class StreamingMarkdown:
         self.code_language = code_language
         self.clock = clock
         self.started = clock()
-        self._text = ""
-        self._committed = 0
+        self._tail = ""  # text not yet committed as a finished block
+        self._pending: list[str] = []  # deltas since the last flush (joined only when shown)
+        self._any_text = False
         self._last_update = 0.0
         self._shown = ""
         self._reasoning_chars = 0
@@ -113,10 +114,12 @@ class StreamingMarkdown:
 
     def feed(self, content: str, reasoning: str = "") -> None:
         """Take one stream delta; update the display if enough time has passed."""
-        self._text += content
+        if content:
+            self._pending.append(content)
+            self._any_text = True
         self._reasoning_chars += len(reasoning)
         now = self.clock()
-        if not self._text:
+        if not self._any_text:
             if now - self._last_update >= THINKING_INTERVAL:
                 self._handle.update(self._thinking_bundle(), raw=True)
                 self._last_update = now
@@ -129,12 +132,12 @@ class StreamingMarkdown:
 
     def flush(self) -> None:
         """Show what has arrived: commit finished blocks, update the tail."""
-        tail = self._text[self._committed :]
+        tail = self._tail = self._tail + "".join(self._pending)
+        self._pending.clear()
         point = split_point(tail) if self.code_language is None else 0
         if point:
             self._push(tail[:point], final=True)
-            self._committed += point
-            tail = self._text[self._committed :]
+            tail = self._tail = tail[point:]
             # The rest starts a new output (one message, not an empty display plus an update).
             self._shown = self._wrap(tail)
             bundle = {"text/markdown": safe_markdown(self._shown, self.allowed_images)}
@@ -144,8 +147,9 @@ class StreamingMarkdown:
 
     def finish(self, note: str = "") -> None:
         """The last update: the tail as a complete display (Markdown and plain text)."""
-        tail = self._text[self._committed :]
-        if not self._text and not note:
+        tail = self._tail = self._tail + "".join(self._pending)
+        self._pending.clear()
+        if not self._any_text and not note:
             note = "(empty answer)"
         shown = Markdownish(self._wrap(tail), self.allowed_images, note)._repr_mimebundle_()
         shown["text/plain"] = tail + (f"\n\n[{note}]" if note else "")
