@@ -132,8 +132,12 @@ class ResponseStream:
     Safe to `close()` from another thread (the chat panel's Stop button).
     """
 
-    def __init__(self, http_response, response: Response, request_id: str | None) -> None:
+    def __init__(
+        self, http_response, response: Response, request_id: str | None,
+        on_done: Callable[[Response], None] | None = None,
+    ) -> None:
         self._http = http_response
+        self._on_done = on_done
         self.response = response
         self.request_id = request_id
         self._stopped = threading.Event()
@@ -186,6 +190,8 @@ class ResponseStream:
             response.finish(stopped=True)
         elif self._state.done or response.finish_reason is not None:
             response.finish()
+            if self._on_done is not None:
+                self._on_done(response)
         else:
             raise self._interrupted(None)
 
@@ -275,6 +281,7 @@ class GrokClient:
     settings: Settings = field(default_factory=Settings.load)
     sleep: Callable[[float], None] = time.sleep
     _session: object = field(default=None, repr=False)
+    _prices: dict | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # A Settings built by hand skipped Settings.load(): make sure redaction knows the key.
@@ -428,16 +435,18 @@ class GrokClient:
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
                                  status=http.status_code, request_id=request_id_of(http))
-        return Response.from_completion(
+        response = Response.from_completion(
             data, requested_model=body.get("model"), started=response.started
         )
+        self.fill_price(response)
+        return response
 
     def stream(self, body: Mapping, *, timeout: float | None = None) -> ResponseStream:
         """Send a streaming request; iterate the result for Deltas, or call `.until_done()`."""
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
         http = self._send("POST", "/chat/completions", body, stream=True, timeout=timeout)
-        return ResponseStream(http, response, request_id_of(http))
+        return ResponseStream(http, response, request_id_of(http), on_done=self.fill_price)
 
     def get_json(self, path: str, *, timeout: float | None = 30.0) -> object:
         http = self._send("GET", path, timeout=timeout)
@@ -460,6 +469,25 @@ class GrokClient:
         data = self.get_json("/models")
         models = data.get("data") if isinstance(data, dict) else None
         return [ModelInfo(id=m["id"]) for m in models or () if isinstance(m, dict) and "id" in m]
+
+    def price_for(self, model: str | None) -> Price | None:
+        """The live price of `model` or an alias of it (fetched once per client), else None."""
+        if not model:
+            return None
+        if self._prices is None:
+            try:
+                models = self.list_models()
+            except GrokError:
+                models = []
+            self._prices = {name: m.price for m in models if m.price for name in (m.id, *m.aliases)}
+        return self._prices.get(model)
+
+    def fill_price(self, response: Response) -> None:
+        """Price an answer that came without xAI's own cost figure (`cost_in_usd_ticks`)."""
+        usage = response.usage
+        if usage is None or usage.cost_in_usd_ticks is not None or response.price is not None:
+            return
+        response.price = self.price_for(response.model) or self.price_for(response.requested_model)
 
     def __repr__(self) -> str:
         key = "set" if self.settings.has_key else "missing"

@@ -578,3 +578,19 @@ def test_conversation_memory_is_bounded(xai_env):
         convo.send(client, {"role": "user", "content": f"q{n}"}, "grok-4")
     assert [m["content"] for m in convo.messages if m["role"] == "user"] == ["q3", "q4"]
     assert convo.answers == 5 and convo.turns == 2
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_cost_without_ticks_uses_live_prices_once(xai_env, streaming):
+    """No cost_in_usd_ticks: price from /v1/language-models (fetched once), not the table."""
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000, "total_tokens": 2_000_000,
+             "prompt_tokens_details": {"cached_tokens": 0},
+             "completion_tokens_details": {"reasoning_tokens": 0}}
+    client = GrokClient(Settings.load())
+    body = {"model": "grok-code-fast", "messages": [{"role": "user", "content": "hi"}]}  # an alias
+    for _ in range(2):
+        xai_env.enqueue(Reply(content="ok", usage=usage))
+        response = client.stream(body).until_done() if streaming else client.complete(body)
+        # The stand-in's grok-code-fast-1 prices; the built-in table does not know this model.
+        assert response.cost == pytest.approx(0.20 + 1.50)
+    assert sum(r.path.endswith("/language-models") for r in xai_env.requests) == 1
