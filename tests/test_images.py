@@ -7,8 +7,6 @@ import io
 import socket
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import matplotlib
@@ -409,37 +407,16 @@ def test_encoded_image_is_accepted_and_short_in_repr():
 # --- URLs ---------------------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, str, bytes]] = {}
-
-    def do_GET(self):  # noqa: N802  (the http.server API)
-        status, content_type, body = self.routes.get(self.path, (404, "text/plain", b"missing"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 PNG_BYTES = encoded(halves("RGB", RED, BLUE), "PNG")
 
 
-@pytest.fixture(scope="module")
-def server():
-    _Handler.routes = {
-        "/cat.png": (200, "image/png", PNG_BYTES),
-        "/page": (200, "text/html; charset=utf-8", b"<html>hello</html>"),
-        "/big.png": (200, "image/png", encoded(photo((200, 200)), "PNG")),
-    }
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+@pytest.fixture
+def server(xai_server):
+    """Files served on loopback by the test stand-in (no auth), like a local Jupyter server's."""
+    xai_server.serve_bytes("cat.png", PNG_BYTES, "image/png")
+    xai_server.serve_bytes("page", b"<html>hello</html>", "text/html; charset=utf-8")
+    xai_server.serve_bytes("big.png", encoded(photo((200, 200)), "PNG"), "image/png")
+    return f"{xai_server.url}/files"
 
 
 @pytest.fixture

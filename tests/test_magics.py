@@ -652,3 +652,13 @@ def test_thinking_indicator_until_the_answer_starts(ip, xai_env):
     assert any("characters of reasoning" in t for t in thinking)  # updated while it thinks
     assert all("thinking" not in o.get("text/plain", "") for o in out.outputs)  # then gone
     assert ip.user_ns["_grok"].reasoning.startswith("Let me think")
+
+
+def test_loopback_image_url_is_inlined_for_xai(ip, xai_env):
+    """xAI cannot fetch localhost: the cell's local URL reaches the server as a data URL."""
+    url = xai_env.serve_bytes("plot.png", png_bytes(), "image/png")
+    out = run(ip, f"%%grok\nWhat is in {url} ?")
+    assert out.error is None, out.everything()
+    part = last_body(xai_env)["messages"][-1]["content"][1]
+    assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(
+        png_bytes()).decode()
