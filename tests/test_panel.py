@@ -456,3 +456,24 @@ def test_grok_chat_magic_shows_a_panel_sharing_the_conversation(xai_env):
     panel._models_thread.join(10)
     panel.send("hello from the panel")
     assert magics.conversation.turns == 1
+
+
+def test_key_never_in_widget_state(xai_env, monkeypatch):
+    """Every widget's synced state (what a saved notebook keeps) is free of the key."""
+    import json
+
+    from xai_standin import FAKE_KEY
+
+    p = ChatPanel(model="grok-4.3", models=["grok-4.3"])
+    p.send("Hello")
+    echo = {"code": "x", "error": f"leak {FAKE_KEY}"}
+    xai_env.enqueue(*[Fault(500, body=echo) for _ in range(3)])
+    with pytest.raises(Exception):  # noqa: B017 - any GrokError; the state is what matters
+        p.send("Again")
+    monkeypatch.setenv("XAI_API_KEY", "xai-yetanotherwrongkey42")
+    with pytest.raises(Exception):  # noqa: B017
+        ChatPanel(model="grok-4.3", models=["grok-4.3"]).send("Wrong key")
+    states = [w.get_state() for w in widgets.widget._instances.values()]
+    blob = json.dumps(states, default=repr)
+    assert FAKE_KEY not in blob and "xai-yetanotherwrongkey42" not in blob
+    assert "leak xai-***" in blob  # the server's echo was shown, redacted
