@@ -340,23 +340,28 @@ class GrokMagics(Magics):
 
     def _send(self, client, user_turn, model, system, options, stream, timeout, sent_urls,
               code_language) -> Response:
-        terminal = is_terminal(self.shell)
+        def make_renderer():
+            if is_terminal(self.shell):
+                return PlainStream()
+            return StreamingMarkdown(allowed_images=sent_urls, code_language=code_language)
+
         if not stream:
-            response = self.conversation.send(
-                client, user_turn, model, timeout=timeout, system=system, **options
-            )
-            renderer = PlainStream() if terminal else StreamingMarkdown(
-                allowed_images=sent_urls, code_language=code_language
-            )
+            renderer = make_renderer()  # its "thinking" line shows while the answer is awaited
+            try:
+                response = self.conversation.send(
+                    client, user_turn, model, timeout=timeout, system=system, **options
+                )
+            except (GrokError, KeyboardInterrupt) as err:
+                title = err.title if isinstance(err, GrokError) else "interrupted"
+                renderer.finish(note=f"no answer: {title}")
+                raise
             renderer.feed(response.text)
             renderer.finish()
             return response
         answer = self.conversation.stream(
             client, user_turn, model, timeout=timeout, system=system, **options
         )
-        renderer = PlainStream() if terminal else StreamingMarkdown(
-            allowed_images=sent_urls, code_language=code_language
-        )
+        renderer = make_renderer()
         try:
             for delta in answer:
                 renderer.feed(delta.content, delta.reasoning)

@@ -26,8 +26,8 @@ class Markdownish:
         markdown = safe_markdown(self.text, self.allowed_images)
         plain = self.text
         if self.note:
-            markdown += f"\n\n*{self.note}*"
-            plain += f"\n\n[{self.note}]"
+            markdown = "\n\n".join(p for p in (markdown, f"*{self.note}*") if p)
+            plain = "\n\n".join(p for p in (plain, f"[{self.note}]") if p)
         return {"text/markdown": markdown, "text/plain": plain}
 
     def __repr__(self) -> str:
@@ -152,7 +152,7 @@ class StreamingMarkdown:
         if not self._any_text and not note:
             note = "(empty answer)"
         shown = Markdownish(self._wrap(tail), self.allowed_images, note)._repr_mimebundle_()
-        shown["text/plain"] = tail + (f"\n\n[{note}]" if note else "")
+        shown["text/plain"] = "\n\n".join(p for p in (tail, f"[{note}]" if note else "") if p)
         self._handle.update(shown, raw=True)
         self.updates += 1
 

@@ -662,3 +662,10 @@ def test_loopback_image_url_is_inlined_for_xai(ip, xai_env):
     part = last_body(xai_env)["messages"][-1]["content"][1]
     assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(
         png_bytes()).decode()
+
+
+def test_no_stream_shows_waiting_then_the_error_not_a_stale_indicator(ip, xai_env):
+    out = run(ip, "%%grok --no-stream -m grok-nonexistent\nHello")
+    assert_paragraph(out, NotFoundError)
+    assert "thinking" in str(out.raw[0].data)  # shown while waiting
+    assert [o["text/plain"] for o in out.outputs] == ["[no answer: Not found (HTTP 404)]"]
