@@ -15,6 +15,7 @@ from pathlib import PurePath
 import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
+from grok_magic.chat_input import ChatInput
 from grok_magic.client import GrokClient, ResponseStream
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, ImageError, InputError, InterruptedByUser
@@ -302,8 +303,8 @@ class ChatPanel:
         response = panel.send("What is a p-value?", images=["chart.png"])
         panel.conversation.messages             # the turns so far (shared with %%grok via %grok chat)
 
-    The input is a multi-line box: Enter adds a new line and the Send button sends (ipywidgets'
-    Textarea has no key events; from the keyboard, Tab moves to Send and Enter presses it).
+    The input is a multi-line box: Enter sends (as does the Send button), Shift+Enter starts a
+    new line.
     Each answer streams in a worker thread, so Stop works while it runs.
     """
 
@@ -376,12 +377,14 @@ class ChatPanel:
         self.error_box.add_class("grok-error")
         self.attachments = widgets.HBox([])
         self.attachments.add_class("grok-attachments")
-        # Synced once, on blur (clicking Send, or Tab): while typing, ipywidgets holds back value
-        # updates until the kernel reports idle, and a click (sent at once) could overtake them.
-        self.input = widgets.Textarea(
-            placeholder="Ask Grok… (Enter: new line; Send button, or Tab then Enter: send)",
-            rows=3, continuous_update=False, layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        # Enter sends, Shift+Enter is a new line (a small front-end widget: ipywidgets' Textarea
+        # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
+        # click on Send nor Enter can overtake what was typed.
+        self.input = ChatInput(
+            placeholder="Ask Grok… (Enter sends, Shift+Enter for a new line)", rows=3,
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
+        self.input.on_submit(lambda _input: self._on_send())
         self.input.add_class("grok-input")
         self.send_button = widgets.Button(description="Send", icon="paper-plane",
                                           button_style="primary")

@@ -477,3 +477,13 @@ def test_key_never_in_widget_state(xai_env, monkeypatch):
     blob = json.dumps(states, default=repr)
     assert FAKE_KEY not in blob and "xai-yetanotherwrongkey42" not in blob
     assert "leak ***" in blob  # the server's echo was shown, redacted
+
+
+def test_enter_in_the_input_sends(panel, xai_env):
+    """The input's front end sends {"type": "submit", "text"} on Enter: that message sends."""
+    panel.input._handle_message(panel.input, {"type": "submit", "text": "Hi via Enter"}, [])
+    panel.wait(10)
+    assert xai_env.chat_requests[-1].json["messages"][-1]["content"] == "Hi via Enter"
+    assert panel.input.value == ""
+    panel.input.submit("   ")  # an empty Enter sends nothing and shows why
+    assert len(xai_env.chat_requests) == 1

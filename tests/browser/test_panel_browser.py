@@ -49,17 +49,17 @@ def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_serv
     panel = open_panel(page, jupyterlab, "chat.ipynb", MAGIC_CELLS)
     expect(panel.locator(".grok-model select")).to_have_value("grok-4")
 
-    # Enter is a new line in the multi-line input; Tab moves to Send and Enter presses it.
+    # Shift+Enter is a new line (and does not run the notebook cell); Enter sends.
     box = panel.locator(".grok-input textarea")
     box.click()
     box.press_sequentially("First line")
-    box.press("Enter")
+    box.press("Shift+Enter")
     box.press_sequentially("second line")
     expect(box).to_have_value("First line\nsecond line")
     assert xai_server.chat_requests == []
-    box.press("Tab")
-    expect(panel.locator("button.grok-send")).to_be_focused()
-    page.keyboard.press("Enter")
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
+    expect(prompts.last).to_have_text("[2]:")  # Shift+Enter did not run the notebook cell
+    box.press("Enter")
 
     answer = panel.locator(".grok-transcript .grok-answer").first
     expect(answer.locator(".jp-RenderedMarkdown strong").first).to_have_text("Stand-in answer")
