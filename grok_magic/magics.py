@@ -298,6 +298,8 @@ class GrokMagics(Magics):
         return None, None
 
     def _ask(self, args, text: str):
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
         response_format, validator = self._structured(args)
         detail = args.detail or self.detail or None
         system = self._system_for(args.system)

@@ -669,3 +669,11 @@ def test_no_stream_shows_waiting_then_the_error_not_a_stale_indicator(ip, xai_en
     assert_paragraph(out, NotFoundError)
     assert "thinking" in str(out.raw[0].data)  # shown while waiting
     assert [o["text/plain"] for o in out.outputs] == ["[no answer: Not found (HTTP 404)]"]
+
+
+def test_out_must_be_a_variable_name(ip, xai_env):
+    from IPython.core.error import UsageError
+
+    out = run(ip, "%%grok -o 1st\nHello")
+    assert isinstance(out.error, UsageError) and "variable name" in out.stderr
+    assert chat_requests(xai_env) == []
