@@ -83,14 +83,3 @@ def build_request(
         # Without include_usage a stream carries no token counts.
         body["stream_options"] = {"include_usage": True}
     return body
-
-
-def count_images(messages: Iterable[Mapping]) -> int:
-    """How many image parts the messages carry."""
-    return sum(
-        1
-        for m in messages
-        if isinstance(m.get("content"), list)
-        for p in m["content"]
-        if p.get("type") == "image_url"
-    )

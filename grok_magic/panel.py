@@ -20,7 +20,15 @@ from grok_magic.client import GrokClient, ResponseStream
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, ImageError, InputError, InterruptedByUser
 from grok_magic.messages import user_message
-from grok_magic.render import THINKING_INTERVAL, UPDATE_INTERVAL, UsageDisplay, format_cost, split_point
+from grok_magic.render import (
+    THINKING_INTERVAL,
+    UPDATE_INTERVAL,
+    Pacer,
+    UsageDisplay,
+    format_cost,
+    split_point,
+    thinking_text,
+)
 from grok_magic.response import Response, Usage
 from grok_magic.safety import safe_markdown
 from grok_magic.settings import Settings
@@ -154,7 +162,7 @@ class AnswerView:
         self.updates = 0
         self._committed = 0
         self._shown: str | None = None
-        self._last_push = 0.0
+        self._pacer = Pacer(clock)
         self._reasoning_chars = 0
         self._thinking = True
         self.tail = self._block()
@@ -203,20 +211,14 @@ class AnswerView:
         """Take one stream delta; update the widgets if enough time has passed."""
         self.text += content
         self._reasoning_chars += len(reasoning)
-        now = self.clock()
         if not self.text:
-            if now - self._last_push >= THINKING_INTERVAL:
-                extra = (f" · {self._reasoning_chars:,} characters of reasoning"
-                         if self._reasoning_chars else "")
-                self.note.value = _html_text(
-                    f"Grok is thinking… {now - self.started:.0f} s{extra}", "grok-note-text")
-                self._last_push = now
+            if self._pacer.ready(THINKING_INTERVAL):
+                seconds = self.clock() - self.started
+                self.note.value = _html_text(thinking_text(seconds, self._reasoning_chars),
+                                             "grok-note-text")
                 self.updates += 1
-            return
-        if self._last_push and now - self._last_push < UPDATE_INTERVAL:
-            return
-        self._last_push = now
-        self.flush()
+        elif self._pacer.ready(UPDATE_INTERVAL):
+            self.flush()
 
     def flush(self) -> None:
         """Show what has arrived: freeze finished blocks, update the tail."""

@@ -63,6 +63,27 @@ def split_point(text: str) -> int:
     return point
 
 
+def thinking_text(seconds: float, reasoning_chars: int = 0) -> str:
+    """The line shown while a model thinks, before its answer starts."""
+    extra = f" · {reasoning_chars:,} characters of reasoning" if reasoning_chars else ""
+    return f"⏳ Grok is thinking… {seconds:.0f} s{extra}"
+
+
+class Pacer:
+    """Whether a streaming view may push again: at most once per `interval` seconds."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self.last: float | None = None
+
+    def ready(self, interval: float) -> bool:
+        now = self.clock()
+        if self.last is not None and now - self.last < interval:
+            return False
+        self.last = now
+        return True
+
+
 class StreamingMarkdown:
     """Shows a streaming answer: finished blocks become fixed outputs, only the tail updates.
 
@@ -84,16 +105,14 @@ class StreamingMarkdown:
         self._tail = ""  # text not yet committed as a finished block
         self._pending: list[str] = []  # deltas since the last flush (joined only when shown)
         self._any_text = False
-        self._last_update = 0.0
+        self._pacer = Pacer(clock)
         self._shown = ""
         self._reasoning_chars = 0
         self._handle = display(self._thinking_bundle(), raw=True, display_id=True)
         self.updates = 0
 
     def _thinking_bundle(self) -> dict:
-        seconds = self.clock() - self.started
-        extra = f" · {self._reasoning_chars:,} characters of reasoning" if self._reasoning_chars else ""
-        text = f"⏳ Grok is thinking… {seconds:.0f} s{extra}"
+        text = thinking_text(self.clock() - self.started, self._reasoning_chars)
         return {"text/markdown": f"*{text}*", "text/plain": text}
 
     def _wrap(self, text: str) -> str:
@@ -118,17 +137,12 @@ class StreamingMarkdown:
             self._pending.append(content)
             self._any_text = True
         self._reasoning_chars += len(reasoning)
-        now = self.clock()
         if not self._any_text:
-            if now - self._last_update >= THINKING_INTERVAL:
+            if self._pacer.ready(THINKING_INTERVAL):
                 self._handle.update(self._thinking_bundle(), raw=True)
-                self._last_update = now
                 self.updates += 1
-            return
-        if self._last_update and now - self._last_update < UPDATE_INTERVAL:
-            return
-        self._last_update = now
-        self.flush()
+        elif self._pacer.ready(UPDATE_INTERVAL):
+            self.flush()
 
     def flush(self) -> None:
         """Show what has arrived: commit finished blocks, update the tail."""
