@@ -358,46 +358,51 @@ class ChatPanel:
         self.model_picker = widgets.Dropdown(
             options=[model], value=model, description="Model",
             layout=widgets.Layout(width="auto", min_width="260px"),
+            _dom_classes=("grok-model",),
         )
-        self.model_picker.add_class("grok-model")
-        self.new_button = widgets.Button(description="New chat", icon="file",
-                                         tooltip="Forget the turns and clear the transcript")
-        self.new_button.add_class("grok-new")
-        self.retry_button = widgets.Button(description="Retry", icon="redo", disabled=True,
-                                           tooltip="Ask the last question again")
-        self.retry_button.add_class("grok-retry")
+        self.new_button = widgets.Button(
+            description="New chat", icon="file", _dom_classes=("grok-new",),
+            tooltip="Forget the turns and clear the transcript",
+        )
+        self.retry_button = widgets.Button(
+            description="Retry", icon="redo", disabled=True, _dom_classes=("grok-retry",),
+            tooltip="Ask the last question again",
+        )
         self.system_box = widgets.Textarea(
             value=system, placeholder="System prompt (optional)", rows=1,
             layout=widgets.Layout(width="100%"),
+            _dom_classes=("grok-system",),
         )
-        self.system_box.add_class("grok-system")
         # The turns, inside a scroll box laid out bottom-up so that it stays scrolled to the end
         # as answers arrive (ipywidgets has no scrolling API).
         self.transcript = widgets.VBox([], _dom_classes=("grok-turns",))
         scroller = widgets.VBox([self.transcript], _dom_classes=("grok-transcript",))
-        self.error_box = widgets.HTML(layout=widgets.Layout(display="none"))
-        self.error_box.add_class("grok-error")
-        self.attachments = widgets.HBox([])
-        self.attachments.add_class("grok-attachments")
+        self.error_box = widgets.HTML(layout=widgets.Layout(display="none"),
+                                      _dom_classes=("grok-error",))
+        self.attachments = widgets.HBox([], _dom_classes=("grok-attachments",))
         # Enter sends, Shift+Enter is a new line (a small front-end widget: ipywidgets' Textarea
         # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
         # click on Send nor Enter can overtake what was typed.
         self.input = ChatInput(
             placeholder="Ask Grok… (Enter sends, Shift+Enter for a new line)", rows=3,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
+            _dom_classes=("grok-input",),
         )
         self.input.on_submit(lambda _input: self._on_send())
-        self.input.add_class("grok-input")
-        self.send_button = widgets.Button(description="Send", icon="paper-plane",
-                                          button_style="primary")
-        self.send_button.add_class("grok-send")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", disabled=True,
-                                          tooltip="Stop the answer; the partial text stays")
-        self.stop_button.add_class("grok-stop")
-        self.upload = widgets.FileUpload(accept=UPLOAD_ACCEPT, multiple=True, description="Image")
-        self.upload.add_class("grok-upload")
-        self.totals_view = widgets.HTML(_html_text("No answers yet.", "grok-totals-text"))
-        self.totals_view.add_class("grok-totals")
+        self.send_button = widgets.Button(
+            description="Send", icon="paper-plane", button_style="primary",
+            _dom_classes=("grok-send",),
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", disabled=True, _dom_classes=("grok-stop",),
+            tooltip="Stop the answer; the partial text stays",
+        )
+        self.upload = widgets.FileUpload(
+            accept=UPLOAD_ACCEPT, multiple=True, description="Image", _dom_classes=("grok-upload",),
+        )
+        self.totals_view = widgets.HTML(
+            _html_text("No answers yet.", "grok-totals-text"), _dom_classes=("grok-totals",),
+        )
 
         self.send_button.on_click(self._on_send)
         self.stop_button.on_click(lambda _button: self.stop())
