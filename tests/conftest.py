@@ -10,6 +10,7 @@ stand-in use the `xai_env` fixture or set the variables themselves.
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from xai_standin import FAKE_KEY, XaiStandin
@@ -82,3 +83,18 @@ def xai_env(monkeypatch: pytest.MonkeyPatch, xai_server: XaiStandin) -> XaiStand
 @pytest.fixture
 def fake_key() -> str:
     return FAKE_KEY
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) for this test; the old one afterwards.
+
+    A shell starts background jobs (`cmd &`) with SIGINT ignored, and the interpreter keeps it
+    that way, so a test that sends SIGINT (or calls `_thread.interrupt_main`) installs the
+    default handler itself instead of relying on how pytest was started.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

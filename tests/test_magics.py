@@ -494,7 +494,7 @@ def test_empty_cell(ip, xai_env):
     assert chat_requests(xai_env) == []
 
 
-def test_keyboard_interrupt_stops_at_once_and_keeps_partial(ip, xai_env):
+def test_keyboard_interrupt_stops_at_once_and_keeps_partial(ip, xai_env, default_sigint):
     words = " ".join(f"word{i}" for i in range(200))
     xai_env.enqueue(Reply(content=words, delay=0.02))
     main = threading.main_thread().ident

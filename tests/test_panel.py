@@ -228,7 +228,7 @@ def test_stop_while_waiting_for_the_first_byte(panel, xai_env):
     assert response.stopped and "late answer" not in response.text
 
 
-def test_kernel_interrupt_stops_a_blocking_send(panel, xai_env):
+def test_kernel_interrupt_stops_a_blocking_send(panel, xai_env, default_sigint):
     xai_env.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
     timer = threading.Timer(0.6, _thread.interrupt_main)
     timer.start()
