@@ -14,33 +14,43 @@ class LineSplitter:
     """Split a byte stream into lines on CR, LF or CRLF, even when a chunk splits them.
 
     Lines are decoded as UTF-8 only once complete, so a chunk boundary inside a character is
-    harmless.
+    harmless. Only each new chunk is searched for line ends, and an unfinished line grows in
+    place, so one long line (a multi-megabyte event) arriving in small chunks costs linear time.
     """
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()  # the unfinished line: never holds a CR or LF
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[str]:
-        if not chunk:
-            return []
-        if self._pending_cr:
+        if self._pending_cr and chunk:
             # The previous chunk ended in CR: a leading LF here belongs to that CRLF.
             self._pending_cr = False
-            if chunk.startswith(b"\n"):
+            if chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        data = self._buffer + chunk
-        if b"\r" in data:
-            if data.endswith(b"\r"):
+        if not chunk:
+            return []
+        if b"\r" in chunk:
+            if chunk[-1:] == b"\r":
                 self._pending_cr = True
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        pieces = data.split(b"\n")
-        self._buffer = pieces.pop()
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pieces = chunk.split(b"\n")
+        rest = pieces.pop()
+        buffer = self._buffer
+        if not pieces:
+            buffer += rest
+            return []
+        if buffer:
+            buffer += pieces[0]
+            pieces[0] = buffer
+            self._buffer = bytearray(rest)
+        elif rest:
+            buffer += rest
         return [p.decode("utf-8", "replace") for p in pieces]
 
     def flush(self) -> list[str]:
         """Whatever is left when the stream ends (a last line with no newline)."""
-        rest, self._buffer = self._buffer, b""
+        rest, self._buffer = self._buffer, bytearray()
         return [rest.decode("utf-8", "replace")] if rest else []
 
 

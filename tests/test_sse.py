@@ -147,6 +147,58 @@ def test_cr_and_lf_split_across_chunks_is_one_line_end():
     assert splitter.flush() == ["tail"]
 
 
+def feed_all(chunks) -> list[str]:
+    splitter = LineSplitter()
+    return [line for chunk in chunks for line in splitter.feed(chunk)] + splitter.flush()
+
+
+def test_a_long_line_grows_across_many_chunks_and_ends_on_a_split_crlf():
+    payload = "é🚀" * 20_000 + "x" * 50_001  # multi-byte characters cut by most chunk bounds
+    body = b"data: " + payload.encode() + b"\r\n\r\ndata: [DONE]\r\n\r\n"
+    cr = body.index(b"\r")
+    for size in (1, 7, 1024):
+        # Chunks of `size` bytes, with one cut between the CR and LF ending the long line.
+        bounds = sorted({*range(0, len(body), size), cr + 1, len(body)})
+        chunks = [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        pairs = zip(chunks, chunks[1:], strict=False)
+        assert any(a.endswith(b"\r") and b.startswith(b"\n") for a, b in pairs)
+        assert feed_all(chunks) == ["data: " + payload, "", "data: [DONE]", ""], size
+        assert decode(chunks) == ([payload], True), size
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+def test_line_ends_at_chunk_bounds_after_a_long_unfinished_line(end):
+    lines = ["a" * 10_000, "", "b🚀" * 3_000, "", "c", ""]
+    body = end.join(line.encode() for line in lines)
+    rng = random.Random(len(end))
+    breaks = [i for i, byte in enumerate(body) if byte in b"\r\n"]
+    for _ in range(40):
+        # Cut right before, inside and right after line ends, plus a few random cuts.
+        cuts = {b + rng.choice((0, 1, 2)) for b in breaks} | set(rng.sample(range(len(body)), 20))
+        bounds = sorted({0, len(body), *(c for c in cuts if 0 < c < len(body))})
+        chunks = [body[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+        assert feed_all(chunks) == lines[:-1], bounds
+
+
+def test_a_cr_ending_a_chunk_is_one_line_end_whatever_follows():
+    splitter = LineSplitter()
+    assert splitter.feed(b"x" * 5000) == []
+    assert splitter.feed(b"y\r") == ["x" * 5000 + "y"]
+    assert splitter.feed(b"") == []  # an empty read keeps the pending CR
+    assert splitter.feed(b"\nz") == []  # that LF completes the CRLF
+    assert splitter.feed(b"\r") == ["z"]
+    assert splitter.feed(b"w\n") == ["w"]  # no LF followed: the CR alone ended "z"
+    assert splitter.flush() == []
+
+
+def test_utf8_character_cut_into_single_bytes_in_an_unfinished_line():
+    splitter = LineSplitter()
+    for byte in "data: 🚀".encode():
+        assert splitter.feed(bytes([byte])) == []
+    assert splitter.flush() == ["data: 🚀"]
+    assert splitter.flush() == []
+
+
 def test_mixed_line_endings():
     body = b"data: 1\r\n\r\ndata: 2\r\rdata: 3\n\ndata: 4\r\n\ndata: [DONE]\r\n\r\n"
     assert decode([body]) == (["1", "2", "3", "4"], True)
