@@ -14,8 +14,8 @@ _LAZY = {
     "Usage": "grok_magic.response",
     "GrokError": "grok_magic.errors",
     "to_image_part": "grok_magic.images",
-    "ChatPanel": "grok_magic.panel",
-    "GrokMagics": "grok_magic.magics",
+    "ChatPanel": "grok_magic.notebook.panel",
+    "GrokMagics": "grok_magic.notebook.magics",
 }
 
 __all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension", "__version__"]
@@ -31,13 +31,13 @@ def __getattr__(name: str):
 
 def load_ipython_extension(ipython) -> None:
     """Register %%grok and %grok (called by `%load_ext grok_magic`)."""
-    from grok_magic.magics import register
+    from grok_magic.notebook.magics import register
 
     register(ipython)
 
 
 def unload_ipython_extension(ipython) -> None:
     """Remove what load_ipython_extension added."""
-    from grok_magic.magics import unregister
+    from grok_magic.notebook.magics import unregister
 
     unregister(ipython)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import json
+import logging
 import math
 import random
 import socket
@@ -21,12 +22,14 @@ from grok_magic.errors import (
     AuthenticationError,
     ConfigError,
     GrokError,
+    InterruptedByUser,
     StreamInterruptedError,
+    UnexpectedResponseError,
     error_for_status,
-    redact,
-    register_secret,
 )
-from grok_magic.response import Price, Response
+from grok_magic.pricing import Price, PriceBook, price_from_language_model
+from grok_magic.redaction import Secret, redact
+from grok_magic.response import Response
 from grok_magic.settings import Settings
 from grok_magic.sse import StreamState, iter_sse_json
 
@@ -38,6 +41,8 @@ MAX_RETRY_AFTER = 60.0
 DRAIN_TIMEOUT = 1.0
 DRAIN_MAX_BYTES = 64 * 1024
 USER_AGENT = f"grok_magic/{__version__}"
+PREVIEW_CHARS = 200
+log = logging.getLogger("grok_magic")
 
 
 @dataclass(frozen=True)
@@ -51,22 +56,10 @@ class ModelInfo:
 
     @classmethod
     def from_language_model(cls, data: Mapping) -> ModelInfo:
-        def usd_per_million(key: str) -> float | None:
-            # xAI quotes integer USD cents per 100 M tokens: USD per 1 M = value / 10,000.
-            value = data.get(key)
-            return None if value is None else value / 10_000
-
-        price = None
-        if data.get("prompt_text_token_price") is not None:
-            price = Price(
-                input=usd_per_million("prompt_text_token_price") or 0.0,
-                cached_input=usd_per_million("cached_prompt_text_token_price") or 0.0,
-                output=usd_per_million("completion_text_token_price") or 0.0,
-                image_input=usd_per_million("prompt_image_token_price"),
-            )
+        price = price_from_language_model(data)
         return cls(
-            id=data["id"],
-            aliases=tuple(data.get("aliases") or ()),
+            id=redact(str(data["id"])),
+            aliases=tuple(redact(str(a)) for a in data.get("aliases") or ()),
             image_input="image" in (data.get("input_modalities") or ()),
             price=price,
         )
@@ -121,9 +114,41 @@ def _server_delay(headers: Mapping[str, str]) -> float | None:
 
 
 def request_id_of(http) -> str | None:
-    """xAI's id for a request, when its answer carries one (quote it to xAI support)."""
+    """xAI's id for a request, when its answer carries one (quote it to xAI support); redacted,
+    since a misbehaving server could echo anything there."""
     headers = http.headers
-    return headers.get("x-request-id") or headers.get("x-trace-id")
+    value = headers.get("x-request-id") or headers.get("x-trace-id")
+    return redact(value) if value else value
+
+
+class BearerAuth:
+    """Adds the Authorization header inside requests, so no frame of ours holds it in a dict."""
+
+    def __init__(self, key: Secret) -> None:
+        self.key = key
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.key.reveal()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def unexpected_body(http, expected: str) -> UnexpectedResponseError:
+    """A 2xx answer of the wrong kind (an HTML page from a proxy, JSON instead of a stream)."""
+    content_type = http.headers.get("content-type") or "no content type"
+    try:
+        head = http.raw.read(PREVIEW_CHARS * 4, decode_content=True) if http.raw is not None else b""
+    except Exception:  # noqa: BLE001 - the preview is a courtesy; the error stands without it
+        head = b""
+    finally:
+        http.close()
+    preview = " ".join(head.decode("utf-8", "replace").split())[:PREVIEW_CHARS]
+    return UnexpectedResponseError(
+        f"expected {expected} but the server sent {content_type}: {preview!r}",
+        status=http.status_code, request_id=request_id_of(http),
+    )
 
 
 class ResponseStream:
@@ -138,6 +163,8 @@ class ResponseStream:
     ) -> None:
         self._http = http_response
         self._on_done = on_done
+        self._on_end: list[Callable[[Response], None]] = []
+        self._ended = False
         self.response = response
         self.request_id = request_id
         self._stopped = threading.Event()
@@ -146,6 +173,19 @@ class ResponseStream:
 
     def __enter__(self) -> ResponseStream:
         return self
+
+    def on_end(self, callback: Callable[[Response], None]) -> None:
+        """Call `callback(response)` once when the answer ends: complete, stopped or cut off."""
+        self._on_end.append(callback)
+        if self._ended:
+            callback(self.response)
+
+    def _end(self, response: Response) -> Response:
+        if not self._ended:
+            self._ended = True
+            for callback in self._on_end:
+                callback(response)
+        return response
 
     def __exit__(self, *exc) -> None:
         self._release()
@@ -168,18 +208,18 @@ class ResponseStream:
                     self._drain(chunks)
         except GrokError as err:  # an error event inside the stream
             if stopped():
-                response.finish(stopped=True)
+                self._end(response.finish(stopped=True))
                 return
-            err.response = response.finish(partial=True)
+            err.response = self._end(response.finish(partial=True))
             raise
         except (GeneratorExit, KeyboardInterrupt):
             # Ctrl-C / kernel interrupt / the caller let go: drop the connection, keep the text.
             self._release()
-            response.finish(stopped=True)
+            self._end(response.finish(stopped=True))
             raise
         except Exception as exc:
             if stopped():  # close() from another thread shut the socket under the reader
-                response.finish(stopped=True)
+                self._end(response.finish(stopped=True))
                 return
             if isinstance(exc, requests.RequestException | OSError):
                 raise self._interrupted(exc) from None
@@ -187,11 +227,12 @@ class ResponseStream:
         finally:
             self._release()
         if stopped():
-            response.finish(stopped=True)
+            self._end(response.finish(stopped=True))
         elif self._state.done or response.finish_reason is not None:
             response.finish()
             if self._on_done is not None:
                 self._on_done(response)
+            self._end(response)
         else:
             raise self._interrupted(None)
 
@@ -224,7 +265,7 @@ class ResponseStream:
         else:
             reason = "the connection broke mid-answer"
         return StreamInterruptedError(
-            reason, response=self.response.finish(partial=True), request_id=self.request_id
+            reason, response=self._end(self.response.finish(partial=True)), request_id=self.request_id
         )
 
     def until_done(self, on_delta: Callable[[Delta], None] | None = None) -> Response:
@@ -238,7 +279,7 @@ class ResponseStream:
         """Stop the answer: the connection is dropped and the partial text kept."""
         self._stopped.set()
         if not self._started:
-            self.response.finish(stopped=True)
+            self._end(self.response.finish(stopped=True))
             self._release()
             return
         sock = _socket_of(self._http)
@@ -281,11 +322,17 @@ class GrokClient:
     settings: Settings = field(default_factory=Settings.load)
     sleep: Callable[[float], None] = time.sleep
     _session: object = field(default=None, repr=False)
-    _prices: dict | None = field(default=None, repr=False)
+    _prices: PriceBook | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        # A Settings built by hand skipped Settings.load(): make sure redaction knows the key.
-        register_secret(self.settings.api_key)
+        self._prices = PriceBook(self._models_for_prices)
+
+    def __getstate__(self) -> dict:
+        # Pickled without the key (Settings drops it) and without the live HTTP session.
+        return {"settings": self.settings, "sleep": self.sleep}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
 
     @classmethod
     def from_env(cls, api_key: str | None = None, **overrides) -> GrokClient:
@@ -315,25 +362,27 @@ class GrokClient:
         The body of the answer is not read yet: retries happen only before any byte of a
         successful answer arrived, so a request is never answered (and billed) twice.
         """
-        key = self.settings.require_key()
-        register_secret(key)
-        base = self.settings.base_url
-        url = f"{base}{path}"
-        headers = {
-            "Authorization": f"Bearer {key}",
-            "Accept": "text/event-stream" if stream else "application/json",
-        }
+        auth = BearerAuth(self.settings.require_secret())
+        url = f"{self.settings.base_url}{path}"
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         read_timeout = timeout if timeout is not None else self.settings.read_timeout
         timeouts = (min(self.settings.connect_timeout, read_timeout), read_timeout)
+        model = body.get("model") if isinstance(body, Mapping) else None
         attempt = 0
         while True:
+            started = time.monotonic()
             http, error, retryable, retry_headers = self._attempt(
-                method, url, data, headers, timeouts, key
+                method, url, data, headers, timeouts, auth
             )
+            status = http.status_code if http is not None else getattr(error, "status", None)
+            log.info("%s %s model=%s body=%d bytes status=%s request_id=%s %.2f s", method, path,
+                     model, len(data or b""), status or type(error).__name__,
+                     request_id_of(http) if http is not None else getattr(error, "request_id", None),
+                     time.monotonic() - started)
             if http is not None:
                 return http
             # Raised here, outside any `except`, so no requests exception (which may quote the
@@ -344,52 +393,81 @@ class GrokClient:
                 if attempt:
                     error.message += f" (after {attempt + 1} attempts)"
                 raise error
-            self.sleep(retry_delay(attempt, retry_headers))
+            wait = retry_delay(attempt, retry_headers)
+            log.info("retry %d of %s %s after %s: waiting %.2f s", attempt + 1, method, path,
+                     status or type(error).__name__, wait)
+            self.sleep(wait)
             attempt += 1
 
     def _attempt(
-        self, method: str, url: str, data: bytes | None, headers: dict, timeouts: tuple, key: str
+        self, method: str, url: str, data: bytes | None, headers: dict, timeouts: tuple,
+        auth: BearerAuth,
     ) -> tuple:
-        """One try: (2xx response, None, ...) or (None, error, try again?, Retry-After headers)."""
-        import requests
+        """One try: (2xx response, None, ...) or (None, error, try again?, Retry-After headers).
 
-        base = self.settings.base_url
+        Every failure of the transport becomes a GrokError raised by the caller, never here
+        inside `except`: the frames of requests and urllib3 (whose locals hold the headers) are
+        then not part of any traceback, even with `%xmode Verbose`.
+        """
+        http, error, retryable = None, None, False
         try:
             http = self.session.request(
-                method, url, data=data, headers=headers, stream=True, timeout=timeouts
+                method, url, data=data, headers=headers, auth=auth, stream=True,
+                timeout=timeouts, allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            error: GrokError = APITimeoutError(f"could not connect to {base} within {timeouts[0]:g} s")
-            return None, error, True, None
-        except requests.exceptions.ReadTimeout:
-            # Not retried: the server has the request and may be working on it.
-            error = APITimeoutError(f"no answer from {base} within {timeouts[1]:g} s")
-            return None, error, False, None
-        except requests.exceptions.ConnectionError as exc:
-            error = APIConnectionError(f"could not reach {base}: {_short_reason(exc)}")
-            return None, error, True, None
-        except requests.exceptions.InvalidHeader:
-            # requests quotes the whole header, key included: say it without it.
+        except KeyboardInterrupt:
+            error = InterruptedByUser("you stopped the request before the answer began")
+        except Exception as exc:  # noqa: BLE001 - sorted below, outside the except block
+            error, retryable = self._transport_error(exc, timeouts)
+        if error is not None:
+            if isinstance(error, InterruptedByUser):
+                raise error
+            return None, error, retryable, None
+        if 300 <= http.status_code < 400:
+            location = redact(http.headers.get("location") or "?")
+            http.close()
             error = ConfigError(
-                "the API key holds characters that cannot be sent (a stray space or line break?)",
-                hint="Copy the key again from console.x.ai.",
-            )
-            return None, error, False, None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                requests.exceptions.InvalidSchema):
-            error = ConfigError(
-                f"the base URL {base!r} is not a usable http(s) URL",
-                hint="Check XAI_BASE_URL (default https://api.x.ai/v1).",
+                f"{self.settings.base_url} answered with a redirect (HTTP {http.status_code}) "
+                f"to {location}",
+                hint="Set XAI_BASE_URL to the API's final address (default https://api.x.ai/v1).",
             )
             return None, error, False, None
         if http.status_code < 400:
             return http, None, False, None
-        error = self._status_error(http, key)
+        error = self._status_error(http, auth.key)
         retry = should_retry(http.status_code) and getattr(error, "retryable", True)
         return None, error, retry, http.headers
 
+    def _transport_error(self, exc: Exception, timeouts: tuple) -> tuple[GrokError, bool]:
+        """(the GrokError for a failed request, whether to try again)."""
+        import requests
+
+        base = self.settings.base_url
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return APITimeoutError(f"could not connect to {base} within {timeouts[0]:g} s"), True
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            # Not retried: the server has the request and may be working on it.
+            return APITimeoutError(f"no answer from {base} within {timeouts[1]:g} s"), False
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return APIConnectionError(f"could not reach {base}: {_short_reason(exc)}"), True
+        if isinstance(exc, requests.exceptions.InvalidHeader):
+            # requests quotes the whole header, key included: say it without it.
+            return ConfigError(
+                "the API key holds characters that cannot be sent (a stray space or line break?)",
+                hint="Copy the key again from console.x.ai.",
+            ), False
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                      | requests.exceptions.InvalidSchema):
+            return ConfigError(
+                f"the base URL {base!r} is not a usable http(s) URL",
+                hint="Check XAI_BASE_URL (default https://api.x.ai/v1).",
+            ), False
+        if isinstance(exc, requests.RequestException | OSError | ValueError):
+            return APIConnectionError(f"the request to {base} failed: {_short_reason(exc)}"), False
+        raise exc
+
     @staticmethod
-    def _status_error(http, key: str) -> APIStatusError:
+    def _status_error(http, key: Secret) -> APIStatusError:
         import requests
 
         try:
@@ -398,19 +476,24 @@ class GrokClient:
             content = b""  # the error body itself broke off: the status still tells the story
         finally:
             http.close()
-        return error_for_status(http.status_code, content, request_id=request_id_of(http), key=key)
+        return error_for_status(http.status_code, content, request_id=request_id_of(http),
+                                key=key.reveal())
 
     def _read_json(self, http, what: str) -> object:
         """A whole JSON body. Not retried: part of the answer already arrived."""
         import requests
 
-        failure = None
+        failure, interrupted = None, False
         try:
             content = http.content
         except requests.RequestException as exc:
             failure = exc
+        except KeyboardInterrupt:
+            interrupted = True
         finally:
             http.close()
+        if interrupted:
+            raise InterruptedByUser("you stopped the request while the answer was arriving")
         if failure is not None:
             error_class = APITimeoutError if "timed out" in str(failure).lower() else APIConnectionError
             raise error_class(
@@ -421,9 +504,11 @@ class GrokClient:
             return json.loads(content)
         except ValueError:
             pass
-        raise APIStatusError(
-            f"xAI sent {what} that is not JSON", status=http.status_code,
-            request_id=request_id_of(http),
+        content_type = http.headers.get("content-type") or "no content type"
+        preview = " ".join(content[: PREVIEW_CHARS * 4].decode("utf-8", "replace").split())
+        raise UnexpectedResponseError(
+            f"expected JSON as {what} but the server sent {content_type}: "
+            f"{preview[:PREVIEW_CHARS]!r}", status=http.status_code, request_id=request_id_of(http),
         )
 
     def complete(self, body: Mapping, *, timeout: float | None = None) -> Response:
@@ -446,6 +531,8 @@ class GrokClient:
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
         http = self._send("POST", "/chat/completions", body, stream=True, timeout=timeout)
+        if "text/event-stream" not in (http.headers.get("content-type") or "").lower():
+            raise unexpected_body(http, "an event stream")
         return ResponseStream(http, response, request_id_of(http), on_done=self.fill_price)
 
     def get_json(self, path: str, *, timeout: float | None = 30.0) -> object:
@@ -472,15 +559,13 @@ class GrokClient:
 
     def price_for(self, model: str | None) -> Price | None:
         """The live price of `model` or an alias of it (fetched once per client), else None."""
-        if not model:
-            return None
-        if self._prices is None:
-            try:
-                models = self.list_models()
-            except GrokError:
-                models = []
-            self._prices = {name: m.price for m in models if m.price for name in (m.id, *m.aliases)}
         return self._prices.get(model)
+
+    def _models_for_prices(self) -> list[ModelInfo]:
+        try:
+            return self.list_models()
+        except GrokError:
+            return []
 
     def fill_price(self, response: Response) -> None:
         """Price an answer that came without xAI's own cost figure (`cost_in_usd_ticks`)."""

@@ -1,4 +1,4 @@
-"""Conversation: the turns so far, a system prompt, bounded history, and sending a new turn."""
+"""Conversation: the turns so far, a system prompt, bounded history; an `Ask` sent as the next turn."""
 
 from __future__ import annotations
 
@@ -8,10 +8,32 @@ from dataclasses import dataclass, field
 
 from grok_magic.client import GrokClient, ResponseStream
 from grok_magic.messages import build_request, system_message
-from grok_magic.response import Response, Usage
+from grok_magic.prompt import sent_image_urls
+from grok_magic.response import Response, Totals, Usage
 
 DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
 KEEP_RESPONSES = 50  # recent Response objects kept for inspection; totals count every one
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question, built once by the magic, the panel or a script and passed down as it is.
+
+    `options` holds only request fields (temperature, max_completion_tokens, reasoning_effort,
+    response_format, …); `None` values are not sent.
+    """
+
+    user_turn: dict
+    model: str
+    system: str | None = None
+    options: Mapping = field(default_factory=dict)
+    stream: bool = True
+    timeout: float | None = None
+
+    @property
+    def sent_urls(self) -> set[str]:
+        """Remote images this question sends (the only ones its answer may display)."""
+        return sent_image_urls(self.user_turn)
 
 
 @dataclass
@@ -21,17 +43,27 @@ class Conversation:
     bounded: only the last `max_history` exchanges and `KEEP_RESPONSES` responses are kept.
 
     >>> convo = Conversation(system="Answer briefly.")
-    >>> convo.send(client, convo_user_turn)          # doctest: +SKIP
+    >>> convo.send(client, Ask(user_message(["Hi"]), "grok-4"))   # doctest: +SKIP
     """
 
     system: str | None = None
     max_history: int = DEFAULT_MAX_HISTORY
     messages: list[dict] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
-    answers: int = 0
-    totals: Usage = field(default_factory=Usage)
-    total_cost: float = 0.0
+    tally: Totals = field(default_factory=Totals)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @property
+    def totals(self) -> Usage:
+        return self.tally.usage
+
+    @property
+    def total_cost(self) -> float:
+        return self.tally.cost
+
+    @property
+    def answers(self) -> int:
+        return self.tally.answers
 
     def request_messages(self, user_turn: Mapping, system: str | None = None) -> list[dict]:
         """System prompt (`system` overrides the conversation's for this request), the last
@@ -48,22 +80,15 @@ class Conversation:
             prefix = [system_message(system)] if system else []
             return [*prefix, *history, dict(user_turn)]
 
-    def build(
-        self, user_turn: Mapping, model: str, *, stream: bool, system: str | None = None,
-        **options,
-    ) -> dict:
-        """The request body for sending `user_turn` next."""
-        messages = self.request_messages(user_turn, system)
-        return build_request(model, messages, stream=stream, **options)
+    def build(self, ask: Ask) -> dict:
+        """The request body for sending `ask` next."""
+        messages = self.request_messages(ask.user_turn, ask.system)
+        return build_request(ask.model, messages, stream=ask.stream, **dict(ask.options))
 
     def record(self, user_turn: Mapping, response: Response) -> None:
         """Count a finished answer's usage; keep the exchange in history if it is complete."""
         with self._lock:
-            if response.usage is not None:
-                self.totals = self.totals + response.usage
-            if response.cost is not None:
-                self.total_cost += response.cost
-            self.answers += 1
+            self.tally.add(response)
             self.responses.append(response)
             del self.responses[:-KEEP_RESPONSES]
             if response.complete:
@@ -74,27 +99,30 @@ class Conversation:
                 if self.max_history >= 0:
                     del self.messages[: max(len(self.messages) - 2 * self.max_history, 0)]
 
+    def forget_last(self, user_turn: Mapping, response: Response | None) -> None:
+        """Take the last exchange out of the history if it is this one (a retry replaces it)."""
+        with self._lock:
+            if (response is not None and response.complete and len(self.messages) >= 2
+                    and self.messages[-2:] == [dict(user_turn), response.assistant_message()]):
+                del self.messages[-2:]
+
     def reset(self) -> None:
         """Forget the turns (the system prompt and session totals stay)."""
         with self._lock:
             self.messages.clear()
 
-    def send(
-        self, client: GrokClient, user_turn: Mapping, model: str, *,
-        timeout: float | None = None, **options,
-    ) -> Response:
-        """Send a turn without streaming and record the answer."""
-        body = self.build(user_turn, model, stream=False, **options)
-        response = client.complete(body, timeout=timeout)
-        self.record(user_turn, response)
+    def send(self, client: GrokClient, ask: Ask) -> Response:
+        """Send `ask` without streaming and record the answer."""
+        response = client.complete(self.build(ask), timeout=ask.timeout)
+        self.record(ask.user_turn, response)
         return response
 
-    def stream(
-        self, client: GrokClient, user_turn: Mapping, model: str, *,
-        timeout: float | None = None, **options,
-    ) -> ResponseStream:
-        """Open a streaming turn. Call `record(user_turn, stream.response)` when it ends."""
-        return client.stream(self.build(user_turn, model, stream=True, **options), timeout=timeout)
+    def stream(self, client: GrokClient, ask: Ask) -> ResponseStream:
+        """Open a streaming turn; it records itself here when it ends (complete, stopped or cut
+        off), through the stream's end hook."""
+        stream = client.stream(self.build(ask), timeout=ask.timeout)
+        stream.on_end(lambda response: self.record(ask.user_turn, response))
+        return stream
 
     @property
     def turns(self) -> int:

@@ -1,44 +1,18 @@
-"""Every expected failure as a GrokError subclass, xAI error bodies mapped to them, key redaction."""
+"""Every expected failure as a GrokError subclass, and xAI's error bodies mapped to them."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 
-# xAI keys look like "xai-" followed by a long run of letters and digits; mask lookalikes too.
-KEY_LOOKALIKE = re.compile(r"xai-[A-Za-z0-9_\-]{8,}")
+from grok_magic.redaction import redact
+
 # Matched against xAI's message only: a plain 429's *code* is "Some resource has been exhausted",
 # which must stay a (retryable) rate limit.
 CREDITS_PHRASES = ("available credits", "spending limit", "out of credits", "purchase more credits")
 WRONG_KEY_PHRASES = ("incorrect api key", "invalid api key", "api key provided", "api key is invalid")
 RATE_LIMIT_PHRASES = ("rate limit", "too many requests", "resource has been exhausted")
 SERVER_PHRASES = ("unavailable", "timed out", "internal", "deadline", "overloaded")
-MIN_SECRET_LENGTH = 4
-
-
-_SECRETS: set[str] = set()
-
-
-def register_secret(key: str | None) -> None:
-    """Remember a key in use so that every later redaction masks it, whatever its shape."""
-    if key and len(key) >= MIN_SECRET_LENGTH:
-        _SECRETS.add(key)
-
-
-def redact(text: str, key: str | None = None) -> str:
-    """Mask the API key, every registered key and anything that looks like an xAI key.
-
-    >>> redact("bad key xai-abcdefghijklmnop", None)
-    'bad key xai-***'
-    """
-    if not text:
-        return text
-    for secret in {key, *_SECRETS}:
-        if secret and len(secret) >= MIN_SECRET_LENGTH:
-            text = text.replace(secret, "***")
-    return KEY_LOOKALIKE.sub("xai-***", text)
-
 
 class GrokError(Exception):
     """An expected failure, worded for the person at the notebook."""
@@ -55,12 +29,14 @@ class GrokError(Exception):
         request_id: str | None = None,
         hint: str | None = None,
     ) -> None:
+        # Everything kept here may be shown, so all of it is redacted (a server may echo the key
+        # anywhere, the request id included).
         self.message = redact(message)
         self.status = status
         self.code = redact(code) if code else code
-        self.request_id = request_id
+        self.request_id = redact(request_id) if request_id else request_id
         if hint is not None:
-            self.hint = hint
+            self.hint = redact(hint)
         super().__init__(self.message)
 
     @property
@@ -71,7 +47,7 @@ class GrokError(Exception):
 
     def paragraph(self) -> str:
         """One paragraph: what happened, xAI's words, what to do, and the request id."""
-        parts = [f"{self.title}: {self.message}".rstrip()]
+        parts = [redact(f"{self.title}: {self.message}".rstrip())]
         if self.hint:
             parts.append(self.hint)
         if self.request_id:
@@ -186,6 +162,15 @@ class APITimeoutError(APIConnectionError):
     """Timed out."""
 
     hint = "The server took too long; run the cell again or raise the timeout (--timeout)."
+
+
+class UnexpectedResponseError(APIStatusError):
+    """Unexpected answer."""
+
+    hint = (
+        "This is not what xAI sends: a proxy, captive portal or firewall may be answering "
+        "instead. Check your network and XAI_BASE_URL (default https://api.x.ai/v1)."
+    )
 
 
 class StreamInterruptedError(GrokError):

@@ -1,10 +1,13 @@
-"""Cell text to a user turn: `{name}` interpolation and inline images, kept in order."""
+"""Text and a namespace to a user turn: `{name}` values, inline images and `-i` images, in order."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+
+from grok_magic.errors import InputError
+from grok_magic.messages import user_message
 
 # {name} names a bare variable; {{name}} is the literal text {name}. Nothing else is evaluated,
 # so {os.environ[...]} or {x!r:>10} stay as typed.
@@ -84,3 +87,71 @@ def split_inline_images(text: str) -> list[tuple[str, str]]:
     if text[last:]:
         pieces.append(("text", text[last:]))
     return pieces
+
+
+def resolve_image_source(src: str, namespace: Mapping) -> object:
+    """An `-i` value: a variable of that name wins; otherwise a path or URL for the images module."""
+    return namespace[src] if src.isidentifier() and src in namespace else src
+
+
+def build_user_turn(
+    text: str, namespace: Mapping, *, images: Iterable = (), detail: str | None = None,
+    max_side: int | None = None, image_part: Callable | None = None,
+) -> dict:
+    """The one way a user turn is built (the magic, the panel and scripts all call it).
+
+    `{name}` inserts `namespace[name]`: an image-like value becomes an image part there, any other
+    value its text. Inline images (`![alt](src)`, bare image URLs) are looked for **only in the
+    text as typed**, never inside an inserted value, so a value can neither read a local file nor
+    add a remote image. Then each of `images` (a variable name, path, URL or image object).
+
+    >>> build_user_turn("Hi {who}, see {{who}}", {"who": "![x](/etc/passwd)"})
+    {'role': 'user', 'content': 'Hi ![x](/etc/passwd), see {who}'}
+    """
+    from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE, is_image_like, to_image_part
+
+    side = max_side or DEFAULT_MAX_IMAGE_SIDE
+
+    def part(source: object) -> dict:
+        if image_part is not None:
+            return image_part(source)
+        if isinstance(source, Mapping) and source.get("type") == "image_url":
+            return dict(source)
+        return to_image_part(source, detail=detail, max_side=side)
+
+    parts: list = []
+    last = 0
+
+    def typed(segment: str) -> None:
+        for kind, piece in split_inline_images(segment):
+            parts.append(part(piece) if kind == "image" else piece)
+
+    for match in PLACEHOLDER.finditer(text):
+        typed(text[last : match.start()])
+        last = match.end()
+        escaped, name = match.groups()
+        if escaped:
+            parts.append("{" + escaped + "}")
+        elif name in namespace and is_image_like(namespace[name]):
+            parts.append(part(namespace[name]))
+        elif name in namespace:
+            value = namespace[name]
+            parts.append(value if isinstance(value, str) else str(value))
+        else:
+            parts.append(match.group(0))
+    typed(text[last:])
+    for src in images:
+        parts.append(part(resolve_image_source(src, namespace) if isinstance(src, str) else src))
+    turn = user_message(parts)
+    if not turn["content"]:
+        raise InputError("the message is empty", hint="Write a question (or attach an image).")
+    return turn
+
+
+def sent_image_urls(user_turn: Mapping) -> set[str]:
+    """The http(s) image URLs a user turn sends: the only remote images an answer may show."""
+    content = user_turn.get("content")
+    if not isinstance(content, list):
+        return set()
+    return {p["image_url"]["url"] for p in content if p.get("type") == "image_url"
+            and p["image_url"]["url"].startswith(("http://", "https://"))}

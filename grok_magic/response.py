@@ -3,40 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-USD_TICKS = 10_000_000_000  # xAI's cost_in_usd_ticks: 1 USD = 10^10 ticks
-
-# Fallback prices in USD per 1 M tokens (input, cached input, output); /v1/language-models wins.
-FALLBACK_PRICES: dict[str, tuple[float, float, float]] = {
-    "grok-4.3": (1.25, 0.20, 2.50),
-    "grok-4": (1.25, 0.20, 2.50),
-    "grok-4.20-0309-reasoning": (2.0, 0.20, 6.0),
-    "grok-4.20-0309-non-reasoning": (2.0, 0.20, 6.0),
-    "grok-3-mini": (0.30, 0.075, 0.50),
-}
-
-
-@dataclass(frozen=True)
-class Price:
-    """Prices in USD per 1 M tokens."""
-
-    input: float
-    cached_input: float
-    output: float
-    image_input: float | None = None
-
-
-def fallback_price(model: str | None) -> Price | None:
-    """A price from the built-in table, matching the longest known prefix of `model`."""
-    if not model:
-        return None
-    for name in sorted(FALLBACK_PRICES, key=len, reverse=True):
-        if model == name or model.startswith(name + "-"):
-            return Price(*FALLBACK_PRICES[name])
-    return None
+from grok_magic.pricing import USD_TICKS, Price, fallback_price
+from grok_magic.redaction import redact
 
 
 @dataclass
@@ -94,6 +67,24 @@ class Usage:
             a, b = getattr(self, f.name), getattr(other, f.name)
             values[f.name] = None if a is None and b is None else (a or 0) + (b or 0)
         return Usage(**values)
+
+
+@dataclass
+class Totals:
+    """Running totals over answers: how many, their usage and their cost (thread-safe)."""
+
+    answers: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, response: Response) -> None:
+        with self._lock:
+            self.answers += 1
+            if response.usage is not None:
+                self.usage = self.usage + response.usage
+            if response.cost is not None:
+                self.cost += response.cost
 
 
 @dataclass
@@ -165,8 +156,10 @@ class Response:
 
     def finish(self, *, partial: bool = False, stopped: bool = False) -> Response:
         """Join the accumulated pieces; mark how the answer ended."""
-        self.text = "".join(self._text_parts)
-        self.reasoning = "".join(self._reasoning_parts)
+        # Server text is shown, stored and returned: a key echoed anywhere in it is masked.
+        self.text = redact("".join(self._text_parts))
+        self.reasoning = redact("".join(self._reasoning_parts))
+        self.model = redact(self.model) if self.model else self.model
         self.partial = partial or stopped
         self.stopped = stopped
         self.finished_at = time.monotonic()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from grok_magic.errors import MissingKeyError, register_secret
+from grok_magic.errors import MissingKeyError
+from grok_magic.redaction import Secret
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
 DEFAULT_MODEL = "grok-4"
@@ -39,15 +40,29 @@ def read_env_file(path: Path | None = None) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """How to reach xAI. The key is kept out of repr; use `Settings.load()` to read the env."""
+    """How to reach xAI. The key is a `Secret` (masked in repr, never pickled: a pickled Settings
+    has no key); use `Settings.load()` to read the env."""
 
-    api_key: str | None = field(default=None, repr=False)
+    api_key: Secret | None = field(default=None, repr=False)
     base_url: str = DEFAULT_BASE_URL
     model: str = DEFAULT_MODEL
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
     max_retries: int = MAX_RETRIES
     key_source: str = "none"
+
+    def __post_init__(self) -> None:
+        key = self.api_key
+        if isinstance(key, str):
+            object.__setattr__(self, "api_key", Secret(key) if key else None)
+
+    def __getstate__(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"} | {
+            "api_key": None, "key_source": "none"}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def load(cls, api_key: str | None = None, **overrides) -> Settings:
@@ -67,7 +82,6 @@ class Settings:
             key, source = dotenv["XAI_API_KEY"].strip(), ".env"
         else:
             key, source = None, "none"
-        register_secret(key)
         base = os.environ.get("XAI_BASE_URL") or dotenv.get("XAI_BASE_URL") or DEFAULT_BASE_URL
         values = {"base_url": base, "model": os.environ.get("XAI_MODEL") or DEFAULT_MODEL}
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -76,15 +90,17 @@ class Settings:
 
     def with_key(self, api_key: str, source: str = "argument") -> Settings:
         """A copy with another key (e.g. one typed at `%grok key`)."""
-        api_key = api_key.strip()
-        register_secret(api_key)
-        return replace(self, api_key=api_key, key_source=source)
+        return replace(self, api_key=Secret(api_key.strip()), key_source=source)
 
-    def require_key(self) -> str:
+    def require_secret(self) -> Secret:
         """The key, or a MissingKeyError that says how to provide one."""
         if not self.api_key:
             raise MissingKeyError("no xAI API key was found")
         return self.api_key
+
+    def require_key(self) -> str:
+        """The key itself (for callers outside grok_magic), or a MissingKeyError."""
+        return self.require_secret().reveal()
 
     @property
     def has_key(self) -> bool:

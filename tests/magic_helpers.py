@@ -4,7 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from html.parser import HTMLParser
+
 from IPython.core.interactiveshell import InteractiveShell
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def visible_text(html_text: str) -> str:
+    """What a browser shows of `html_text` as text (word joiners dropped)."""
+    parser = _Text()
+    parser.feed(html_text)
+    parser.close()
+    return "".join(parser.parts).replace("\u2060", "")
 from IPython.utils.capture import capture_output
 
 
@@ -33,8 +52,13 @@ class Outcome:
             shown.append(dict(out.data))
         return shown
 
-    def markdown(self) -> str:
-        return "\n".join(o.get("text/markdown", "") for o in self.outputs)
+    def html(self) -> str:
+        """The HTML the front end renders, every output joined."""
+        return "\n".join(o.get("text/html", "") for o in self.outputs)
+
+    def shown(self) -> str:
+        """The text a reader sees in the rendered HTML (tags dropped, entities decoded)."""
+        return visible_text(self.html())
 
     def plain(self) -> str:
         return "\n".join(o.get("text/plain", "") for o in self.outputs)

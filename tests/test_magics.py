@@ -11,7 +11,8 @@ import threading
 import time
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import run, shell, visible_text
+from test_markdown_inert import html_findings
 from xai_standin import FAKE_KEY, Close, Fault, Hang, Reply
 
 from grok_magic.errors import (
@@ -28,7 +29,7 @@ from grok_magic.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from grok_magic.magics import GrokMagics
+from grok_magic.notebook.magics import GrokMagics
 from grok_magic.response import Response
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -87,11 +88,11 @@ def test_cell_streams_markdown_then_usage_widget(ip, xai_env):
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["messages"] == [{"role": "user", "content": "Say hi in **Portuguese**"}]
     answer, usage = out.outputs[-2], out.outputs[-1]
-    assert 'Stand-in answer' in out.markdown()
+    assert 'Stand-in answer' in out.shown()
     assert "Say hi in **Portuguese**" in out.plain()
-    assert set(answer) >= {"text/markdown", "text/plain"}
+    assert set(answer) >= {"text/html", "text/plain"} and "text/markdown" not in answer
     assert WIDGET_MIME in usage and "prompt" in usage["text/plain"]
-    assert "cost" in usage["text/markdown"]
+    assert "cost" in usage["text/html"]
     response = ip.user_ns["_grok"]
     assert isinstance(response, Response) and response.complete
     assert response.usage.prompt_tokens > 0 and response.cost > 0
@@ -110,7 +111,7 @@ def test_recorded_stream_is_rendered_with_reasoning(ip, xai_env):
     assert response.reasoning.startswith("First")
     assert response.usage.reasoning_tokens > 0
     assert any("grok-reasoning" in o.get("text/html", "") for o in out.outputs)
-    assert "Olá" in out.markdown()
+    assert "Olá" in out.shown()
 
 
 def test_options_reach_the_request(ip, xai_env):
@@ -153,14 +154,14 @@ def test_no_stream_sends_one_json_request(ip, xai_env):
     assert out.error is None, out.everything()
     body = last_body(xai_env)
     assert "stream" not in body
-    assert "Hello there" in out.markdown()
+    assert "Hello there" in out.shown()
     assert ip.user_ns["_grok"].usage.total_tokens > 0
 
 
 def test_quiet_hides_usage(ip, xai_env):
     out = run(ip, "%%grok -q\nHello")
     assert all(WIDGET_MIME not in o for o in out.outputs)
-    assert "Stand-in answer" in out.markdown()
+    assert "Stand-in answer" in out.shown()
 
 
 def test_out_stores_response(ip, xai_env):
@@ -175,7 +176,7 @@ def test_json_answer_is_parsed(ip, xai_env):
     assert last_body(xai_env)["response_format"] == {"type": "json_object"}
     assert isinstance(ip.user_ns["data"], dict)
     assert ip.user_ns["_grok"].parsed == ip.user_ns["data"]
-    assert "```json" in out.markdown()
+    assert 'class="language-json"' in out.html()  # shown as a JSON code block
 
 
 def test_schema_dict_is_sent_and_answer_validated(ip, xai_env):
@@ -444,8 +445,8 @@ def test_stream_cut_keeps_partial_text_marked(ip, xai_env):
     assert_paragraph(out, StreamInterruptedError, "cut off")
     response = ip.user_ns["_grok"]
     assert response.partial and response.text
-    assert response.text in out.markdown().replace("\n", "")
-    assert "incomplete" in out.markdown()
+    assert response.text in out.shown().replace("\n", "")
+    assert "incomplete" in out.shown()
     run(ip, "%%grok\nNext")
     assert len(last_body(xai_env)["messages"]) == 1  # the partial turn is not in history
 
@@ -513,7 +514,7 @@ def test_keyboard_interrupt_stops_at_once_and_keeps_partial(ip, xai_env, default
     assert_paragraph(out, InterruptedByUser, "Stopped", "partial answer is kept")
     response = ip.user_ns["_grok"]
     assert response.stopped and response.text.startswith("word0")
-    assert "stopped" in out.markdown()
+    assert "stopped" in out.shown()
 
 
 # -- hostile answers -------------------------------------------------------------------------
@@ -529,27 +530,36 @@ def test_hostile_answer_is_rendered_inert(ip, xai_env):
     xai_env.enqueue(Reply(content=HOSTILE))
     out = run(ip, "%%grok\nHello")
     assert out.error is None
-    rendered = "\n".join(o.get("text/markdown", "") for o in out.outputs)
-    every_update = "\n".join(o.data.get("text/markdown", "") for o in out.raw)
-    for text in (rendered, every_update):
-        assert "<script>window" not in text and "<img" not in text and "<iframe" not in text
-        assert "![leak]" not in text and "javascript:" not in text
-    assert "[leak](https://evil.example/c.png?d=SECRET)" in rendered  # a link, not loaded
-    assert "`<b>code</b>`" in rendered and "<script>shown as code</script>" in rendered
+    assert all("text/markdown" not in o.data for o in out.raw)
+    answers = [o for o in out.raw if WIDGET_MIME not in o.data]  # the usage widget is ours
+    for update in answers:  # every update the front end received, not only the last
+        assert html_findings(update.data.get("text/html", "")) == [], update.data
+    rendered = out.html()
+    assert '<a href="https://evil.example/c.png?d=SECRET"' in rendered  # a link, not loaded
+    assert "<code>&lt;b&gt;code&lt;/b&gt;</code>" in rendered
+    shown = out.shown()
+    assert "<script>shown as code</script>" in shown  # the code block, highlighted
+    assert "<script>window.__grok_xss=1</script>" in shown  # visible as text, never run
     assert ip.user_ns["_grok"].text == HOSTILE  # the raw text is still there to inspect
 
 
 def test_image_the_user_sent_may_be_shown(ip, xai_env):
     xai_env.enqueue(Reply(content="Your image: ![it](https://example.com/cat.png)"))
     out = run(ip, "%%grok\nDescribe https://example.com/cat.png")
-    assert "![it](https://example.com/cat.png)" in out.markdown()
+    answer = out.outputs[-2]["text/html"]
+    assert '<img src="https://example.com/cat.png" alt="it">' in answer
+    assert html_findings(answer, {"https://example.com/cat.png"}) == []
 
 
 @pytest.mark.parametrize("answer", ["https://example.com/page.md", "/etc/passwd", "notebook.ipynb"])
 def test_answer_that_looks_like_url_or_path_is_just_text(ip, xai_env, answer):
     xai_env.enqueue(Reply(content=answer))
     out = run(ip, "%%grok\nHello")
-    assert out.outputs[-2]["text/markdown"] == answer
+    shown = out.outputs[-2]["text/html"]
+    assert visible_text(shown).strip() == answer and html_findings(shown) == []
+    # Never fetched or opened: a bare URL is at most a link (GFM autolink), a path only text.
+    assert "<img" not in shown
+    assert ("<a " in shown) == answer.startswith("https://")
     assert out.outputs[-2]["text/plain"] == answer
 
 
@@ -571,8 +581,9 @@ def test_history_and_usage(ip, xai_env):
     run(ip, "%%grok\nFirst")
     run(ip, "%%grok\nSecond")
     history = run(ip, "%grok history")
-    assert "**You:** First" in history.markdown() and "**Grok:**" in history.markdown()
-    assert "<script>" not in history.markdown()
+    shown = history.shown()
+    assert "You:" in shown and "First" in shown and "Grok:" in shown
+    assert "<script>x()</script>" in shown and html_findings(history.html()) == []
     usage = run(ip, "%grok usage")
     totals = ip.grok_magics.conversation.totals
     assert "answers: 2" in usage.plain()
@@ -582,9 +593,9 @@ def test_history_and_usage(ip, xai_env):
 def test_models_table(ip, xai_env):
     out = run(ip, "%grok models")
     assert out.error is None, out.everything()
-    table = out.markdown()
-    assert "| grok-4.3" in table and "1.25" in table and "2.5" in table
-    assert "grok-4 ←" in table or "grok-4) ←" in table or "←" in table
+    table = out.html()
+    assert "<td>grok-4.3" in table and "1.25" in table and "2.5" in table
+    assert "←" in out.shown()
 
 
 def test_key_prompt_keeps_key_in_memory(ip, xai_env, monkeypatch):

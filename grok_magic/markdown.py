@@ -1,0 +1,344 @@
+"""The one safe renderer: untrusted Markdown (model or server text) to sanitised HTML, and block splits.
+
+Render, don't guess: the text is parsed by a real CommonMark parser (markdown-it-py, raw HTML off,
+GFM tables and strikethrough), the tokens are checked (links keep only http/https/mailto targets,
+images load only from URLs the user sent, math is typeset only when every TeX command in it is on
+an allowlist), and the HTML the parser produces is sanitised again by nh3 with a strict
+allowlist. The result is inert in JupyterLab, where trusted `text/html` is inserted as is and
+then typeset by MathJax: everything sits in a `mathjax_ignore` block, and only the vetted math
+spans carry `mathjax_process`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection
+
+from grok_magic.redaction import redact
+
+SAFE_SCHEMES = ("http", "https", "mailto")
+WRAPPER_CLASSES = "grok-md mathjax_ignore tex2jax_ignore"
+MATH_CLASSES = "grok-math mathjax_process tex2jax_process"
+MAX_LANGUAGE = 32
+LANGUAGE = re.compile(rf"^[A-Za-z0-9_+#.\-]{{1,{MAX_LANGUAGE}}}$")
+SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+CONTROL_AND_SPACE = re.compile(
+    r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]"
+)
+TEX_COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.S)
+TEX_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{([^{}]*)\}")
+TEX_COLOUR = re.compile(r"\\(?:color|textcolor)(?![A-Za-z])\s*(\{([^{}]*)\})?")
+COLOUR_NAME = re.compile(r"^(?:[A-Za-z]{1,20}|#[0-9A-Fa-f]{3,8})$")
+WORD_JOINER = "\u2060"
+# TeX commands that link, style, name or load something, or define new commands (prose only).
+TEX_ACTIVE = re.compile(
+    r"\\(?=(?:href|url|style|class|cssId|html|unicode|require|data|bbox|mmlToken|toggle|mathtip"
+    r"|texttip|tooltip|action|def|newcommand|renewcommand|newenvironment|let|begin|input|include"
+    r"|raise|lower|rule|mathchoice|char|mbox|text)(?![a-z]))"
+)
+# TeX that typesets and does nothing else. Not here on purpose: \href \url \style \class \cssId
+# \html… \unicode \require \data… \bbox \mmlToken \toggle \mathtip \texttip (links, CSS, ids,
+# loading extensions, arbitrary characters) and the definition commands (\def, \newcommand, \let).
+TEX_ALLOWED = frozenset("""
+alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa varkappa lambda mu nu
+xi omicron pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta
+Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega digamma aleph beth gimel hbar hslash ell wp Re Im
+partial nabla infty emptyset varnothing forall exists nexists neg lnot top bot angle triangle
+frac dfrac tfrac cfrac binom dbinom tbinom sqrt root over choose atop
+sum prod coprod int iint iiint oint bigcup bigcap bigsqcup bigvee bigwedge bigoplus bigotimes
+bigodot biguplus lim liminf limsup sup inf max min arg det dim exp gcd hom ker lg ln log Pr deg
+sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh coth mod bmod pmod pod
+left right middle big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr
+langle rangle lceil rceil lfloor rfloor lvert rvert lVert rVert vert Vert backslash
+cdot cdots ldots dots dotsc dotsb dotsm vdots ddots times div pm mp ast star circ bullet oplus
+ominus otimes oslash odot cap cup sqcap sqcup vee wedge setminus wr amalg uplus dagger ddagger
+leq le geq ge neq ne lt gt equiv approx cong sim simeq propto ll gg prec succ preceq succeq subset
+supset subseteq supseteq subsetneq supsetneq in notin ni owns mid nmid parallel perp models vdash
+dashv asymp doteq leqslant geqslant lesssim gtrsim ngtr nless nleq ngeq approxeq therefore because
+to gets rightarrow leftarrow leftrightarrow Rightarrow Leftarrow Leftrightarrow longrightarrow
+longleftarrow longleftrightarrow Longrightarrow Longleftarrow Longleftrightarrow mapsto
+longmapsto implies iff uparrow downarrow updownarrow Uparrow Downarrow Updownarrow nearrow searrow
+swarrow nwarrow hookrightarrow hookleftarrow rightharpoonup rightleftharpoons xrightarrow
+xleftarrow
+hat widehat tilde widetilde bar overline underline vec dot ddot dddot acute grave breve check
+mathring overbrace underbrace overrightarrow overleftarrow overset underset stackrel
+mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak mathscr mathnormal boldsymbol bm
+text textrm textbf textit textsf texttt textnormal mbox operatorname displaystyle textstyle
+scriptstyle scriptscriptstyle rm bf it sf tt cal
+color textcolor
+quad qquad enspace thinspace negthinspace space phantom hphantom vphantom smash
+limits nolimits substack cr hline hdashline cline
+begin end tag notag nonumber
+prime degree checkmark square blacksquare Box Diamond clubsuit diamondsuit heartsuit spadesuit
+flat natural sharp surd imath jmath
+not cancel bcancel xcancel boxed
+""".split())
+TEX_SYMBOLS = frozenset(",;:!> {}|\\%#&_^'")  # \, \; \! \{ \} \| \\ and friends
+TEX_ENVIRONMENTS = frozenset("""
+matrix pmatrix bmatrix Bmatrix vmatrix Vmatrix smallmatrix cases dcases rcases aligned alignedat
+gathered split array subarray align align* gather gather* equation equation* multline multline*
+""".split())
+
+_parser = None
+
+
+def _md():
+    global _parser
+    if _parser is None:
+        from markdown_it import MarkdownIt
+        from mdit_py_plugins.dollarmath import dollarmath_plugin
+        from mdit_py_plugins.texmath import texmath_plugin
+
+        md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+        md.enable(["table", "strikethrough", "linkify"])
+        dollarmath_plugin(md, allow_space=True, allow_digits=True, double_inline=True)
+        texmath_plugin(md, delimiters="brackets")
+        for name in ("math_inline", "math_inline_double", "math_block", "math_block_eqno",
+                     "math_single", "math_block_label"):
+            md.add_render_rule(name, _render_math)
+        md.add_render_rule("fence", _render_code)
+        md.add_render_rule("code_block", _render_code)
+        md.add_render_rule("text", _render_text)
+        _parser = md
+    return _parser
+
+
+# -- token checks --------------------------------------------------------------------------------
+def safe_link(url: str) -> bool:
+    """Whether a link target may stay a link: absolute http, https or mailto, nothing else.
+
+    >>> safe_link("https://x.org"), safe_link("JaVa\\tScript:alert(1)"), safe_link("notes.ipynb")
+    (True, False, False)
+    """
+    plain = CONTROL_AND_SPACE.sub("", html.unescape(url)).lower()
+    match = SCHEME.match(plain)
+    return bool(match) and match.group(1) in SAFE_SCHEMES
+
+
+def tex_is_safe(tex: str) -> bool:
+    """Whether MathJax may typeset `tex`: every command and environment is on the allowlist, and
+    nothing in it could end the math early."""
+    if "$" in tex.replace("\\$", ""):
+        return False
+    for match in TEX_COMMAND.finditer(tex):
+        name = match.group(1)
+        if name not in TEX_ALLOWED and not (len(name) == 1 and name in TEX_SYMBOLS):
+            if not (len(name) == 1 and not name.isalpha() and name not in "()[]"):
+                return False
+    for colour in TEX_COLOUR.finditer(tex):  # a colour is a name or #hex, never free CSS
+        if colour.group(1) is None or not COLOUR_NAME.match(colour.group(2).strip()):
+            return False
+    return all(env.strip() in TEX_ENVIRONMENTS for env in TEX_ENVIRONMENT.findall(tex))
+
+
+def _neutralise_tex(text: str) -> str:
+    # Prose is never typeset (the wrapper is mathjax_ignore); should a renderer typeset it anyway,
+    # a word joiner after the backslash keeps a TeX command such as \href from being one.
+    if "\\" not in text:
+        return text
+    return TEX_ACTIVE.sub("\\\\" + WORD_JOINER, text)
+
+
+def _rewrite_inline(tokens, allowed_images: Collection[str]) -> list:
+    """Links with unsafe targets become their text; images not sent by the user become links."""
+    from markdown_it.token import Token
+
+    out: list = []
+    open_links: list[bool] = []  # per link_open: whether it was kept
+    for token in tokens:
+        if token.type == "link_open":
+            keep = safe_link(str(token.attrGet("href") or ""))
+            open_links.append(keep)
+            if keep:
+                out.append(token)
+        elif token.type == "link_close":
+            if open_links.pop() if open_links else False:
+                out.append(token)
+        elif token.type == "image":
+            src = str(token.attrGet("src") or "")
+            alt = "".join(child.content for child in token.children or ()) or "image"
+            if src in allowed_images and safe_link(src) and not src.lower().startswith("mailto:"):
+                out.append(token)
+            elif safe_link(src) and not open_links:
+                link = Token("link_open", "a", 1, attrs={"href": src})
+                out += [link, Token("text", "", 0, content=alt), Token("link_close", "a", -1)]
+            else:
+                out.append(Token("text", "", 0, content=alt))
+        else:
+            if token.children:
+                token.children = _rewrite_inline(token.children, allowed_images)
+            out.append(token)
+    return out
+
+
+# -- render rules --------------------------------------------------------------------------------
+def _render_text(self, tokens, idx, options, env) -> str:
+    return _neutralise_tex(html.escape(tokens[idx].content, quote=False))
+
+
+def _render_math(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    tex = token.content
+    block = token.type.startswith("math_block") or token.type == "math_inline_double"
+    if not tex_is_safe(tex):
+        shown = html.escape(f"$$ {tex} $$" if block else f"${tex}$")
+        return f"<pre><code>{shown}</code></pre>\n" if token.block else f"<code>{shown}</code>"
+    body = html.escape(tex)
+    if token.block or block:
+        tag = "div" if token.block else "span"
+        return f"<{tag} class='{MATH_CLASSES}'>\\[{body}\\]</{tag}>" + ("\n" if token.block else "")
+    return f"<span class='{MATH_CLASSES}'>\\({body}\\)</span>"
+
+
+def _render_code(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    info = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+    language = info if LANGUAGE.match(info) else ""
+    code = token.content
+    body = _highlight(code, language) if language and env.get("highlight", True) else None
+    if body is None:
+        body = html.escape(code, quote=False)
+    css = f" class='language-{language}'" if language else ""
+    return f"<pre><code{css}>{body}</code></pre>\n"
+
+
+def _highlight(code: str, language: str) -> str | None:
+    """Code coloured by Pygments as inline styles (only colour and weight survive nh3)."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language.lower())
+    except ClassNotFound:
+        return None
+    formatter = HtmlFormatter(nowrap=True, noclasses=True, style="default")
+    return highlight(code, lexer, formatter).removesuffix("\n") + ("\n" if code.endswith("\n") else "")
+
+
+# -- sanitising ----------------------------------------------------------------------------------
+TAGS = frozenset({
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code", "pre",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "img",
+    "span", "div",
+})
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "code": {"class"},
+    "span": {"class", "style"},
+    "div": {"class"},
+    "th": {"style"},
+    "td": {"style"},
+}
+STYLE_PROPERTIES = frozenset({"color", "background-color", "font-weight", "font-style", "text-align"})
+SAFE_CLASSES = frozenset({*WRAPPER_CLASSES.split(), *MATH_CLASSES.split()})
+
+
+def _attribute_filter(allowed_images: Collection[str]):
+    def check(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "class":
+            kept = [c for c in value.split() if c in SAFE_CLASSES or (
+                tag == "code" and c.startswith("language-") and LANGUAGE.match(c[9:]))]
+            return " ".join(kept) or None
+        if tag == "img" and attribute == "src":
+            return value if value in allowed_images else None
+        if attribute == "href":
+            return value if safe_link(value) else None
+        return value
+
+    return check
+
+
+def sanitise(fragment: str, allowed_images: Collection[str] = ()) -> str:
+    """HTML through nh3 with the strict allowlist above (the second line of defence)."""
+    import nh3
+
+    return nh3.clean(
+        fragment, tags=set(TAGS), attributes={k: set(v) for k, v in ATTRIBUTES.items()},
+        attribute_filter=_attribute_filter(allowed_images), url_schemes=set(SAFE_SCHEMES),
+        link_rel="noopener noreferrer nofollow", filter_style_properties=set(STYLE_PROPERTIES),
+        url_relative="deny", strip_comments=True,
+    )
+
+
+# -- the public functions ------------------------------------------------------------------------
+def normalize_newlines(text: str) -> str:
+    """Line breaks as the Markdown parser counts them (CR LF and CR become LF)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _allowed(allowed_images: Collection[str]) -> set[str]:
+    md = _md()
+    allowed = set()
+    for url in allowed_images:
+        if safe_link(url):
+            allowed.add(url)
+            allowed.add(md.normalizeLink(url))
+    return allowed
+
+
+def render_html(text: str, allowed_images: Collection[str] = (), *, highlight: bool = True) -> str:
+    """Untrusted Markdown as sanitised HTML (key redacted), ready for a `text/html` output.
+
+    >>> render_html('Hi <img src=x onerror=alert(1)> **you**')[51:]
+    '<p>Hi &lt;img src=x onerror=alert(1)&gt; <strong>you</strong></p>\\n</div>'
+
+    """
+    md = _md()
+    allowed = _allowed(allowed_images)
+    env = {"highlight": highlight}
+    tokens = md.parse(redact(text), env)
+    for token in tokens:
+        if token.type == "inline" and token.children:
+            token.children = _rewrite_inline(token.children, allowed)
+    return wrap(sanitise(md.renderer.render(tokens, md.options, env), allowed))
+
+
+def wrap(fragment: str) -> str:
+    """HTML of ours in the block every output uses: MathJax typesets nothing in it but the
+    vetted math spans (`fragment` must already be safe)."""
+    return f"<div class='{WRAPPER_CLASSES}'>{fragment}</div>"
+
+
+def escape_markdown(text: str) -> str:
+    """Text that Markdown shows as it is: every ASCII punctuation mark backslash-escaped, and line
+    breaks as spaces (for untrusted values inside our own Markdown, e.g. a table cell)."""
+    text = re.sub(r"[\r\n\u2028\u2029\x0b\x0c\x1c-\x1e\x85]+", " ", text)
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def fence_for(text: str, char: str = "`") -> str:
+    """A code fence longer than any run of `char` inside `text`.
+
+    >>> fence_for("a ```` b")
+    '`````'
+    """
+    longest = max((len(run) for run in re.findall(re.escape(char) + "+", text)), default=0)
+    return char * max(3, longest + 1)
+
+
+def split_point(text: str) -> int:
+    """Where the finished Markdown blocks of `text` end: the start of its last top-level block
+    (0 when there is only one). Found from the parser's own block tokens, so a split never falls
+    inside a code block, list, quote or table. `text` must use LF line breaks.
+
+    >>> split_point("# Title\\n\\nSome text\\n\\nmore")
+    20
+    """
+    if "\r" in text:
+        return 0
+    tokens: list = []
+    _md().block.parse(text.replace("\0", "\ufffd"), _md(), {}, tokens)
+    starts = [t.map[0] for t in tokens if t.level == 0 and t.map and t.nesting >= 0]
+    if len(starts) < 2:
+        return 0
+    line = starts[-1]
+    position = 0
+    for _ in range(line):
+        position = text.index("\n", position) + 1
+    return position
+

@@ -1,0 +1,206 @@
+"""Front: answers and our own reports as notebook displays — safe HTML with a plain-text twin."""
+
+from __future__ import annotations
+
+import html
+import sys
+from collections.abc import Collection
+
+from grok_magic.markdown import escape_markdown, render_html, wrap
+from grok_magic.pricing import format_cost
+from grok_magic.redaction import redact
+from grok_magic.response import Response, Usage
+
+
+def with_note(answer_html: str, note: str) -> str:
+    """An answer's HTML and the note on how it ended, as one output."""
+    if not note:
+        return answer_html
+    return wrap(f"{answer_html}<p class='grok-note'><em>{html.escape(note)}</em></p>")
+
+
+def join_plain(text: str, note: str) -> str:
+    return "\n\n".join(p for p in (text, f"[{note}]" if note else "") if p)
+
+
+class AnswerDisplay:
+    """An answer as display data: sanitised HTML for notebooks, plain text for terminals."""
+
+    def __init__(self, text: str, allowed_images: Collection[str] = (), note: str = "") -> None:
+        self.text = redact(text)
+        self.allowed_images = allowed_images
+        self.note = redact(note)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        body = render_html(self.text, self.allowed_images) if self.text else ""
+        return {"text/html": with_note(body, self.note), "text/plain": join_plain(self.text, self.note)}
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class Report:
+    """Our own Markdown (settings, tables, history) shown through the safe renderer, with a
+    plain-text twin. Untrusted values go in through `escape_markdown` (see `cell`)."""
+
+    def __init__(self, markdown: str, plain: str) -> None:
+        self.markdown, self.plain = markdown, redact(plain)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/html": render_html(self.markdown), "text/plain": self.plain}
+
+    def __repr__(self) -> str:
+        return self.plain
+
+
+def cell(value: object) -> str:
+    """An untrusted value as literal text inside our Markdown (a table cell, a label)."""
+    return escape_markdown(redact(str(value)))
+
+
+def is_terminal(shell) -> bool:
+    """Terminal IPython gets plain text and no widgets."""
+    return type(shell).__name__ == "TerminalInteractiveShell"
+
+
+def reasoning_bundle(reasoning: str) -> dict:
+    """Reasoning text, collapsed; escaped, since it is model output."""
+    reasoning = redact(reasoning)
+    summary = f"Reasoning ({len(reasoning):,} characters) — also in _grok.reasoning"
+    return {
+        "text/html": wrap(f"<details class='grok-reasoning'><summary>{summary}</summary>"
+                          f"<pre style='white-space: pre-wrap'>{html.escape(reasoning)}</pre></details>"),
+        "text/plain": f"[{summary}]",
+    }
+
+
+# -- sinks of an AnswerStream --------------------------------------------------------------------
+class NotebookSink:
+    """An answer in the output area: one display per frozen block, the tail updated in place."""
+
+    def __init__(self) -> None:
+        from IPython.display import display
+
+        self._display = display
+        self._handle = None
+
+    def _show(self, bundle: dict, *, new: bool = False) -> None:
+        if self._handle is None or new:
+            self._handle = self._display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+    def thinking(self, line: str) -> None:
+        self._show({"text/html": wrap(f"<p class='grok-thinking'><em>{html.escape(line)}</em></p>"),
+                    "text/plain": line})
+
+    def tail(self, html_text: str, text: str) -> None:
+        self._show({"text/html": html_text})
+
+    def freeze(self, html_text: str, text: str) -> None:
+        self._show({"text/html": html_text, "text/plain": text})
+        self._handle = None  # the rest starts a new output
+
+    def end(self, html_text: str, text: str, note: str, kind: str) -> None:
+        self._show({"text/html": with_note(html_text, note), "text/plain": join_plain(text, note)})
+
+    def reasoning(self, text: str) -> None:
+        self._display(reasoning_bundle(text), raw=True)
+
+
+class TerminalSink:
+    """Terminal IPython: print the answer as plain text as it arrives."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+        self._printed = 0
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def thinking(self, line: str) -> None:
+        pass
+
+    def tail(self, html_text: str, text: str) -> None:
+        self._write(text[self._printed :])
+        self._printed = len(text)
+
+    def freeze(self, html_text: str, text: str) -> None:
+        self.tail(html_text, text)
+        self._printed = 0
+
+    def end(self, html_text: str, text: str, note: str, kind: str) -> None:
+        self.tail(html_text, text)
+        self._write(f"\n[{note}]\n" if note else "\n")
+
+    def reasoning(self, text: str) -> None:
+        pass
+
+
+# -- usage ---------------------------------------------------------------------------------------
+def usage_rows(response: Response, totals: Usage | None, total_cost: float | None) -> list:
+    """(label, value) rows of the usage summary (values redacted: the model name comes from afar)."""
+    u = response.usage or Usage()
+    rows = [
+        ("model", response.model or response.requested_model or "?"),
+        ("prompt", f"{u.prompt_tokens:,} (cached {u.cached_tokens:,}, image {u.image_tokens:,})"),
+        ("completion", f"{u.completion_tokens:,}"),
+        ("reasoning", f"{u.reasoning_tokens:,}"),
+        ("total", f"{u.total_tokens:,}"),
+        ("cost", format_cost(response.cost)),
+        ("time", f"{response.elapsed:.1f} s"),
+    ]
+    if response.usage is None:
+        rows[1:5] = [("tokens", "not reported (answer incomplete)")]
+    if totals is not None:
+        rows.append(("session", f"{totals.total_tokens:,} tokens, {format_cost(total_cost)}"))
+    return [(k, redact(str(v))) for k, v in rows]
+
+
+class UsageDisplay:
+    """Token usage after an answer: an ipywidgets widget, plus HTML and plain text in the same
+    bundle so the numbers survive in saved notebooks, nbconvert and GitHub."""
+
+    def __init__(
+        self, response: Response, totals: Usage | None = None, total_cost: float | None = None,
+        widget: bool = True,
+    ) -> None:
+        self.rows = usage_rows(response, totals, total_cost)
+        self.widget = self._make_widget() if widget else None
+
+    def _items_html(self) -> str:
+        cells = "".join(
+            f"<span class='grok-usage-item' data-key='{html.escape(k)}'>"
+            f"<b>{html.escape(k)}</b> {html.escape(v)}</span>"
+            for k, v in self.rows
+        )
+        return (f"<div class='grok-usage-items' style='font-size: 0.85em; opacity: 0.8; "
+                f"display: flex; flex-wrap: wrap; gap: 0 1.2em'>{cells}</div>")
+
+    def _make_widget(self):
+        import ipywidgets as widgets
+
+        box = widgets.HTML(value=self._items_html())
+        box.add_class("grok-usage")
+        return box
+
+    @property
+    def plain(self) -> str:
+        return "tokens · " + " · ".join(f"{k}: {v}" for k, v in self.rows)
+
+    @property
+    def html(self) -> str:
+        return wrap(f"<div class='grok-usage-static'>{self._items_html()}</div>")
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = {"text/plain": self.plain, "text/html": self.html}
+        if self.widget is not None:
+            widget_bundle = self.widget._repr_mimebundle_() or {}
+            view = widget_bundle.get("application/vnd.jupyter.widget-view+json")
+            if view:
+                bundle["application/vnd.jupyter.widget-view+json"] = view
+        return bundle
+
+    def __repr__(self) -> str:
+        return self.plain

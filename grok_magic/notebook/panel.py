@@ -1,0 +1,287 @@
+"""Front: ChatPanel — the view of a ChatSession: streaming answers, images, Stop, usage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import ipywidgets as widgets
+
+from grok_magic.chat import ChatSession, Exchange
+from grok_magic.client import Delta, GrokClient
+from grok_magic.conversation import Ask, Conversation
+from grok_magic.errors import GrokError
+from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.messages import user_message
+from grok_magic.notebook.display import UsageDisplay
+from grok_magic.notebook.panel_views import (
+    AnswerView,
+    ExchangeViews,
+    PanelControls,
+    Shared,
+    UserView,
+    html_text,
+    turn_parts,
+)
+from grok_magic.pricing import format_cost
+from grok_magic.prompt import sent_image_urls
+from grok_magic.response import Response, Usage
+from grok_magic.settings import Settings
+
+
+class ChatPanel(PanelControls):
+    """A chat with Grok in a notebook: transcript, input, image attachments, model picker,
+    system prompt, Stop, Retry, New chat, and token usage after each answer.
+
+    Display it (`display(panel)`, or make it a cell's last value); or script it::
+
+        panel = ChatPanel(system="Answer briefly.")
+        panel                                   # shows the panel
+        response = panel.send("What is a p-value?", images=["chart.png"])
+        panel.conversation.messages             # the turns so far (shared with %%grok via %grok chat)
+
+    The input is a multi-line box: Enter sends (as does the Send button), Shift+Enter starts a
+    new line. Each answer streams in a worker thread (a `ChatSession`), so Stop works while it runs.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        system: str | None = None,
+        conversation: Conversation | None = None,
+        client: GrokClient | None = None,
+        *,
+        models: Sequence[str] | None = None,
+        detail: str | None = None,
+        max_image_side: int = DEFAULT_MAX_IMAGE_SIDE,
+    ) -> None:
+        import threading
+
+        if conversation is None:
+            conversation = Conversation(system=system)
+        self.detail = detail
+        self.max_image_side = max_image_side
+        self.error: BaseException | None = None
+        self._client = client
+        self._owns_client = client is None
+        self._client_lock = threading.Lock()
+        self.session = ChatSession(conversation, lambda: self.client, self)
+        self._restored: tuple[str, list[dict]] | None = None
+        self._attachments: list[tuple[dict, widgets.Widget]] = []
+        self._sent_urls: set[str] = set()
+        self._shared = Shared()
+        default_model = model or (client.settings.model if client is not None else Settings.load().model)
+        self._build(default_model, system if system is not None else conversation.system or "")
+        self._show_history()
+        self._models_thread: threading.Thread | None = None
+        if models is not None:
+            self.set_models(models)
+        else:
+            self._models_thread = threading.Thread(
+                target=self.refresh_models, name="grok-panel-models", daemon=True)
+            self._models_thread.start()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<ChatPanel model={self.model!r}: {self.conversation.turns} turns, {self.answers} answers>"
+
+    def _show_history(self) -> None:
+        """The conversation's earlier turns (e.g. from %%grok cells), without usage."""
+        views = []
+        for message in self.conversation.messages:
+            if message["role"] == "user":
+                text, parts = turn_parts(message)
+                self._sent_urls |= sent_image_urls(message)
+                views.append(UserView(text, parts, self._shared).box)
+            elif message["role"] == "assistant":
+                answer = AnswerView(self._sent_urls, shared=self._shared)
+                answer.feed(message.get("content") or "")
+                answer.finish()
+                views.append(answer.box)
+        self.transcript.children = tuple(views)
+
+    # -- state -----------------------------------------------------------------------------------
+    @property
+    def conversation(self) -> Conversation:
+        return self.session.conversation
+
+    @property
+    def totals(self) -> Usage:
+        return self.session.totals.usage
+
+    @property
+    def total_cost(self) -> float:
+        return self.session.totals.cost
+
+    @property
+    def answers(self) -> int:
+        return self.session.totals.answers
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer is being fetched or streamed."""
+        return self.session.busy
+
+    @property
+    def _last(self) -> Exchange | None:
+        return self.session.last
+
+    @property
+    def client(self) -> GrokClient:
+        """The client; by default created at first use from the environment (and again while it
+        has no key, so a key set later is picked up)."""
+        with self._client_lock:
+            if self._client is None or (self._owns_client and not self._client.settings.has_key):
+                self._client = GrokClient(Settings.load())
+            return self._client
+
+    # -- models ------------------------------------------------------------------------------
+    def set_models(self, ids: Sequence[str]) -> None:
+        """Offer these model ids in the picker, keeping the current choice."""
+        current = self.model_picker.value
+        options = [current, *(i for i in ids if i != current)]
+        with self.model_picker.hold_trait_notifications():
+            self.model_picker.options = options
+            self.model_picker.value = current
+
+    def refresh_models(self) -> list[str]:
+        """Fill the picker from `list_models()`; keep the configured model alone if xAI is
+        unreachable or no key is set."""
+        client = self.client
+        if not client.settings.has_key:
+            return list(self.model_picker.options)
+        try:
+            ids = [m.id for m in client.list_models()]
+        except GrokError:
+            return list(self.model_picker.options)
+        self.set_models(ids)
+        return ids
+
+    # -- sending -------------------------------------------------------------------------------
+    def send(self, text: str = "", images: Iterable = ()) -> Response:
+        """Send one turn, wait for the whole answer (shown streaming in the panel) and return it.
+
+        Failures are shown in the panel and raised; Stop (or a kernel interrupt, which raises
+        InterruptedByUser) keeps the partial answer.
+        """
+        try:
+            parts = [self.image_part(image) for image in images]
+        except GrokError as err:
+            self._show_error(err)
+            raise
+        return self.session.wait_for(self._begin(text, parts, from_input=False, blocking=True))
+
+    def retry(self) -> Response:
+        """Ask the last question again, replacing its answer; wait for the new one."""
+        return self.session.wait_for(self._begin_retry(blocking=True))
+
+    def wait(self, timeout: float | None = None) -> Response | None:
+        """Wait for the answer in flight (if any) and return it; errors stay in `self.error`."""
+        return self.session.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the answer in flight; its partial text stays, marked as stopped."""
+        self.session.stop()
+        self.stop_button.disabled = True
+
+    def new_chat(self) -> None:
+        """Forget the turns and clear the transcript (token totals stay)."""
+        self.session.new_chat()
+        self.transcript.children = ()
+        self.retry_button.disabled = True
+        self._clear_error()
+
+    def _on_send(self, _button=None) -> None:
+        if self.busy:
+            return  # a second click before the button was disabled in the browser
+        try:
+            self._begin(self.input.value, self.pending_images, from_input=True, blocking=False)
+        except GrokError as err:
+            self._show_error(err)
+
+    def _on_retry(self, _button=None) -> None:
+        if self.busy:
+            return
+        try:
+            self._begin_retry(blocking=False)
+        except GrokError as err:
+            self._show_error(err)
+
+    def _begin_retry(self, *, blocking: bool) -> Exchange:
+        last = self.session.take_last_for_retry()
+        self._remove_views(last)
+        if self._restored is not None and self.input.value == self._restored[0]:
+            self.input.value = ""
+            self._set_attachments([])
+        return self._begin(last.text, last.parts, from_input=last.from_input, blocking=blocking)
+
+    def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
+        """Build the question from what is in the panel now and hand it to the session."""
+        ask = Ask(user_message([text, *parts]), self.model, system=self.system)
+        exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
+                            blocking=blocking)
+        self.session.begin(exchange)
+        self._clear_error()
+        self._restored = None
+        if from_input:
+            self.input.value = ""
+            self._set_attachments([])
+        return exchange
+
+    def _remove_views(self, exchange: Exchange) -> None:
+        boxes = exchange.view.boxes if exchange.view is not None else ()
+        self.transcript.children = tuple(
+            c for c in self.transcript.children if all(c is not b for b in boxes))
+
+    # -- the session's listener (delta and settled run on the worker thread) --------------------
+    def started(self, exchange: Exchange) -> None:
+        self._sent_urls |= exchange.ask.sent_urls
+        exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self._shared),
+                                      AnswerView(set(self._sent_urls), shared=self._shared))
+        self.transcript.children = (*self.transcript.children, *exchange.view.boxes)
+
+    def delta(self, exchange: Exchange, delta: Delta) -> None:
+        exchange.view.answer.feed(delta.content, delta.reasoning)
+
+    def busy_changed(self, busy: bool) -> None:
+        self.send_button.disabled = busy
+        self.stop_button.disabled = not busy
+        self.new_button.disabled = busy
+        self.retry_button.disabled = busy or self.session.last is None
+
+    def settled(self, exchange: Exchange) -> None:
+        """Mark how the answer ended, show usage or the error; give back what was typed if
+        nothing arrived."""
+        response, error, view = exchange.response, exchange.error, exchange.view.answer
+        if response is not None:
+            if response.stopped:
+                view.finish("Stopped — the partial answer is kept (not added to the history).",
+                            "grok-stopped")
+            elif error is not None:
+                title = error.title if isinstance(error, GrokError) else type(error).__name__
+                view.finish(f"Incomplete answer — {title}.", "grok-incomplete")
+            else:
+                view.finish()
+            view.add_usage(UsageDisplay(response, self.totals, self.total_cost).widget)
+            self._show_totals()
+        if error is None:
+            return
+        self._show_error(error)
+        if response is None or not response.text:
+            self.session.forget(exchange)  # nothing arrived: the question goes back to the input
+            self._remove_views(exchange)
+        if exchange.from_input and not self.input.value.strip() and not self._attachments:
+            self.input.value = exchange.text
+            self._set_attachments(exchange.parts)
+            self._restored = (exchange.text, exchange.parts)
+
+    def _show_totals(self) -> None:
+        t, answers = self.totals, self.answers
+        text = (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
+                f"{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
+                f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · "
+                f"{format_cost(self.total_cost)}")
+        self.totals_view.value = html_text(text, "grok-totals-text")

@@ -1,0 +1,428 @@
+"""Front: the chat panel's pieces — its controls, a user turn, an answer (a widget sink), thumbnails."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import NamedTuple
+
+import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
+
+from grok_magic.errors import GrokError, ImageError
+from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.notebook.answer_view import AnswerStream
+from grok_magic.notebook.chat_input import ChatInput
+from grok_magic.redaction import redact
+
+# Finished Markdown blocks are frozen in their own Output widgets (so each update re-sends only
+# the unfinished tail), grouped so that adding one re-sends a short list of children.
+FREEZE_CHARS = 200
+GROUP_SIZE = 16
+THUMB_SIDE = 192  # pixels of the thumbnail sent to the browser (shown at half that size)
+
+
+def html_output(html_text: str, text: str | None = None) -> dict:
+    """An Output widget's output: our sanitised HTML (JupyterLab typesets its vetted math), with
+    the plain-text twin once the piece is final."""
+    data = {"text/html": html_text} if text is None else {"text/html": html_text, "text/plain": text}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def html_text(text: str, css_class: str = "") -> str:
+    """Our own short text as HTML, escaped (it may quote xAI's words)."""
+    return f"<span class='{css_class}'>{html.escape(text)}</span>"
+
+
+@dataclass
+class Shared:
+    """Models every view of a panel can point to, instead of opening its own for each widget
+    (each comm_open costs the front end ~1 KB). Never changed: a change would reach them all."""
+
+    layout: widgets.Layout = field(default_factory=widgets.Layout)
+    html_style: HTMLStyle = field(default_factory=HTMLStyle)
+
+    def html(self, value: str = "", css_class: str = "") -> widgets.HTML:
+        classes = (css_class,) if css_class else ()
+        return widgets.HTML(value, layout=self.layout, style=self.html_style, _dom_classes=classes)
+
+    def vbox(self, children=(), css_class: str = "") -> widgets.VBox:
+        classes = (css_class,) if css_class else ()
+        return widgets.VBox(list(children), layout=self.layout, _dom_classes=classes)
+
+
+def show(widget: widgets.Widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
+
+
+def turn_parts(user_turn: Mapping) -> tuple[str, list[dict]]:
+    """(text, image parts) of a user message."""
+    content = user_turn.get("content")
+    if isinstance(content, str):
+        return content, []
+    text = " ".join(p["text"] for p in content or () if p.get("type") == "text")
+    return text, [p for p in content or () if p.get("type") == "image_url"]
+
+
+def thumbnail(part: Mapping) -> widgets.Image:
+    """A small image widget for an image part: data URLs are scaled down, URLs shown as given
+    (the user chose them)."""
+    url = part["image_url"]["url"]
+    layout = widgets.Layout(max_width=f"{THUMB_SIDE // 2}px", max_height=f"{THUMB_SIDE // 2}px",
+                            object_fit="contain")
+    if not url.startswith("data:"):
+        return widgets.Image(value=url.encode(), format="url", layout=layout)
+    header, _, data = url.partition(",")
+    raw = base64.b64decode(data)
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(raw)) as img:
+            img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            small = io.BytesIO()
+            img.save(small, format="PNG")
+        return widgets.Image(value=small.getvalue(), format="png", layout=layout)
+    except Exception:  # noqa: BLE001 - a format Pillow cannot re-encode: show it as encoded
+        return widgets.Image(value=raw, format=header[5:].split(";")[0].split("/")[-1], layout=layout)
+
+
+class UserView:
+    """A user turn in the transcript: the text as typed and image thumbnails."""
+
+    def __init__(self, text: str, parts: Sequence[Mapping], shared: Shared | None = None) -> None:
+        shared = shared or Shared()
+        who = shared.html(html_text("You", "grok-who"))
+        # The user's own words, escaped and shown as typed (line breaks kept).
+        body = shared.html(f"<div style='white-space: pre-wrap'>{html.escape(text)}</div>",
+                           "grok-user-text")
+        images = []
+        for part in parts:
+            image = thumbnail(part)
+            image.add_class("grok-user-image")
+            images.append(image)
+        self.box = shared.vbox([who, body, widgets.HBox(images, layout=shared.layout)], "grok-user")
+
+
+class ExchangeViews(NamedTuple):
+    """The two views of one exchange in the transcript."""
+
+    user: UserView
+    answer: AnswerView
+
+    @property
+    def boxes(self) -> tuple[widgets.Widget, widgets.Widget]:
+        return self.user.box, self.answer.box
+
+
+class AnswerView:
+    """An answer in the transcript, and the widget sink of its AnswerStream: sanitised HTML in
+    Output widgets (never raw model HTML); finished blocks are pushed once and frozen, grouped
+    so each addition stays small; only the tail is updated (~10 times a second)."""
+
+    def __init__(self, allowed_images: Collection[str] = (), clock=time.monotonic,
+                 shared: Shared | None = None) -> None:
+        self.shared = shared = shared or Shared()
+        self.tail_widget = self._block()
+        self._group = shared.vbox([self.tail_widget])
+        self.blocks = shared.vbox([self._group], "grok-answer-text")
+        self.note = shared.html(html_text("Grok is thinking…", "grok-note-text"), "grok-note")
+        self.copy_button = widgets.Button(
+            description="Copy Markdown", icon="copy", disabled=True,
+            tooltip="Show this answer's Markdown, ready to select and copy",
+            layout=widgets.Layout(width="auto", align_self="flex-start"), _dom_classes=("grok-copy",),
+        )
+        self.copy_button.on_click(self._toggle_copy)
+        self.copy_text: widgets.Textarea | None = None  # made on the first click
+        self.extras = shared.vbox()
+        self.box = shared.vbox([
+            shared.html(html_text("Grok", "grok-who")), self.blocks, self.note,
+            self.copy_button, self.extras,
+        ], "grok-answer")
+        self._shown: str | None = None
+        self._waiting = True  # the note shows the thinking line until text arrives
+        self.stream = AnswerStream(self, allowed_images=allowed_images, freeze_chars=FREEZE_CHARS,
+                                   clock=clock)
+
+    # -- inputs (from the worker thread) -------------------------------------------------------
+    def feed(self, content: str, reasoning: str = "") -> None:
+        self.stream.feed(content, reasoning)
+
+    def finish(self, note: str = "", css_class: str = "") -> None:
+        self.stream.finish(note, css_class)
+
+    @property
+    def text(self) -> str:
+        return self.stream.text
+
+    @property
+    def updates(self) -> int:
+        return self.stream.updates
+
+    @property
+    def block_widgets(self) -> list[widgets.Output]:
+        """The answer's Output widgets, in order."""
+        return [block for group in self.blocks.children for block in group.children]
+
+    # -- the sink ------------------------------------------------------------------------------
+    def _block(self) -> widgets.Output:
+        return widgets.Output(layout=self.shared.layout, _dom_classes=("grok-block",))
+
+    def _set(self, html_text_: str, text: str | None = None) -> None:
+        if html_text_ != self._shown or text is not None:
+            self.tail_widget.outputs = (html_output(html_text_, text),)
+            self._shown = html_text_
+
+    def thinking(self, line: str) -> None:
+        if self._waiting:
+            self.note.value = html_text(line, "grok-note-text")
+
+    def _stop_waiting(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self.note.value = ""
+
+    def tail(self, html_text_: str, text: str) -> None:
+        self._stop_waiting()
+        self._set(html_text_)
+
+    def freeze(self, html_text_: str, text: str) -> None:
+        self._stop_waiting()
+        self._set(html_text_, text)
+        self.tail_widget = self._block()
+        self._shown = None
+        if len(self._group.children) < GROUP_SIZE:
+            self._group.children = (*self._group.children, self.tail_widget)
+        else:
+            self._group = self.shared.vbox([self.tail_widget])
+            self.blocks.children = (*self.blocks.children, self._group)
+
+    def end(self, html_text_: str, text: str, note: str, kind: str) -> None:
+        self._stop_waiting()
+        if html_text_:
+            self._set(html_text_, text)
+        self.note.value = html_text(note, "grok-note-text") if note else ""
+        if kind:
+            self.note.add_class(kind)
+        self.copy_button.disabled = not self.stream.text
+
+    def reasoning(self, text: str) -> None:
+        """The model's reasoning, collapsed, shown as plain text."""
+        body = widgets.Output()
+        body.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
+        box = widgets.Accordion(children=[body], titles=(f"Reasoning ({len(text):,} characters)",),
+                                selected_index=None)
+        box.add_class("grok-reasoning")
+        self.extras.children = (*self.extras.children, box)
+
+    def add_usage(self, usage_widget: widgets.Widget) -> None:
+        self.extras.children = (*self.extras.children, usage_widget)
+
+    def _toggle_copy(self, _button=None) -> None:
+        if self.copy_text is None:
+            self.copy_text = widgets.Textarea(value=self.stream.text, rows=8,
+                                              _dom_classes=("grok-copy-text",),
+                                              layout=widgets.Layout(width="100%"))
+            children = list(self.box.children)
+            children.insert(children.index(self.copy_button) + 1, self.copy_text)
+            self.box.children = tuple(children)
+        else:
+            show(self.copy_text, self.copy_text.layout.display == "none")
+
+
+UPLOAD_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                ".webp": "image/webp", ".gif": "image/gif"}
+UPLOAD_ACCEPT = ",".join([*UPLOAD_TYPES, *sorted(set(UPLOAD_TYPES.values()))])
+# Our own CSS (no model text in it): chat bubbles, and Output widgets drawn as plain blocks.
+PANEL_CSS = """<style>
+.grok-panel { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px; padding: 6px; }
+.grok-panel .grok-transcript { max-height: 640px; overflow-y: auto; flex-direction: column-reverse; }
+.grok-panel .widget-box > * { flex-shrink: 0; }
+.grok-panel .grok-input { flex: 1 1 auto; }
+.grok-panel .grok-user { background: var(--jp-layout-color2, #f3f3f3); border-radius: 6px;
+  padding: 2px 8px; margin: 4px 0 2px 15%; }
+.grok-panel .grok-answer { padding: 2px 8px; margin: 2px 15% 6px 0; }
+.grok-panel .grok-who { font-weight: bold; font-size: 0.85em; opacity: 0.7; }
+.grok-panel .jp-OutputArea-prompt { display: none; }
+.grok-panel .jp-OutputArea-child { margin: 0; }
+.grok-panel .grok-note { font-size: 0.85em; font-style: italic; opacity: 0.8; }
+.grok-panel .widget-html-content { line-height: 1.4; }
+.grok-panel .grok-error { color: var(--jp-error-color1, #b00); }
+.grok-panel .grok-error p { margin: 4px 0; }
+.grok-panel .grok-totals { font-size: 0.85em; opacity: 0.8; }
+</style>"""
+
+
+class PanelControls:
+    """The chat panel's widgets and the images attached to the next message (no sending here)."""
+
+    detail: str | None = None
+    max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
+
+    def _build(self, model: str, system: str) -> None:
+        self.model_picker = widgets.Dropdown(
+            options=[model], value=model, description="Model",
+            layout=widgets.Layout(width="auto", min_width="260px"),
+            _dom_classes=("grok-model",),
+        )
+        self.new_button = widgets.Button(
+            description="New chat", icon="file", _dom_classes=("grok-new",),
+            tooltip="Forget the turns and clear the transcript",
+        )
+        self.retry_button = widgets.Button(
+            description="Retry", icon="redo", disabled=True, _dom_classes=("grok-retry",),
+            tooltip="Ask the last question again",
+        )
+        self.system_box = widgets.Textarea(
+            value=system, placeholder="System prompt (optional)", rows=1,
+            layout=widgets.Layout(width="100%"),
+            _dom_classes=("grok-system",),
+        )
+        # The turns, inside a scroll box laid out bottom-up so that it stays scrolled to the end
+        # as answers arrive (ipywidgets has no scrolling API).
+        self.transcript = widgets.VBox([], _dom_classes=("grok-turns",))
+        scroller = widgets.VBox([self.transcript], _dom_classes=("grok-transcript",))
+        self.error_box = widgets.HTML(layout=widgets.Layout(display="none"),
+                                      _dom_classes=("grok-error",))
+        self.attachments = widgets.HBox([], _dom_classes=("grok-attachments",))
+        # Enter sends, Shift+Enter is a new line (a small front-end widget: ipywidgets' Textarea
+        # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
+        # click on Send nor Enter can overtake what was typed.
+        self.input = ChatInput(
+            placeholder="Ask Grok… (Enter sends, Shift+Enter for a new line)", rows=3,
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
+            _dom_classes=("grok-input",),
+        )
+        self.input.on_submit(lambda _input: self._on_send())
+        self.send_button = widgets.Button(
+            description="Send", icon="paper-plane", button_style="primary",
+            _dom_classes=("grok-send",),
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", disabled=True, _dom_classes=("grok-stop",),
+            tooltip="Stop the answer; the partial text stays",
+        )
+        self.upload = widgets.FileUpload(
+            accept=UPLOAD_ACCEPT, multiple=True, description="Image", _dom_classes=("grok-upload",),
+        )
+        self.totals_view = widgets.HTML(
+            html_text("No answers yet.", "grok-totals-text"), _dom_classes=("grok-totals",),
+        )
+
+        self.send_button.on_click(self._on_send)
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.new_button.on_click(lambda _button: self.new_chat())
+        self.retry_button.on_click(self._on_retry)
+        self.upload.observe(self._on_upload, names="value")
+
+        buttons = widgets.VBox([self.send_button, self.stop_button, self.upload],
+                               layout=widgets.Layout(width="auto"))
+        self.widget = widgets.VBox([
+            widgets.HTML(PANEL_CSS),
+            widgets.HBox([self.model_picker, self.new_button, self.retry_button]),
+            self.system_box,
+            scroller,
+            self.error_box,
+            self.attachments,
+            widgets.HBox([self.input, buttons]),
+            self.totals_view,
+        ])
+        self.widget.add_class("grok-panel")
+
+    @property
+    def model(self) -> str:
+        return self.model_picker.value
+
+    @model.setter
+    def model(self, value: str) -> None:
+        if value not in self.model_picker.options:
+            self.model_picker.options = (value, *self.model_picker.options)
+        self.model_picker.value = value
+
+    @property
+    def system(self) -> str:
+        return self.system_box.value
+
+    @system.setter
+    def system(self, value: str | None) -> None:
+        self.system_box.value = value or ""
+
+    # -- attachments ---------------------------------------------------------------------------
+    def image_part(self, source: object) -> dict:
+        """An image (bytes, PIL image, path, URL, …) as a content part, via the images module."""
+        if isinstance(source, Mapping) and source.get("type") == "image_url":
+            return dict(source)
+        from grok_magic.images import to_image_part
+
+        return to_image_part(source, detail=self.detail, max_side=self.max_image_side)
+
+    def attach(self, source: object, name: str | None = None) -> dict:
+        """Add an image to the next message (shown as a removable thumbnail)."""
+        part = self.image_part(source)
+        image = thumbnail(part)
+        remove = widgets.Button(description="✕", tooltip=f"Remove {name or 'this image'}",
+                                layout=widgets.Layout(width="auto"))
+        remove.add_class("grok-thumb-remove")
+        box = widgets.VBox([image, remove])
+        box.add_class("grok-thumb")
+        entry = (part, box)
+        remove.on_click(lambda _button: self._remove_attachment(entry))
+        self._attachments.append(entry)
+        self._sync_attachments()
+        return part
+
+    @property
+    def pending_images(self) -> list[dict]:
+        """Image parts attached for the next message."""
+        return [part for part, _box in self._attachments]
+
+    def _remove_attachment(self, entry) -> None:
+        self._attachments = [e for e in self._attachments if e is not entry]
+        self._sync_attachments()
+
+    def _set_attachments(self, parts: Sequence[dict]) -> None:
+        self._attachments = []
+        for part in parts:
+            self.attach(part)
+        self._sync_attachments()
+
+    def _sync_attachments(self) -> None:
+        self.attachments.children = tuple(box for _part, box in self._attachments)
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if not files:
+            return
+        self.upload.value = ()  # take the files, so the same file can be chosen again
+        for f in files:
+            name = f.get("name") or "upload"
+            suffix = PurePath(name).suffix.lower()
+            try:
+                if suffix not in UPLOAD_TYPES and f.get("type") not in UPLOAD_TYPES.values():
+                    raise ImageError(f"{name} is not a PNG, JPEG, WebP or GIF image", source=name)
+                try:
+                    self.attach(bytes(f["content"]), name=name)
+                except ImageError as err:
+                    raise ImageError(f"{name}: {err.message}", source=name, hint=err.hint) from None
+            except GrokError as err:
+                self._show_error(err)
+
+    # -- messages ------------------------------------------------------------------------------
+    def _show_error(self, error: BaseException) -> None:
+        self.error = error
+        if isinstance(error, GrokError):
+            text = error.paragraph()
+        else:
+            text = redact(f"Unexpected error ({type(error).__name__}: {error}). "
+                          "This is a bug in grok_magic.")
+        self.error_box.value = f"<p class='grok-error-text'>{html.escape(text)}</p>"
+        show(self.error_box, True)
+
+    def _clear_error(self) -> None:
+        self.error = None
+        self.error_box.value = ""
+        show(self.error_box, False)

@@ -1,0 +1,135 @@
+"""Front: our own reports — dry run, settings, history, session usage, models — as safe displays."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+
+from grok_magic.markdown import fence_for, render_html, wrap
+from grok_magic.notebook.display import Report, cell
+from grok_magic.pricing import format_cost
+from grok_magic.redaction import redact, redact_value
+
+DATA_URL_PREVIEW = 40
+WHO = {"system": "System", "user": "You", "assistant": "Grok"}
+
+
+def shorten_data_urls(value):
+    """A copy of a request body with data URLs cut to a preview (for dry runs and history)."""
+    if isinstance(value, dict):
+        return {k: shorten_data_urls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shorten_data_urls(v) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > DATA_URL_PREVIEW:
+        return f"{value[:DATA_URL_PREVIEW]}…({len(value):,} characters)"
+    return value
+
+
+def curl_command(url: str, body: Mapping) -> str:
+    """The equivalent curl command; the key is left to the shell's $XAI_API_KEY."""
+    payload = json.dumps(body, indent=2, ensure_ascii=False)
+    return (
+        f"curl {shlex.quote(url)} \\\n"
+        '  -H "Content-Type: application/json" \\\n'
+        '  -H "Authorization: Bearer $XAI_API_KEY" \\\n'
+        f"  -d {shlex.quote(payload)}"
+    )
+
+
+class DryRun:
+    """What a cell would send: the JSON body and the curl command, with nothing sent (and any key
+    that found its way into the text masked)."""
+
+    def __init__(self, url: str, body: dict) -> None:
+        self.url = url
+        self.body = redact_value(body)
+        self.shown = shorten_data_urls(self.body)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        payload = json.dumps(self.shown, indent=2, ensure_ascii=False)
+        curl = curl_command(self.url, self.shown)
+        plain = redact(f"POST {self.url}\n{payload}\n\n{curl}")
+        json_fence, curl_fence = fence_for(payload), fence_for(curl)
+        markdown = (
+            f"**Dry run** — nothing was sent. `POST {cell(self.url)}` with this body:\n\n"
+            f"{json_fence}json\n{payload}\n{json_fence}\n\nThe same request with curl:\n\n"
+            f"{curl_fence}bash\n{curl}\n{curl_fence}"
+        )
+        return {"text/html": render_html(markdown), "text/plain": plain}
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A Markdown table of our own, every value escaped."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def settings_report(rows: Sequence[tuple[str, object]]) -> Report:
+    plain = "\n".join(f"{k:>15}: {v}" for k, v in rows)
+    return Report(table(("setting", "value"), rows), plain)
+
+
+def history_report(messages: Sequence[Mapping]) -> HistoryReport:
+    return HistoryReport(messages)
+
+
+class HistoryReport:
+    """The conversation so far: our labels, and every turn through the safe renderer on its own
+    (so a label never changes how a turn's Markdown parses)."""
+
+    def __init__(self, messages: Sequence[Mapping]) -> None:
+        self.turns = [(WHO.get(m["role"], m["role"]), _turn_text(m)) for m in messages]
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        if not self.turns:
+            return {"text/html": render_html("*No conversation yet.*"),
+                    "text/plain": "No conversation yet."}
+        pieces = [
+            f"<div class='grok-history-turn'><p class='grok-who'><strong>{who}:</strong></p>"
+            f"{render_html(text)}</div>"
+            for who, text in self.turns
+        ]
+        plain = "\n\n".join(f"{who}: {redact(text)}" for who, text in self.turns)
+        return {"text/html": wrap("<hr>".join(pieces)), "text/plain": plain}
+
+    def __repr__(self) -> str:
+        return self._repr_mimebundle_()["text/plain"]
+
+
+def _turn_text(message: Mapping) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return " ".join(p["text"] if p["type"] == "text" else "[image]" for p in content)
+    return content or ""
+
+
+def usage_report(totals) -> Report:
+    """Session totals (a `Totals`)."""
+    u = totals.usage
+    rows = [
+        ("answers", str(totals.answers)),
+        ("prompt tokens", f"{u.prompt_tokens:,} (cached {u.cached_tokens:,}, image {u.image_tokens:,})"),
+        ("completion tokens", f"{u.completion_tokens:,}"),
+        ("reasoning tokens", f"{u.reasoning_tokens:,}"),
+        ("total tokens", f"{u.total_tokens:,}"),
+        ("cost", format_cost(totals.cost)),
+    ]
+    return Report(table(("session", ""), rows), "\n".join(f"{k}: {v}" for k, v in rows))
+
+
+def models_report(models: Sequence, current: str) -> Report:
+    rows, plain = [], []
+    for m in models:
+        p = m.price
+        prices = [f"{v:g}" if v is not None else "—" for v in (
+            (p.input, p.cached_input, p.output) if p else (None, None, None))]
+        images = {True: "yes", False: "no", None: "?"}[m.image_input]
+        name = m.id + (f" ({', '.join(m.aliases)})" if m.aliases else "")
+        marker = " ←" if current in (m.id, *m.aliases) else ""
+        rows.append((name + marker, images, *prices))
+        plain.append(f"{name}{marker}: images {images}, $ " + " / ".join(prices))
+    header = ("model", "images", "input $/1M", "cached $/1M", "output $/1M")
+    return Report(table(header, rows), "\n".join(plain))
+

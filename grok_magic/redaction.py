@@ -1,0 +1,151 @@
+"""The API key as a secret value, and masking it in any text: whole, split, case-changed or encoded."""
+
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import unquote
+
+MASK = "***"
+LOOKALIKE_MASK = "xai-***"
+# xAI keys look like "xai-" followed by a long run of letters and digits; mask lookalikes too.
+KEY_LOOKALIKE = re.compile(r"xai-[A-Za-z0-9_\-]{8,}", re.I)
+MIN_SECRET_LENGTH = 4
+# A run of this many characters of a registered key is masked wherever it appears, so a key the
+# server echoes split in two, or cut short, is still hidden.
+FRAGMENT = 8
+# Percent-encoded runs (e.g. `xai%2Dfake%2D...`) are decoded before they are searched.
+_URL_CHAR = r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+\-])"
+ENCODED_RUN = re.compile(rf"{_URL_CHAR}*%[0-9A-Fa-f]{{2}}{_URL_CHAR}*")
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_lock = threading.Lock()
+_fragments: dict[str, frozenset[str]] = {}  # secret (lower case) -> its FRAGMENT-long pieces
+
+
+class Secret:
+    """A key that never shows itself: `repr`/`str` are masked, it cannot be pickled.
+
+    >>> key = Secret("xai-abcdefghijklmnop")
+    >>> key, f"{key}", key.reveal()[:4]
+    (Secret('***'), '***', 'xai-')
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> str:
+        """The key itself, for the one place that sends it (the Authorization header)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return MASK
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return other._value == self._value
+        if isinstance(other, str):
+            return other == self._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self):
+        raise TypeError("an API key is not pickled; load it again from XAI_API_KEY or .env")
+
+
+def register_secret(key: str | None) -> None:
+    """Remember a key in use so that every later redaction masks it, whatever its shape."""
+    if not key or len(key) < MIN_SECRET_LENGTH:
+        return
+    lowered = _ascii_lower(key)
+    size = min(FRAGMENT, len(lowered))
+    with _lock:
+        if lowered not in _fragments:
+            _fragments[lowered] = frozenset(
+                lowered[i : i + size] for i in range(len(lowered) - size + 1)
+            )
+
+
+def _ascii_lower(text: str) -> str:
+    # Keys are ASCII; str.lower() could change the length (and so the offsets) of other text.
+    return text.translate(_ASCII_LOWER)
+
+
+def _masked_spans(lowered: str) -> list[tuple[int, int]]:
+    spans = []
+    for secret, pieces in list(_fragments.items()):
+        if len(secret) < FRAGMENT:
+            pieces = frozenset({secret})
+        for piece in pieces:
+            start = lowered.find(piece)
+            while start >= 0:
+                spans.append((start, start + len(piece)))
+                start = lowered.find(piece, start + 1)
+    return spans
+
+
+def redact(text: str, key: str | Secret | None = None) -> str:
+    """Mask every registered key (and `key`), pieces of it, and anything that looks like a key.
+
+    >>> redact("bad key xai-QRSTUVWXYZqrstuv")
+    'bad key xai-***'
+    """
+    if not text or not isinstance(text, str):
+        return text
+    if isinstance(key, Secret):
+        key = key.reveal()
+    register_secret(key)
+    text = ENCODED_RUN.sub(_redact_encoded, text) if "%" in text else text
+    spans = _masked_spans(_ascii_lower(text)) if _fragments else []
+    if spans:
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        out, last = [], 0
+        for start, end in merged:
+            out += [text[last:start], MASK]
+            last = end
+        out.append(text[last:])
+        text = "".join(out)
+    return KEY_LOOKALIKE.sub(LOOKALIKE_MASK, text)
+
+
+def _redact_encoded(match: re.Match) -> str:
+    run = match.group(0)
+    decoded = unquote(run)
+    return MASK if redact_plain(decoded) != decoded else run
+
+
+def redact_plain(text: str) -> str:
+    """`redact` without decoding percent-escapes first (used on already decoded text)."""
+    if _fragments and _masked_spans(_ascii_lower(text)):
+        return MASK
+    return KEY_LOOKALIKE.sub(LOOKALIKE_MASK, text)
+
+
+def redact_value(value):
+    """A copy of a JSON-like value (dicts, lists, strings) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(v) for v in value)
+    return value
