@@ -127,6 +127,11 @@ class BearerAuth:
     def __init__(self, key: Secret) -> None:
         self.key = key
 
+    @property
+    def sendable(self) -> bool:
+        """Whether the key fits in an HTTP header (printable ASCII, no spaces)."""
+        return all("!" <= c <= "~" for c in self.key.reveal())
+
     def __call__(self, request):
         request.headers["Authorization"] = f"Bearer {self.key.reveal()}"
         return request
@@ -363,6 +368,12 @@ class GrokClient:
         successful answer arrived, so a request is never answered (and billed) twice.
         """
         auth = BearerAuth(self.settings.require_secret())
+        if not auth.sendable:
+            # requests would quote the whole header, key included, in its error: say it without.
+            raise ConfigError(
+                "the API key holds characters that cannot be sent (a stray space or line break?)",
+                hint="Copy the key again from console.x.ai.",
+            )
         url = f"{self.settings.base_url}{path}"
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         data = None
@@ -450,12 +461,6 @@ class GrokClient:
             return APITimeoutError(f"no answer from {base} within {timeouts[1]:g} s"), False
         if isinstance(exc, requests.exceptions.ConnectionError):
             return APIConnectionError(f"could not reach {base}: {_short_reason(exc)}"), True
-        if isinstance(exc, requests.exceptions.InvalidHeader):
-            # requests quotes the whole header, key included: say it without it.
-            return ConfigError(
-                "the API key holds characters that cannot be sent (a stray space or line break?)",
-                hint="Copy the key again from console.x.ai.",
-            ), False
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
             return ConfigError(

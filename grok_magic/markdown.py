@@ -18,8 +18,8 @@ from collections.abc import Collection
 from grok_magic.redaction import redact
 
 SAFE_SCHEMES = ("http", "https", "mailto")
-WRAPPER_CLASSES = "grok-md mathjax_ignore tex2jax_ignore"
-MATH_CLASSES = "grok-math mathjax_process tex2jax_process"
+WRAPPER_CLASSES = "grok-md mathjax_ignore"
+MATH_CLASSES = "grok-math mathjax_process"
 MAX_LANGUAGE = 32
 LANGUAGE = re.compile(rf"^[A-Za-z0-9_+#.\-]{{1,{MAX_LANGUAGE}}}$")
 SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
@@ -308,7 +308,9 @@ def escape_markdown(text: str) -> str:
     """Text that Markdown shows as it is: every ASCII punctuation mark backslash-escaped, and line
     breaks as spaces (for untrusted values inside our own Markdown, e.g. a table cell)."""
     text = re.sub(r"[\r\n\u2028\u2029\x0b\x0c\x1c-\x1e\x85]+", " ", text)
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+    text = re.sub(r"([!-'*-/:-@\[-`{-~])", r"\\\1", text)
+    # Parentheses as entities: an escaped `\(` would open TeX math (the brackets math rule).
+    return text.replace("(", "&#40;").replace(")", "&#41;")
 
 
 def fence_for(text: str, char: str = "`") -> str:

@@ -25,8 +25,8 @@ class Message:
         return len(json.dumps(self.content, ensure_ascii=False).encode())
 
     @property
-    def markdown(self) -> str:
-        return (self.content.get("data") or {}).get("text/markdown", "")
+    def html(self) -> str:
+        return (self.content.get("data") or {}).get("text/html", "")
 
 
 class RecordingClient(NotebookClient):

@@ -22,7 +22,7 @@ from grok_magic.client import (
     ResponseStream,
     retry_delay,
 )
-from grok_magic.conversation import Conversation
+from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import (
     APIConnectionError,
     APIStatusError,
@@ -36,6 +36,7 @@ from grok_magic.errors import (
     RateLimitError,
     ServerError,
     StreamInterruptedError,
+    UnexpectedResponseError,
 )
 from grok_magic.messages import build_request, json_schema_format, user_message
 from grok_magic.response import Price
@@ -187,17 +188,17 @@ def test_conversation_keeps_only_complete_turns(client, xai_server):
     convo = Conversation(system="Be brief.")
     first = user_message(["One?"])
     xai_server.enqueue(Reply("Uno."))
-    assert convo.send(client, first, "grok-4").text == "Uno."
+    assert convo.send(client, Ask(first, "grok-4", stream=False)).text == "Uno."
     xai_server.enqueue(Fault(400))
     with pytest.raises(BadRequestError):
-        convo.send(client, user_message(["Two?"]), "grok-4")
+        convo.send(client, Ask(user_message(["Two?"]), "grok-4", stream=False))
     xai_server.enqueue(Reply("due tre", cut_after=1))
-    stream = convo.stream(client, user_message(["Three?"]), "grok-4")
+    stream = convo.stream(client, Ask(user_message(["Three?"]), "grok-4"))
     with pytest.raises(StreamInterruptedError):
-        stream.until_done()
-    convo.record(user_message(["Three?"]), stream.response)
+        stream.until_done()  # the cut-off answer records itself (end hook), not in the history
     xai_server.enqueue(Reply("Quattro."))
-    convo.send(client, user_message(["Four?"]), "grok-4", temperature=0.5)
+    convo.send(client, Ask(user_message(["Four?"]), "grok-4", options={"temperature": 0.5},
+                           stream=False))
     sent = xai_server.chat_requests[-1].json
     assert [(m["role"], m["content"]) for m in sent["messages"]] == [
         ("system", "Be brief."), ("user", "One?"), ("assistant", "Uno."), ("user", "Four?")]
@@ -480,8 +481,36 @@ def test_keep_alive_comments_and_crlf_over_http(client, xai_server):
 def test_non_json_answer_to_complete(client, xai_server):
     xai_server.enqueue(Stream(events=["<html>oops</html>"], content_type="application/json",
                               no_done=True))
-    with pytest.raises(APIStatusError, match="not JSON"):
+    with pytest.raises(UnexpectedResponseError, match="expected JSON"):
         client.complete(BODY)
+
+
+PORTAL = "<html><head><title>Hotel Wi-Fi</title></head><body>Please log in " + "x" * 500 + "</body></html>"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "complete"])
+def test_a_proxy_page_instead_of_an_answer_says_what_came(client, xai_server, stream):
+    xai_server.enqueue(Fault(200, PORTAL, content_type="text/html; charset=utf-8"))
+    with pytest.raises(UnexpectedResponseError) as info:
+        client.stream(BODY).until_done() if stream else client.complete(BODY)
+    text = str(info.value)
+    assert "text/html" in text and "Hotel Wi-Fi" in text and "proxy" in text and "XAI_BASE_URL" in text
+    assert "incomplete" not in text.lower() and "cut off" not in text
+    assert len(text) < 700  # a preview of the page, not all of it
+
+
+def test_json_instead_of_a_stream_says_what_came(client, xai_server):
+    xai_server.enqueue(Fault(200, {"id": "x", "choices": []}))
+    with pytest.raises(UnexpectedResponseError, match="application/json") as info:
+        client.stream(BODY).until_done()
+    assert "event stream" in str(info.value)
+
+
+def test_a_redirect_is_not_followed(client, xai_server):
+    xai_server.enqueue(Fault(302, "", headers={"Location": "http://127.0.0.1:9/elsewhere"}))
+    with pytest.raises(ConfigError, match="redirect") as info:
+        client.complete(BODY)
+    assert "127.0.0.1:9/elsewhere" in str(info.value) and len(xai_server.requests) == 1
 
 
 def test_until_done_calls_back_for_each_delta(client, xai_server):
@@ -575,7 +604,7 @@ def test_conversation_memory_is_bounded(xai_env):
     convo = Conversation(max_history=2)
     client = GrokClient(Settings.load())
     for n in range(5):
-        convo.send(client, {"role": "user", "content": f"q{n}"}, "grok-4")
+        convo.send(client, Ask({"role": "user", "content": f"q{n}"}, "grok-4", stream=False))
     assert [m["content"] for m in convo.messages if m["role"] == "user"] == ["q3", "q4"]
     assert convo.answers == 5 and convo.turns == 2
 

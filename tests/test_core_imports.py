@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-CORE = ["errors", "settings", "sse", "response", "messages", "client", "conversation", "prompt",
-        "safety", "images"]
+PACKAGE = Path(__file__).resolve().parent.parent / "grok_magic"
+# The core is every module at the top of the package; the front lives in grok_magic/notebook/.
+CORE = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+# Front modules that hold logic every view shares, and so stay free of widgets and IPython too.
+WIDGET_FREE_FRONT = ["notebook.answer_view"]
 HEAVY = ["IPython", "ipywidgets", "ipykernel", "traitlets"]
 
 
@@ -48,3 +52,24 @@ def test_all_core_modules_together_and_a_client():
 def test_sse_imports_no_http_library():
     loaded = imported_after("import grok_magic.sse")
     assert "requests" not in loaded and "urllib3" not in loaded
+
+
+def test_the_core_is_what_it_was_meant_to_be():
+    for name in ("client", "markdown", "redaction", "pricing", "chat", "conversation", "prompt"):
+        assert name in CORE
+
+
+@pytest.mark.parametrize("module", WIDGET_FREE_FRONT)
+def test_shared_view_logic_imports_no_widgets(module):
+    loaded = imported_after(f"import grok_magic.{module}")
+    for name in HEAVY:
+        assert name not in loaded, f"grok_magic.{module} imported {name}"
+
+
+def test_only_the_notebook_package_imports_ipython_or_widgets():
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text()
+        if "notebook" in path.relative_to(PACKAGE).parts:
+            continue
+        for name in ("IPython", "ipywidgets", "traitlets", "anywidget"):
+            assert f"import {name}" not in source and f"from {name}" not in source, (path, name)

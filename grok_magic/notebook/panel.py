@@ -223,13 +223,7 @@ class ChatPanel(PanelControls):
         ask = Ask(user_message([text, *parts]), self.model, system=self.system)
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
-        self.session.begin(exchange)
-        self._clear_error()
-        self._restored = None
-        if from_input:
-            self.input.value = ""
-            self._set_attachments([])
-        return exchange
+        return self.session.begin(exchange)
 
     def _remove_views(self, exchange: Exchange) -> None:
         boxes = exchange.view.boxes if exchange.view is not None else ()
@@ -238,6 +232,13 @@ class ChatPanel(PanelControls):
 
     # -- the session's listener (delta and settled run on the worker thread) --------------------
     def started(self, exchange: Exchange) -> None:
+        # Called before the worker starts: an answer that fails at once (no key) must find the
+        # input already cleared and no stale error, or its error and restored text are undone.
+        self._clear_error()
+        self._restored = None
+        if exchange.from_input:
+            self.input.value = ""
+            self._set_attachments([])
         self._sent_urls |= exchange.ask.sent_urls
         exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self._shared),
                                       AnswerView(set(self._sent_urls), shared=self._shared))

@@ -157,7 +157,9 @@ class AnswerView:
 
     @property
     def text(self) -> str:
-        return self.stream.text
+        """The answer's text so far, key masked (the stream masks each flushed piece on its own,
+        so a key that arrived split over several flushes is only masked in the whole)."""
+        return redact(self.stream.text)
 
     @property
     def updates(self) -> int:
@@ -173,6 +175,8 @@ class AnswerView:
         return widgets.Output(layout=self.shared.layout, _dom_classes=("grok-block",))
 
     def _set(self, html_text_: str, text: str | None = None) -> None:
+        if text is not None:
+            text = redact(text)  # the plain twin is synced widget state: saved with the notebook
         if html_text_ != self._shown or text is not None:
             self.tail_widget.outputs = (html_output(html_text_, text),)
             self._shown = html_text_
@@ -208,7 +212,7 @@ class AnswerView:
         self.note.value = html_text(note, "grok-note-text") if note else ""
         if kind:
             self.note.add_class(kind)
-        self.copy_button.disabled = not self.stream.text
+        self.copy_button.disabled = not self.text
 
     def reasoning(self, text: str) -> None:
         """The model's reasoning, collapsed, shown as plain text."""
@@ -224,7 +228,7 @@ class AnswerView:
 
     def _toggle_copy(self, _button=None) -> None:
         if self.copy_text is None:
-            self.copy_text = widgets.Textarea(value=self.stream.text, rows=8,
+            self.copy_text = widgets.Textarea(value=self.text, rows=8,
                                               _dom_classes=("grok-copy-text",),
                                               layout=widgets.Layout(width="100%"))
             children = list(self.box.children)
