@@ -1,6 +1,6 @@
 """Front-end traffic of a streamed %%grok answer: bytes pushed and update rate, same run.
 
-A 20 KB Markdown answer in 5,000 chunks streams from the local stand-in into a real kernel three
+A 20 KB Markdown answer in 5,000 chunks (rendered by the same safe renderer in every case) streams from the local stand-in into a real kernel three
 ways, and every iopub message a front end would get is counted:
   naive      — re-display the whole answer on every chunk (what a simple loop does);
   throttled  — re-display the whole answer at most 10 times a second;
@@ -26,10 +26,10 @@ BASELINE = """
 import time
 from IPython.display import display
 from grok_magic.client import GrokClient
-from grok_magic.safety import safe_markdown
+from grok_magic.markdown import render_html
 body = {{"model": "grok-4", "messages": [{{"role": "user", "content": "go"}}]}}
 stream = GrokClient.from_env().stream(body)
-handle = display({{"text/markdown": ""}}, raw=True, display_id=True)
+handle = display({{"text/html": ""}}, raw=True, display_id=True)
 text, last = "", 0.0
 for delta in stream:
     text += delta.content
@@ -37,8 +37,8 @@ for delta in stream:
     if {throttle} and now - last < 0.1:
         continue
     last = now
-    handle.update({{"text/markdown": safe_markdown(text), "text/plain": text}}, raw=True)
-handle.update({{"text/markdown": safe_markdown(text), "text/plain": text}}, raw=True)
+    handle.update({{"text/html": render_html(text), "text/plain": text}}, raw=True)
+handle.update({{"text/html": render_html(text), "text/plain": text}}, raw=True)
 """
 
 

@@ -43,6 +43,7 @@ DRAIN_MAX_BYTES = 64 * 1024
 USER_AGENT = f"grok_magic/{__version__}"
 PREVIEW_CHARS = 200
 log = logging.getLogger("grok_magic")
+log.addHandler(logging.NullHandler())  # a library prints nothing unless asked
 
 
 @dataclass(frozen=True)

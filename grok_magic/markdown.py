@@ -204,18 +204,45 @@ def _render_code(self, tokens, idx, options, env) -> str:
 
 
 def _highlight(code: str, language: str) -> str | None:
-    """Code coloured by Pygments as inline styles (only colour and weight survive nh3)."""
-    from pygments import highlight
-    from pygments.formatters import HtmlFormatter
+    """Code coloured from Pygments' tokens: a few short inline colours (mid tones that read on
+    light and dark themes), unstyled tokens left bare and equal neighbours merged, so highlighted
+    code stays small. None when Pygments does not know the language."""
+    from pygments import lex
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
     try:
-        lexer = get_lexer_by_name(language.lower())
+        lexer = get_lexer_by_name(language.lower(), stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
-    formatter = HtmlFormatter(nowrap=True, noclasses=True, style="default")
-    return highlight(code, lexer, formatter).removesuffix("\n") + ("\n" if code.endswith("\n") else "")
+    out: list[str] = []
+    style, run = None, []
+    for token_type, value in lex(code, lexer):
+        token_style = _token_style(token_type) if value.strip() else style
+        if token_style != style:
+            out.append(_span(style, "".join(run)))
+            style, run = token_style, []
+        run.append(value)
+    out.append(_span(style, "".join(run)))
+    return "".join(out)
+
+
+def _token_style(token_type) -> str | None:
+    from pygments import token as t
+
+    for kind, css in ((t.Comment, "color:#888;font-style:italic"), (t.Keyword, "color:#a2a"),
+                      (t.Operator.Word, "color:#a2a"), (t.String, "color:#4a4"),
+                      (t.Number, "color:#b70"), (t.Name.Builtin, "color:#08b"),
+                      (t.Name.Function, "color:#46e"), (t.Name.Class, "color:#46e"),
+                      (t.Name.Decorator, "color:#b70")):
+        if token_type in kind:
+            return css
+    return None
+
+
+def _span(style: str | None, text: str) -> str:
+    body = html.escape(text, quote=False)
+    return f'<span style="{style}">{body}</span>' if style and text else body
 
 
 # -- sanitising ----------------------------------------------------------------------------------

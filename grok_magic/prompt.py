@@ -21,39 +21,6 @@ BARE_IMAGE_URL = re.compile(
 Part = str | dict
 
 
-def interpolate(
-    text: str, namespace: Mapping, is_image: Callable[[object], bool]
-) -> list[tuple[str, object]]:
-    """Split `text` into ("text", str) and ("value", obj) pieces by `{name}` placeholders.
-
-    A `{name}` whose name is not in `namespace` stays as typed. Non-image values become text.
-
-    >>> interpolate("a {x} {{x}} {y} {x.real}", {"x": 1}, lambda o: False)
-    [('text', 'a 1 {x} {y} {x.real}')]
-    """
-    pieces: list[tuple[str, object]] = []
-    buffer: list[str] = []
-    last = 0
-    for match in PLACEHOLDER.finditer(text):
-        buffer.append(text[last : match.start()])
-        last = match.end()
-        escaped, name = match.groups()
-        if escaped:
-            buffer.append("{" + escaped + "}")
-        elif name in namespace and is_image(namespace[name]):
-            pieces.append(("text", "".join(buffer)))
-            buffer = []
-            pieces.append(("value", namespace[name]))
-        elif name in namespace:
-            value = namespace[name]
-            buffer.append(value if isinstance(value, str) else str(value))
-        else:
-            buffer.append(match.group(0))
-    buffer.append(text[last:])
-    pieces.append(("text", "".join(buffer)))
-    return [p for p in pieces if p != ("text", "")]
-
-
 def looks_like_image_source(src: str) -> bool:
     """True for what an `![alt](src)` may point at: an http(s)/data URL or an existing file."""
     if src.startswith(("http://", "https://", "data:image/", "file:")):

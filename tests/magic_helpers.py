@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from html.parser import HTMLParser
 
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 
 
 class _Text(HTMLParser):
@@ -24,7 +24,6 @@ def visible_text(html_text: str) -> str:
     parser.feed(html_text)
     parser.close()
     return "".join(parser.parts).replace("\u2060", "")
-from IPython.utils.capture import capture_output
 
 
 @dataclass

@@ -25,7 +25,6 @@ from grok_magic.client import (
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
@@ -623,3 +622,26 @@ def test_cost_without_ticks_uses_live_prices_once(xai_env, streaming):
         # The stand-in's grok-code-fast-1 prices; the built-in table does not know this model.
         assert response.cost == pytest.approx(0.20 + 1.50)
     assert sum(r.path.endswith("/language-models") for r in xai_env.requests) == 1
+
+
+# -- logging ---------------------------------------------------------------------------------
+def test_requests_and_retries_are_logged_without_key_or_text(client, xai_server, caplog):
+    import logging
+
+    xai_server.enqueue(Fault(503), Reply("secret answer words"))
+    with caplog.at_level(logging.DEBUG, logger="grok_magic"):
+        client.complete({"model": "grok-4", "messages": [{"role": "user", "content": "private words"}]})
+    lines = [r.getMessage() for r in caplog.records if r.name == "grok_magic"]
+    assert any(line.startswith("POST /chat/completions model=grok-4 body=") and "status=503" in line
+               for line in lines), lines
+    assert any("status=200" in line and "request_id=" in line for line in lines), lines
+    assert any(line.startswith("retry 1 of POST /chat/completions after 503") for line in lines)
+    blob = "\n".join(lines)
+    assert FAKE_KEY not in blob and "private words" not in blob and "secret answer" not in blob
+
+
+def test_nothing_is_logged_by_default(client, xai_server, capfd):
+    xai_server.enqueue(Reply("hi"))
+    client.complete(BODY)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""

@@ -688,3 +688,27 @@ def test_out_must_be_a_variable_name(ip, xai_env):
     out = run(ip, "%%grok -o 1st\nHello")
     assert isinstance(out.error, UsageError) and "variable name" in out.stderr
     assert chat_requests(xai_env) == []
+
+
+def test_a_typo_in_a_closed_choice_setting_is_rejected_at_once(ip, xai_env):
+    out = run(ip, '%config GrokMagics.detail = "hgh"')
+    assert out.error is not None or "hgh" not in ip.grok_magics.detail
+    assert ip.grok_magics.detail == ""
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="auto"):
+        ip.grok_magics.detail = "hgh"
+    ip.grok_magics.detail = "low"
+    assert ip.grok_magics.detail == "low"
+    ip.config.pop("GrokMagics", None)
+
+
+def test_load_ext_registers_one_configurable(xai_env):
+    ip_ = shell()
+    ip_.config.pop("GrokMagics", None)
+    if "grok_magic" in ip_.extension_manager.loaded:
+        ip_.run_line_magic("unload_ext", "grok_magic")
+    ip_.run_line_magic("load_ext", "grok_magic")
+    assert sum(isinstance(c, GrokMagics) for c in ip_.configurables) == 1
+    ip_.run_line_magic("unload_ext", "grok_magic")
+    assert not any(isinstance(c, GrokMagics) for c in ip_.configurables)

@@ -321,7 +321,7 @@ def _render_and_check(case: Case, label: str, piece: str, failures: list[str]) -
 
 
 # -- tests: the checkers themselves --------------------------------------------------------------
-W = "<div class='grok-md mathjax_ignore tex2jax_ignore'>{}</div>"
+W = "<div class='grok-md mathjax_ignore'>{}</div>"
 M = "<span class='grok-math mathjax_process'>{}</span>"
 # Each of these is live (or loads something) in JupyterLab; both checkers must say so.
 KNOWN_BAD = [
@@ -357,7 +357,7 @@ KNOWN_GOOD = [
     W.format("<table><thead><tr><th style='text-align:right'>a</th></tr></thead>"
              "<tbody><tr><td style='text-align:right'>1</td></tr></tbody></table>"),
     W.format("<p>" + M.format("\\(x^2 + \\frac{1}{2}\\)") + "</p>"
-             "<div class='grok-math mathjax_process tex2jax_process'>\\[\\sum_k k\\]</div>"),
+             "<div class='grok-math mathjax_process'>\\[\\sum_k k\\]</div>"),
     W.format("<p><img src='https://ok.example/x.png' alt='x'> <a href='mailto:a@ok.example'>m</a></p>"),
     W.format("<p>$\\href{https://evil.example}{x}$ stays text</p>"),
 ]

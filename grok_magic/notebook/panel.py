@@ -139,14 +139,6 @@ class ChatPanel(PanelControls):
             return self._client
 
     # -- models ------------------------------------------------------------------------------
-    def set_models(self, ids: Sequence[str]) -> None:
-        """Offer these model ids in the picker, keeping the current choice."""
-        current = self.model_picker.value
-        options = [current, *(i for i in ids if i != current)]
-        with self.model_picker.hold_trait_notifications():
-            self.model_picker.options = options
-            self.model_picker.value = current
-
     def refresh_models(self) -> list[str]:
         """Fill the picker from `list_models()`; keep the configured model alone if xAI is
         unreachable or no key is set."""
@@ -232,8 +224,7 @@ class ChatPanel(PanelControls):
 
     # -- the session's listener (delta and settled run on the worker thread) --------------------
     def started(self, exchange: Exchange) -> None:
-        # Called before the worker starts: an answer that fails at once (no key) must find the
-        # input already cleared and no stale error, or its error and restored text are undone.
+        # Before the worker starts: an answer failing at once must not have its error undone.
         self._clear_error()
         self._restored = None
         if exchange.from_input:
@@ -280,9 +271,12 @@ class ChatPanel(PanelControls):
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:
-        t, answers = self.totals, self.answers
-        text = (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
-                f"{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
-                f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · "
-                f"{format_cost(self.total_cost)}")
+        text = totals_text(self.totals, self.answers, self.total_cost)
         self.totals_view.value = html_text(text, "grok-totals-text")
+
+
+def totals_text(t: Usage, answers: int, cost: float) -> str:
+    """The panel's running totals line."""
+    return (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
+            f"{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
+            f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · {format_cost(cost)}")

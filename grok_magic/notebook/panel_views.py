@@ -347,6 +347,14 @@ class PanelControls:
             self.model_picker.options = (value, *self.model_picker.options)
         self.model_picker.value = value
 
+    def set_models(self, ids: Sequence[str]) -> None:
+        """Offer these model ids in the picker, keeping the current choice."""
+        current = self.model_picker.value
+        options = [current, *(i for i in ids if i != current)]
+        with self.model_picker.hold_trait_notifications():
+            self.model_picker.options = options
+            self.model_picker.value = current
+
     @property
     def system(self) -> str:
         return self.system_box.value
