@@ -311,7 +311,7 @@ def _allowed(allowed_images: Collection[str]) -> set[str]:
 def render_html(text: str, allowed_images: Collection[str] = (), *, highlight: bool = True) -> str:
     """Untrusted Markdown as sanitised HTML (key redacted), ready for a `text/html` output.
 
-    >>> render_html('Hi <img src=x onerror=alert(1)> **you**')[51:]
+    >>> render_html('Hi <img src=x onerror=alert(1)> **you**')[36:]
     '<p>Hi &lt;img src=x onerror=alert(1)&gt; <strong>you</strong></p>\\n</div>'
 
     """

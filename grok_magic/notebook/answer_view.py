@@ -95,7 +95,7 @@ class AnswerStream:
     @property
     def text(self) -> str:
         """All answer text so far (frozen and not)."""
-        return self._frozen_text + self._tail + "".join(self._pending)
+        return redact(self._frozen_text + self._tail + "".join(self._pending))
 
     _frozen_text = ""
 
@@ -139,19 +139,21 @@ class AnswerStream:
         """Show what has arrived: freeze finished blocks, update the tail."""
         if not self._pending:
             return
-        self._tail += normalize_newlines(redact("".join(self._pending)))
+        # Redacted as a whole, never piece by piece: a key can arrive split over many deltas.
+        # (A key holds no blank line, so it never straddles a frozen block and the tail.)
+        self._tail = normalize_newlines(self._tail + "".join(self._pending))
         self._pending.clear()
         tail = self._tail
         point = split_point(tail) if self.code_language is None else 0
         if point and point >= self.freeze_chars:
             done = tail[:point]
-            self.sink.freeze(self._render(done, highlight=True), done)
+            self.sink.freeze(self._render(done, highlight=True), redact(done))
             self._frozen_text += done
             tail = self._tail = tail[point:]
             self._shown = None
         if tail and tail != self._shown:
             # The live tail is not highlighted: it is redrawn ~10 times a second.
-            self.sink.tail(self._render(tail, highlight=False), tail)
+            self.sink.tail(self._render(tail, highlight=False), redact(tail))
             self._shown = tail
         self.updates += 1
 
@@ -160,13 +162,13 @@ class AnswerStream:
         if self._ended:
             return
         self._ended = True
-        self._tail += normalize_newlines(redact("".join(self._pending)))
+        self._tail = normalize_newlines(self._tail + "".join(self._pending))
         self._pending.clear()
         if not self._any_text and not note:
             note = EMPTY_NOTE
         tail = self._tail
         html = self._render(tail, highlight=True) if tail else ""
-        self.sink.end(html, tail, redact(note), kind)
+        self.sink.end(html, redact(tail), redact(note), kind)
         self.updates += 1
         if self._reasoning:
             self.sink.reasoning(redact("".join(self._reasoning)))
