@@ -32,7 +32,7 @@ def test_import_grok_magic_is_light():
         assert name not in loaded, f"`import grok_magic` imported {name}"
 
 
-@pytest.mark.parametrize("module", CORE)
+@pytest.mark.parametrize("module", CORE + WIDGET_FREE_FRONT)
 def test_core_module_does_not_import_the_front(module):
     loaded = imported_after(f"import grok_magic.{module}")
     for name in HEAVY:
@@ -57,13 +57,6 @@ def test_sse_imports_no_http_library():
 def test_the_core_is_what_it_was_meant_to_be():
     for name in ("client", "markdown", "redaction", "pricing", "chat", "conversation", "prompt"):
         assert name in CORE
-
-
-@pytest.mark.parametrize("module", WIDGET_FREE_FRONT)
-def test_shared_view_logic_imports_no_widgets(module):
-    loaded = imported_after(f"import grok_magic.{module}")
-    for name in HEAVY:
-        assert name not in loaded, f"grok_magic.{module} imported {name}"
 
 
 def test_only_the_notebook_package_imports_ipython_or_widgets():

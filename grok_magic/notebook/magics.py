@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
@@ -14,25 +13,20 @@ from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 
 from grok_magic.client import GrokClient
 from grok_magic.conversation import DEFAULT_MAX_HISTORY, Ask, Conversation
-from grok_magic.errors import GrokError, InputError, InterruptedByUser, StreamInterruptedError
+from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.messages import DETAILS, json_schema_format
+from grok_magic.messages import DETAILS
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay, is_terminal
-from grok_magic.notebook.reports import (
-    DryRun,
-    HistoryReport,
-    models_report,
-    settings_report,
-    usage_report,
-)
+from grok_magic.notebook.reports import DryRun
+from grok_magic.notebook.subcommands import SUBCOMMANDS, settings
 from grok_magic.prompt import build_user_turn
 from grok_magic.redaction import Secret
 from grok_magic.response import Response
 from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settings
+from grok_magic.structured import parse_structured, structured_format
 
 RESULT_NAME = "_grok"
-PANEL_NAME = "_grok_panel"
 
 
 @magics_class
@@ -166,7 +160,7 @@ class GrokMagics(Magics):
     def _line(self, line: str):
         words = line.strip().split(None, 1)
         if not words:
-            return self._cmd_settings("")
+            return settings(self, "")
         command = words[0]
         if command in SUBCOMMANDS:
             return SUBCOMMANDS[command](self, words[1] if len(words) > 1 else "")
@@ -183,27 +177,6 @@ class GrokMagics(Magics):
         if value.isidentifier() and isinstance(self.user_ns.get(value), str):
             return self.user_ns[value]
         return value
-
-    def _structured(self, args) -> tuple[dict | None, object]:
-        """(response_format, validator) for --json / --schema."""
-        if args.schema:
-            if args.schema not in self.user_ns:
-                raise InputError(
-                    f"--schema names {args.schema!r}, which is not a variable here",
-                    hint="Define it as a JSON-schema dict or a pydantic model class first.",
-                )
-            target = self.user_ns[args.schema]
-            if isinstance(target, type) and hasattr(target, "model_json_schema"):
-                return json_schema_format(target.model_json_schema(), target.__name__), target
-            if isinstance(target, Mapping):
-                return json_schema_format(target, args.schema), dict(target)
-            raise InputError(
-                f"--schema {args.schema} is a {type(target).__name__}",
-                hint="Pass a JSON-schema dict or a pydantic model class.",
-            )
-        if args.json:
-            return {"type": "json_object"}, None
-        return None, None
 
     def _build_ask(self, args, text: str, response_format: dict | None) -> Ask:
         """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options."""
@@ -224,7 +197,7 @@ class GrokMagics(Magics):
     def _ask(self, args, text: str):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
-        response_format, validator = self._structured(args)
+        response_format, validator = structured_format(args.schema, args.json, self.user_ns)
         ask = self._build_ask(args, text, response_format)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
@@ -239,7 +212,7 @@ class GrokMagics(Magics):
         client.settings.require_secret()
         response = self._answer(client, ask, "json" if response_format else None)
         if response_format:
-            response.parsed = _parse_structured(response, validator)
+            response.parsed = parse_structured(response, validator)
         if args.out:
             self.user_ns[args.out] = response.parsed if response_format else response
         if self.show_usage and not args.quiet:
@@ -296,67 +269,6 @@ class GrokMagics(Magics):
         else:
             display(usage)
 
-    # -- subcommands (dispatched from SUBCOMMANDS below) --------------------------------------
-    def _cmd_settings(self, rest: str):
-        settings = self.settings()
-        key = f"set (from {settings.key_source})" if settings.has_key else (
-            "missing — set XAI_API_KEY, add it to .env, or run %grok key")
-        rows = [
-            ("model", self.model), ("base URL", settings.base_url), ("API key", key),
-            ("system prompt", self.system or "(none)"),
-            ("history", f"{self.conversation.turns} turns kept, at most {self.max_history}"),
-            ("timeout", f"{self.timeout:g} s"), ("retries", str(self.max_retries)),
-            ("image detail", self.detail or "(xAI decides)"),
-            ("max image side", f"{self.max_image_side} px"),
-            ("stream", str(self.stream)), ("usage widget", str(self.show_usage)),
-        ]
-        return display(settings_report(rows))
-
-    def _cmd_reset(self, rest: str) -> None:
-        self.conversation.reset()
-        print("New conversation: the history is empty.")
-
-    def _cmd_history(self, rest: str):
-        messages = self.conversation.request_messages({"role": "user", "content": ""})[:-1]
-        return display(HistoryReport(messages))
-
-    def _cmd_usage(self, rest: str):
-        return display(usage_report(self.conversation.tally))
-
-    def _cmd_models(self, rest: str):
-        return display(models_report(self.client().list_models(), self.model))
-
-    def _cmd_key(self, rest: str) -> None:
-        import getpass
-
-        key = getpass.getpass("xAI API key (kept in memory for this session only): ").strip()
-        if not key:
-            print("No key entered; nothing changed.")
-            return
-        self.typed_key = Secret(key)
-        del key
-        print("Key stored in memory for this session.")
-
-    def _cmd_chat(self, rest: str):
-        from grok_magic.notebook.panel import ChatPanel
-
-        panel = ChatPanel(
-            model=self.model, system=self.system or None, conversation=self.conversation,
-            client=self.client(), detail=self.detail or None, max_image_side=self.max_image_side,
-        )
-        self.user_ns[PANEL_NAME] = panel
-        return panel  # shown as the cell's result; also `_grok_panel` for scripted demos
-
-
-SUBCOMMANDS = {
-    "reset": GrokMagics._cmd_reset,
-    "history": GrokMagics._cmd_history,
-    "usage": GrokMagics._cmd_usage,
-    "models": GrokMagics._cmd_models,
-    "key": GrokMagics._cmd_key,
-    "chat": GrokMagics._cmd_chat,
-}
-
 
 def _split(line: str) -> list[str]:
     from IPython.utils.process import arg_split
@@ -365,38 +277,6 @@ def _split(line: str) -> list[str]:
         return arg_split(line, posix=True)
     except ValueError as err:
         raise UsageError(f"Cannot read the %%grok options ({err}): check the quotes.") from None
-
-
-def _parse_structured(response: Response, validator) -> object:
-    try:
-        value = response.json()
-    except ValueError as err:
-        raise InputError(
-            f"the answer is not valid JSON ({err})",
-            hint="The text is kept in _grok.text; try again or simplify the schema.",
-        ) from None
-    if validator is None:
-        return value
-    if isinstance(validator, dict):
-        try:
-            import jsonschema
-        except ImportError:
-            return value
-        try:
-            jsonschema.validate(value, validator)
-        except jsonschema.ValidationError as err:
-            raise InputError(
-                f"the answer does not match the schema: {err.message}",
-                hint="The text is kept in _grok.text.",
-            ) from None
-        return value
-    try:
-        return validator.model_validate(value)
-    except Exception as err:  # noqa: BLE001 - pydantic's ValidationError, without importing it
-        raise InputError(
-            f"the answer does not match {validator.__name__}: {str(err).splitlines()[0]}",
-            hint="The text is kept in _grok.text.",
-        ) from None
 
 
 def register(ipython) -> None:

@@ -1,0 +1,311 @@
+"""HTTP to xAI: one keep-alive session, the key added by an auth object, bounded retries, every
+transport failure as a GrokError raised from grok_magic's own frame, and request logging."""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import json
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from grok_magic import __version__
+from grok_magic.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    GrokError,
+    InterruptedByUser,
+    UnexpectedResponseError,
+    error_for_status,
+)
+from grok_magic.redaction import Secret, redact
+from grok_magic.settings import Settings
+
+RETRY_STATUSES = frozenset({408, 409, 429})  # and every 5xx
+MAX_RETRY_DELAY = 8.0
+MAX_RETRY_AFTER = 60.0
+USER_AGENT = f"grok_magic/{__version__}"
+PREVIEW_CHARS = 200
+log = logging.getLogger("grok_magic")
+log.addHandler(logging.NullHandler())  # a library prints nothing unless asked
+
+
+def should_retry(status: int) -> bool:
+    """Whether an HTTP status is worth another try (rate limits, conflicts, server trouble)."""
+    return status in RETRY_STATUSES or status >= 500
+
+
+def retry_delay(attempt: int, headers: Mapping | None = None) -> float:
+    """Seconds to wait before retry number `attempt` (0-based): the server's word, else backoff.
+
+    `retry-after-ms`, else `Retry-After` (seconds or an HTTP date), capped at MAX_RETRY_AFTER;
+    without them `min(0.5 * 2**attempt, 8)` shortened by up to 25 % of jitter.
+    """
+    server_says = _server_delay({str(k).lower(): str(v).strip() for k, v in (headers or {}).items()})
+    if server_says is not None and math.isfinite(server_says):
+        return min(max(server_says, 0.0), MAX_RETRY_AFTER)
+    jitter = 1 - 0.25 * random.random()
+    return min(0.5 * 2**attempt, MAX_RETRY_DELAY) * jitter
+
+
+def _server_delay(headers: Mapping[str, str]) -> float | None:
+    if "retry-after-ms" in headers:
+        try:
+            return float(headers["retry-after-ms"]) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # a date without a zone is GMT (RFC 9110)
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return when.timestamp() - time.time()
+
+
+def request_id_of(http) -> str | None:
+    """xAI's id for a request, when its answer carries one (quote it to xAI support); redacted,
+    since a misbehaving server could echo anything there."""
+    headers = http.headers
+    value = headers.get("x-request-id") or headers.get("x-trace-id")
+    return redact(value) if value else value
+
+
+class BearerAuth:
+    """Adds the Authorization header inside requests, so no frame of ours holds it in a dict."""
+
+    def __init__(self, key: Secret) -> None:
+        self.key = key
+
+    @property
+    def sendable(self) -> bool:
+        """Whether the key fits in an HTTP header (printable ASCII, no spaces)."""
+        return all("!" <= c <= "~" for c in self.key.reveal())
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {self.key.reveal()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+def unexpected_body(http, expected: str) -> UnexpectedResponseError:
+    """A 2xx answer of the wrong kind (an HTML page from a proxy, JSON instead of a stream)."""
+    content_type = http.headers.get("content-type") or "no content type"
+    try:
+        head = http.raw.read(PREVIEW_CHARS * 4, decode_content=True) if http.raw is not None else b""
+    except Exception:  # noqa: BLE001 - the preview is a courtesy; the error stands without it
+        head = b""
+    finally:
+        http.close()
+    preview = " ".join(head.decode("utf-8", "replace").split())[:PREVIEW_CHARS]
+    return UnexpectedResponseError(
+        f"expected {expected} but the server sent {content_type}: {preview!r}",
+        status=http.status_code, request_id=request_id_of(http),
+    )
+
+
+@dataclass
+class Transport:
+    """Sends requests to xAI for GrokClient: retries only before any byte of an answer arrived."""
+
+    settings: Settings = field(default_factory=Settings.load)
+    sleep: Callable[[float], None] = time.sleep
+    _session: object = field(default=None, repr=False)
+
+    @property
+    def session(self):
+        if self._session is None:
+            import requests  # imported on first use so that loading the extension stays fast
+
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = USER_AGENT
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- requests ----------------------------------------------------------------------------
+    def _send(
+        self, method: str, path: str, body: Mapping | None = None, *,
+        stream: bool = False, timeout: float | None = None,
+    ):
+        """Send with bounded retries; return a 2xx requests.Response or raise a GrokError.
+
+        The body of the answer is not read yet: retries happen only before any byte of a
+        successful answer arrived, so a request is never answered (and billed) twice.
+        """
+        auth = BearerAuth(self.settings.require_secret())
+        if not auth.sendable:
+            # requests would quote the whole header, key included, in its error: say it without.
+            raise ConfigError(
+                "the API key holds characters that cannot be sent (a stray space or line break?)",
+                hint="Copy the key again from console.x.ai.",
+            )
+        url = f"{self.settings.base_url}{path}"
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        read_timeout = timeout if timeout is not None else self.settings.read_timeout
+        timeouts = (min(self.settings.connect_timeout, read_timeout), read_timeout)
+        model = body.get("model") if isinstance(body, Mapping) else None
+        attempt = 0
+        while True:
+            started = time.monotonic()
+            http, error, retryable, retry_headers = self._attempt(
+                method, url, data, headers, timeouts, auth
+            )
+            status = http.status_code if http is not None else getattr(error, "status", None)
+            log.info("%s %s model=%s body=%d bytes status=%s request_id=%s %.2f s", method, path,
+                     model, len(data or b""), status or type(error).__name__,
+                     request_id_of(http) if http is not None else getattr(error, "request_id", None),
+                     time.monotonic() - started)
+            if http is not None:
+                return http
+            # Raised here, outside any `except`, so no requests exception (which may quote the
+            # Authorization header) hangs on as __context__.
+            if not retryable:
+                raise error
+            if attempt >= self.settings.max_retries:
+                if attempt:
+                    error.message += f" (after {attempt + 1} attempts)"
+                raise error
+            wait = retry_delay(attempt, retry_headers)
+            log.info("retry %d of %s %s after %s: waiting %.2f s", attempt + 1, method, path,
+                     status or type(error).__name__, wait)
+            self.sleep(wait)
+            attempt += 1
+
+    def _attempt(
+        self, method: str, url: str, data: bytes | None, headers: dict, timeouts: tuple,
+        auth: BearerAuth,
+    ) -> tuple:
+        """One try: (2xx response, None, ...) or (None, error, try again?, Retry-After headers).
+
+        Every failure of the transport becomes a GrokError raised by the caller, never here
+        inside `except`: the frames of requests and urllib3 (whose locals hold the headers) are
+        then not part of any traceback, even with `%xmode Verbose`.
+        """
+        http, error, retryable = None, None, False
+        try:
+            http = self.session.request(
+                method, url, data=data, headers=headers, auth=auth, stream=True,
+                timeout=timeouts, allow_redirects=False,
+            )
+        except KeyboardInterrupt:
+            error = InterruptedByUser("you stopped the request before the answer began")
+        except Exception as exc:  # noqa: BLE001 - sorted below, outside the except block
+            error, retryable = self._transport_error(exc, timeouts)
+        if error is not None:
+            if isinstance(error, InterruptedByUser):
+                raise error
+            return None, error, retryable, None
+        if 300 <= http.status_code < 400:
+            location = redact(http.headers.get("location") or "?")
+            http.close()
+            error = ConfigError(
+                f"{self.settings.base_url} answered with a redirect (HTTP {http.status_code}) "
+                f"to {location}",
+                hint="Set XAI_BASE_URL to the API's final address (default https://api.x.ai/v1).",
+            )
+            return None, error, False, None
+        if http.status_code < 400:
+            return http, None, False, None
+        error = self._status_error(http, auth.key)
+        retry = should_retry(http.status_code) and getattr(error, "retryable", True)
+        return None, error, retry, http.headers
+
+    def _transport_error(self, exc: Exception, timeouts: tuple) -> tuple[GrokError, bool]:
+        """(the GrokError for a failed request, whether to try again)."""
+        import requests
+
+        base = self.settings.base_url
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return APITimeoutError(f"could not connect to {base} within {timeouts[0]:g} s"), True
+        if isinstance(exc, requests.exceptions.ReadTimeout):
+            # Not retried: the server has the request and may be working on it.
+            return APITimeoutError(f"no answer from {base} within {timeouts[1]:g} s"), False
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return APIConnectionError(f"could not reach {base}: {_short_reason(exc)}"), True
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                      | requests.exceptions.InvalidSchema):
+            return ConfigError(
+                f"the base URL {base!r} is not a usable http(s) URL",
+                hint="Check XAI_BASE_URL (default https://api.x.ai/v1).",
+            ), False
+        if isinstance(exc, requests.RequestException | OSError | ValueError):
+            return APIConnectionError(f"the request to {base} failed: {_short_reason(exc)}"), False
+        raise exc
+
+    @staticmethod
+    def _status_error(http, key: Secret) -> APIStatusError:
+        import requests
+
+        try:
+            content = http.content
+        except requests.RequestException:
+            content = b""  # the error body itself broke off: the status still tells the story
+        finally:
+            http.close()
+        return error_for_status(http.status_code, content, request_id=request_id_of(http),
+                                key=key.reveal())
+
+    def _read_json(self, http, what: str) -> object:
+        """A whole JSON body. Not retried: part of the answer already arrived."""
+        import requests
+
+        failure, interrupted = None, False
+        try:
+            content = http.content
+        except requests.RequestException as exc:
+            failure = exc
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            http.close()
+        if interrupted:
+            raise InterruptedByUser("you stopped the request while the answer was arriving")
+        if failure is not None:
+            error_class = APITimeoutError if "timed out" in str(failure).lower() else APIConnectionError
+            raise error_class(
+                f"the connection broke while {what} was arriving: {_short_reason(failure)}",
+                request_id=request_id_of(http),
+            )
+        try:
+            return json.loads(content)
+        except ValueError:
+            pass
+        content_type = http.headers.get("content-type") or "no content type"
+        preview = " ".join(content[: PREVIEW_CHARS * 4].decode("utf-8", "replace").split())
+        raise UnexpectedResponseError(
+            f"expected JSON as {what} but the server sent {content_type}: "
+            f"{preview[:PREVIEW_CHARS]!r}", status=http.status_code, request_id=request_id_of(http),
+        )
+
+
+def _short_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Name or service not known", "timed out",
+                   "Connection reset", "Remote end closed", "Connection aborted",
+                   "Response ended prematurely", "IncompleteRead"):
+        if marker in text:
+            return marker.lower()
+    return redact(text[:200])
