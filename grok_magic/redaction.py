@@ -26,7 +26,7 @@ _fragments: dict[str, frozenset[str]] = {}  # secret (lower case) -> its FRAGMEN
 class Secret:
     """A key that never shows itself: `repr`/`str` are masked, it cannot be pickled.
 
-    >>> key = Secret("xai-abcdefghijklmnop")
+    >>> key = Secret("xai-DOCTEST-example-only-0000")
     >>> key, f"{key}", key.reveal()[:4]
     (Secret('***'), '***', 'xai-')
     """
