@@ -647,3 +647,11 @@ def test_enter_in_the_input_sends(panel, xai_env):
     assert panel.input.value == ""
     panel.input.submit("   ")  # an empty Enter sends nothing and shows why
     assert len(xai_env.chat_requests) == 1
+
+
+def test_typed_text_goes_through_the_one_user_turn_builder(panel, xai_env):
+    """Like a %%grok cell: an image URL typed in the panel is sent as an image, in place."""
+    panel.send("Compare https://example.com/cat.png with this", images=[png_bytes()])
+    content = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url"]
+    assert content[1]["image_url"]["url"] == "https://example.com/cat.png"

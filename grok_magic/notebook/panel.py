@@ -23,7 +23,7 @@ from grok_magic.notebook.panel_views import (
     turn_parts,
 )
 from grok_magic.pricing import format_cost
-from grok_magic.prompt import sent_image_urls
+from grok_magic.prompt import build_user_turn, sent_image_urls
 from grok_magic.response import Response, Usage
 from grok_magic.settings import Settings
 
@@ -212,7 +212,10 @@ class ChatPanel(PanelControls):
 
     def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
         """Build the question from what is in the panel now and hand it to the session."""
-        ask = Ask(user_message([text, *parts]), self.model, system=self.system)
+        # The one user-turn builder (inline images in the typed text, then the attachments); an
+        # empty message goes to the session as it is, which says so.
+        turn = build_user_turn(text, {}, images=parts) if text.strip() or parts else user_message([])
+        ask = Ask(turn, self.model, system=self.system)
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
