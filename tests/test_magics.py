@@ -236,6 +236,9 @@ def test_dry_run_sends_nothing_needs_no_key(ip, xai_env, monkeypatch, tmp_path):
     assert '"temperature": 0.2' in text
     assert "data:image/png;base64," in text and "characters)" in text  # shortened
     assert "What'\"'\"'s in this picture?" in text  # the apostrophe is shell-quoted
+    shown = out.shown()  # what the notebook shows says the same, as typed
+    assert f"POST {xai_env.base_url}/chat/completions with this body" in shown
+    assert f"curl {xai_env.base_url}/chat/completions" in shown and '"temperature": 0.2' in shown
     assert FAKE_KEY not in out.everything()
 
 

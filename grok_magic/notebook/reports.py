@@ -52,7 +52,7 @@ class DryRun:
         plain = redact(f"POST {self.url}\n{payload}\n\n{curl}")
         json_fence, curl_fence = fence_for(payload), fence_for(curl)
         markdown = (
-            f"**Dry run** — nothing was sent. `POST {cell(self.url)}` with this body:\n\n"
+            f"**Dry run** — nothing was sent. `POST` {cell(self.url)} with this body:\n\n"
             f"{json_fence}json\n{payload}\n{json_fence}\n\nThe same request with curl:\n\n"
             f"{curl_fence}bash\n{curl}\n{curl_fence}"
         )
