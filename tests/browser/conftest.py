@@ -72,6 +72,11 @@ LAB_USER_SETTINGS: dict[str, dict[str, Any]] = {
     # every cell stays in the DOM (no virtual scrolling), so prompts/outputs are all queryable
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }
+# and every output is rendered (JupyterLab's default renders 50 per cell and hides the rest
+# behind "Show more outputs", where no test would see them; 0, "no limit" in the schema, hides
+# every output in JupyterLab 4.6)
+LAB_USER_SETTINGS["@jupyterlab/notebook-extension/tracker.jupyterlab-settings"][
+    "maxNumberOutputs"] = 1_000_000
 # Server-side config (temp JUPYTER_CONFIG_DIR/jupyter_server_config.json).
 SERVER_CONFIG: dict[str, Any] = {
     "LabApp": {
@@ -435,3 +440,169 @@ def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
 def xss_fired(page: Any) -> bool:
     """True if page script set ``window.__grok_xss`` (payloads in tests do that)."""
     return page.evaluate("() => typeof window.__grok_xss !== 'undefined'")
+
+
+# --------------------------------------------------------------------------- inert-output rules
+# One element's checks, shared by the final scan (`output_violations`) and the MutationObserver
+# that `watch_outputs` installs (which also sees elements that were shown for a moment only).
+# Everything here is measured on the DOM the browser built, not on what a sanitiser returned.
+_RULES_JS = r"""
+(() => {
+  if (window.__grokRules) return window.__grokRules;
+  const BANNED = new Set(['script', 'iframe', 'frame', 'frameset', 'object', 'embed', 'applet',
+    'form', 'meta', 'link', 'base', 'portal', 'style', 'noscript', 'template', 'xmp',
+    'plaintext', 'listing', 'isindex']);
+  const MATHJAX_ONLY = new Set(['svg', 'math']);  // MathJax's own, inside mjx-container only
+  const NOT_IN_ANSWERS = new Set(['input', 'button', 'textarea', 'select', 'video', 'audio',
+    'source', 'track', 'picture', 'dialog', 'marquee', 'canvas']);
+  const URL_ATTRS = new Set(['href', 'src', 'srcset', 'action', 'formaction', 'data', 'poster',
+    'background', 'lowsrc', 'dynsrc', 'ping', 'srcdoc', 'codebase', 'cite', 'longdesc',
+    'usemap', 'manifest', 'icon', 'xlink:href']);
+  // whitespace and control characters, which URL parsers drop or skip before a scheme
+  const STRIP = new RegExp('[\\u0000-\\u0020\\u007f-\\u009f\\u00a0\\u1680\\u2000-\\u200f'
+    + '\\u2028-\\u202f\\u205f-\\u2064\\u3000\\ufeff]', 'g');
+  const BAD_SCHEME = /^(javascript|vbscript|data):/;
+  const BAD_STYLE = /url\s*\(|expression\s*\(|@import|image-set/i;
+  const OVERLAY = /position\s*:\s*(fixed|absolute|sticky)/i;  // MathJax measures with absolute boxes
+  const where = (el) => {
+    const cell = el.closest && el.closest('.jp-Cell');
+    const cells = cell ? [...cell.parentElement.children].filter(
+      c => c.classList.contains('jp-Cell')) : [];
+    const html = (el.outerHTML || '').slice(0, 160);
+    return `cell ${cell ? cells.indexOf(cell) : '?'}: ${html}`;
+  };
+  function check(el, cfg, out, context) {
+    if (!el || el.nodeType !== 1) return;
+    const allowed = cfg.images || [];
+    const ctx = context || el;
+    const tag = el.localName;
+    // ctx: where a node was added (it may have been removed again before the observer ran)
+    const within = (sel) => !!(el.closest(sel) || (ctx !== el && ctx.closest && ctx.closest(sel)));
+    const inMath = within('mjx-container');
+    const inAnswer = within('.grok-md');
+    const ownStyle = tag === 'style' && !inAnswer
+      && (cfg.styles || []).includes((el.textContent || '').trim());
+    if (BANNED.has(tag) && !ownStyle) out.push(`<${tag}> element: ${where(el)}`);
+    if (MATHJAX_ONLY.has(tag) && !inMath) out.push(`<${tag}> outside MathJax: ${where(el)}`);
+    if (inAnswer && NOT_IN_ANSWERS.has(tag)) out.push(`<${tag}> in an answer: ${where(el)}`);
+    for (const a of [...el.attributes]) {
+      const name = a.name.toLowerCase();
+      if (name.startsWith('on')) out.push(`${name} attribute: ${where(el)}`);
+      if (name === 'srcdoc') out.push(`srcdoc attribute: ${where(el)}`);
+      if (URL_ATTRS.has(name) || name.endsWith(':href')) {
+        const v = a.value.replace(STRIP, '').toLowerCase();
+        if (BAD_SCHEME.test(v)) out.push(`${name}=${JSON.stringify(a.value.slice(0, 60))}: ${where(el)}`);
+      }
+      if (name === 'style' && inAnswer && (BAD_STYLE.test(a.value)
+          || (OVERLAY.test(a.value) && !inMath && !tag.startsWith('mjx-'))))
+        out.push(`style ${JSON.stringify(a.value.slice(0, 80))}: ${where(el)}`);
+    }
+    if (tag === 'img') {
+      const src = el.getAttribute('src') || '';
+      // In an answer only images the user sent; elsewhere (widgets: thumbnails) blob: too.
+      if (!(allowed.includes(src) || (!inAnswer && src.startsWith('blob:'))))
+        out.push(`img src ${JSON.stringify(src.slice(0, 80))} not sent by the user: ${where(el)}`);
+    }
+    if (tag === 'mjx-container' && !el.closest('.grok-math'))
+      out.push(`MathJax typeset outside vetted math: ${where(el)}`);
+    if (tag === 'a' && inMath) out.push(`link inside typeset math: ${where(el)}`);
+  }
+  function scan(root, cfg, out, context) {
+    if (!root || root.nodeType !== 1) return;
+    check(root, cfg, out, context);
+    for (const el of root.querySelectorAll('*')) check(el, cfg, out, context);
+  }
+  window.__grokRules = { check, scan };
+  return window.__grokRules;
+})()
+"""
+
+_SCAN_OUTPUTS_JS = (
+    "(cfg) => { const rules = " + _RULES_JS + "; const out = [];"
+    " for (const area of document.querySelectorAll('.jp-Notebook .jp-OutputArea-output'))"
+    " rules.scan(area, cfg, out); return out; }"
+)
+
+_WATCH_JS = """
+(() => {
+  const cfg = %s;
+  window.__grokViolations = [];
+  const start = () => {
+    const rules = %s;
+    const inOutputs = (n) => n && n.nodeType === 1 && !!n.closest('.jp-OutputArea-output');
+    const note = (list) => { for (const v of list) if (window.__grokViolations.length < 500)
+      window.__grokViolations.push(v); };
+    new MutationObserver((records) => {
+      for (const r of records) {
+        const target = r.target;
+        if (r.type === 'attributes') {
+          if (inOutputs(target)) { const out = []; rules.check(target, cfg, out); note(out); }
+          continue;
+        }
+        for (const node of r.addedNodes) {
+          if (node.nodeType !== 1) continue;
+          if (inOutputs(node) || inOutputs(target)) {
+            const out = []; rules.scan(node, cfg, out, target); note(out);
+          }
+        }
+      }
+    }).observe(document, { subtree: true, childList: true, attributes: true });
+  };
+  if (document.documentElement) start();
+  else document.addEventListener('DOMContentLoaded', start);
+})();
+"""
+
+
+def _rules_config(allowed_images: Sequence[str], own_styles: Sequence[str]) -> dict:
+    return {"images": list(allowed_images), "styles": [s.strip() for s in own_styles]}
+
+
+def output_violations(
+    page: Any, allowed_images: Sequence[str] = (), own_styles: Sequence[str] = ()
+) -> list[str]:
+    """Every breach of the inert-output rules in the notebook's outputs (every
+    ``.jp-OutputArea-output``: what cells displayed, widgets included, not JupyterLab's own
+    prompts and icons), now: script,
+    iframe, object, embed, form, style, meta, link, base elements; svg/math outside MathJax's
+    mjx-container; on* attributes; href/src/... that are javascript:, vbscript: or data: once
+    whitespace and control characters are removed; an img whose src the user did not send;
+    MathJax output outside the vetted `.grok-math` spans, or links inside it. ``own_styles``:
+    the exact text of grok_magic's own stylesheets (e.g. the panel's), allowed outside answers."""
+    return page.evaluate(_SCAN_OUTPUTS_JS, _rules_config(allowed_images, own_styles))
+
+
+def watch_outputs(
+    page: Any, allowed_images: Sequence[str] = (), own_styles: Sequence[str] = ()
+) -> None:
+    """Before `open_notebook`: record every rule breach the moment it enters an output area
+    (also ones that vanish again while an answer streams); read them with `watched_violations`."""
+    page.add_init_script(
+        _WATCH_JS % (json.dumps(_rules_config(allowed_images, own_styles)), _RULES_JS))
+
+
+def watched_violations(page: Any) -> list[str]:
+    return page.evaluate("() => window.__grokViolations || null")
+
+
+def record_dialogs(page: Any) -> list[str]:
+    """A list that collects (and dismisses) every alert/confirm/prompt/beforeunload dialog."""
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        try:
+            dialog.dismiss()
+        except Exception:  # noqa: BLE001 - the page may be closing
+            pass
+
+    page.on("dialog", on_dialog)
+    return dialogs
+
+
+def pwned(page: Any) -> dict:
+    """What payloads set: ``window.__pwned`` and ``window.__grok_xss`` (both must stay unset)."""
+    return page.evaluate(
+        "() => ({pwned: typeof window.__pwned === 'undefined' ? null : String(window.__pwned),"
+        " grok_xss: typeof window.__grok_xss === 'undefined' ? null : String(window.__grok_xss)})"
+    )

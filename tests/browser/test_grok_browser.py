@@ -1,4 +1,5 @@
-"""%%grok in a real JupyterLab: rendered Markdown, the usage widget, and inert hostile answers."""
+"""%%grok in a real JupyterLab: answers rendered (safe HTML, not text/markdown), the usage widget,
+and inert hostile answers."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import pytest
 from playwright.sync_api import expect
 from xai_standin import FAKE_KEY, Reply
 
-from .conftest import open_notebook, run_all, screenshot, write_notebook, xss_fired
+from .conftest import (
+    open_notebook,
+    output_violations,
+    pwned,
+    record_dialogs,
+    run_all,
+    screenshot,
+    watch_outputs,
+    watched_violations,
+    write_notebook,
+    xss_fired,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -40,14 +52,20 @@ def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, 
         "%%grok\nNow something dangerous",
         "%%grok\nAnd something sneaky",
     ])
+    dialogs = record_dialogs(page)
+    watch_outputs(page)
     open_notebook(page, jupyterlab, "grok.ipynb")
     run_all(page)
 
+    # Answers are text/html (our renderer's output, in its mathjax_ignore wrapper), not Markdown.
+    html = ".jp-OutputArea .jp-RenderedHTMLCommon .grok-md"
     cells = page.locator(".jp-CodeCell")
     first = cells.nth(1)
-    expect(first.locator(".jp-RenderedMarkdown strong", has_text="bold")).to_have_count(1)
-    expect(first.locator(".jp-RenderedMarkdown h1", has_text="Olá")).to_have_count(1)
-    expect(first.locator(".jp-RenderedMarkdown li")).to_have_count(2)
+    expect(first.locator(f"{html} strong", has_text="bold")).to_have_count(1)
+    expect(first.locator(f"{html} h1", has_text="Olá")).to_have_count(1)
+    expect(first.locator(f"{html} li")).to_have_count(2)
+    expect(first.locator(f"{html} code", has_text="code")).to_have_count(1)
+    assert page.locator(".jp-OutputArea .jp-RenderedMarkdown").count() == 0
     usage = first.locator(".grok-usage")
     expect(usage.first).to_be_visible()
     expect(usage.first).to_contain_text("completion")
@@ -55,17 +73,24 @@ def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, 
     expect(usage.first).to_contain_text("$")
 
     second = cells.nth(2)
-    expect(second.locator(".jp-RenderedMarkdown strong", has_text="Bold answer")).to_have_count(1)
-    expect(second.locator(".jp-RenderedMarkdown a", has_text="tracker")).to_have_count(1)
+    expect(second.locator(f"{html} strong", has_text="Bold answer")).to_have_count(1)
+    # the invented image is a plain link to where it would have come from, never loaded
+    expect(second.locator(f"{html} a", has_text="tracker")).to_have_count(1)
+    # the raw HTML is shown as text
+    expect(second.locator(html).first).to_contain_text("<script>window.__grok_xss=2</script>")
     assert second.locator(".jp-OutputArea img").count() == 0
     assert second.locator(".jp-OutputArea iframe, .jp-OutputArea script").count() == 0
     links = second.locator(".jp-OutputArea a").evaluate_all("els => els.map(e => e.href)")
     assert not any(h.lower().startswith("javascript:") for h in links), links
     third = cells.nth(3)
     expect(third.locator(".grok-usage").first).to_be_visible()
+    expect(third.locator(html).first).to_be_visible()
     assert third.locator(".jp-OutputArea img").count() == 0
     page.wait_for_timeout(500)
-    assert page.evaluate("() => window.__grok_xss") is None
+    assert output_violations(page) == []
+    assert watched_violations(page) == []
+    assert pwned(page) == {"pwned": None, "grok_xss": None}
     assert not xss_fired(page)
+    assert dialogs == []
     assert FAKE_KEY not in page.content()
     screenshot(page, "grok-cells")

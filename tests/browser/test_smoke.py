@@ -1,4 +1,4 @@
-"""Smoke test of the browser harness: widgets round-trip and Markdown output render."""
+"""Smoke test of the browser harness: widgets round-trip, and grok_magic's HTML output renders."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ def on_click(_):
 button.on_click(on_click)
 display(button, label)
 """,
-    'display({"text/markdown": "**hi**"}, raw=True)',
+    # answers are shown as text/html from grok_magic's one renderer (no longer text/markdown)
+    "from grok_magic.markdown import render_html\n"
+    'display({"text/html": render_html("**hi**"), "text/plain": "hi"}, raw=True)',
     'print("smoke done")',
 ]
 
 
-def test_widget_click_and_markdown_output(jupyterlab, page):
+def test_widget_click_and_html_output(jupyterlab, page):
     write_notebook(jupyterlab.root, "smoke.ipynb", CELLS)
     open_notebook(page, jupyterlab, "smoke.ipynb")
     run_all(page)
@@ -43,7 +45,7 @@ def test_widget_click_and_markdown_output(jupyterlab, page):
     button.click()
     expect(label).to_contain_text("clicked!")
 
-    strong = page.locator(".jp-OutputArea .jp-RenderedMarkdown strong")
+    strong = page.locator(".jp-OutputArea .jp-RenderedHTMLCommon .grok-md strong")
     expect(strong).to_have_count(1)
     expect(strong).to_have_text("hi")
     expect(page.locator(".jp-OutputArea-output", has_text="smoke done")).to_have_count(1)
