@@ -216,6 +216,16 @@ def wait_cells_run(page, timeout_ms: float = CELL_TIMEOUT_MS) -> None:
     run_all(page, timeout=timeout_ms)
 
 
+def run_watched(page, lab, name: str, cells: list[str]) -> tuple[Browsing, float]:
+    """Write a notebook, open it with every request watched, run it; (watcher, seconds)."""
+    write_notebook(lab.root, name, cells)
+    browsing = Browsing(page, lab)
+    started = time.monotonic()
+    open_notebook(page, lab, name)
+    wait_cells_run(page)
+    return browsing, time.monotonic() - started
+
+
 def test_magic_and_history_stream_the_corpus_inert(jupyterlab, page, xai_server, canary):
     groups = corpus(canary.url)
     (jupyterlab.root / "inert_corpus.json").write_text(json.dumps(groups))
@@ -240,14 +250,9 @@ def test_magic_and_history_stream_the_corpus_inert(jupyterlab, page, xai_server,
         *[f"%%grok -q\nAll the {g} cases at once" for g in GROUPS],
         "%grok history",
     ]
-    write_notebook(jupyterlab.root, "inert_magic.ipynb", cells)
-    browsing = Browsing(page, jupyterlab)
-    started = time.monotonic()
-    open_notebook(page, jupyterlab, "inert_magic.ipynb")
-    wait_cells_run(page)
+    browsing, seconds = run_watched(page, jupyterlab, "inert_magic.ipynb", cells)
     total = sum(len(v) for v in groups.values())
-    print(f"\n{total} cases streamed through %%grok and %grok history: "
-          f"{time.monotonic() - started:.0f} s")
+    print(f"\n{total} cases streamed through %%grok and %grok history: {seconds:.0f} s")
 
     code_cells = page.locator(".jp-CodeCell")
     assert_benign_rendered(code_cells.nth(1))
@@ -290,13 +295,8 @@ def test_chat_panel_streams_the_corpus_inert(jupyterlab, page, xai_server, canar
         # a second panel on the same conversation renders all of it as panel history
         "%grok chat",
     ]
-    write_notebook(jupyterlab.root, "inert_panel.ipynb", cells)
-    browsing = Browsing(page, jupyterlab)
-    started = time.monotonic()
-    open_notebook(page, jupyterlab, "inert_panel.ipynb")
-    wait_cells_run(page)
-    print(f"\n{len(batches)} corpus batches streamed through the chat panel: "
-          f"{time.monotonic() - started:.0f} s")
+    browsing, seconds = run_watched(page, jupyterlab, "inert_panel.ipynb", cells)
+    print(f"\n{len(batches)} corpus batches streamed through the chat panel: {seconds:.0f} s")
 
     panels = page.locator(".grok-panel")
     expect(panels).to_have_count(2)
