@@ -340,6 +340,21 @@ def escape_markdown(text: str) -> str:
     return text.replace("(", "&#40;").replace(")", "&#41;")
 
 
+PYTHON_FENCES = frozenset({"python", "py", "python3", "ipython", "ipython3"})
+
+
+def python_code_blocks(text: str) -> list[str]:
+    """The Python code blocks of an answer, as the parser sees them (fences tagged python/py,
+    or untagged fences when none is tagged).
+
+    >>> python_code_blocks("Try:\\n\\n```python\\nx = 1\\n```\\n\\n```\\ny = 2\\n```")
+    ['x = 1\\n']
+    """
+    fences = [t for t in _md().parse(normalize_newlines(text)) if t.type == "fence"]
+    tagged = [t.content for t in fences if t.info.strip().split(" ")[0].lower() in PYTHON_FENCES]
+    return tagged or [t.content for t in fences if not t.info.strip()]
+
+
 def fence_for(text: str, char: str = "`") -> str:
     """A code fence longer than any run of `char` inside `text`.
 

@@ -9,9 +9,13 @@ from pathlib import Path
 from grok_magic.errors import InputError
 from grok_magic.messages import user_message
 
-# {name} names a bare variable; {{name}} is the literal text {name}. Nothing else is evaluated,
-# so {os.environ[...]} or {x!r:>10} stay as typed.
-PLACEHOLDER = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# {name} names a bare variable; {{name}} is the literal text {name}; {In[3]} and {Out[3]} are a
+# cell's source and output value, {Err} the last error. Nothing else is evaluated, so
+# {os.environ[...]} or {x!r:>10} stay as typed.
+PLACEHOLDER = re.compile(
+    r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|\{(In|Out)\[(\d+)\]\}|\{([A-Za-z_][A-Za-z0-9_]*)\}"
+)
+DEFAULT_MAX_VALUE_CHARS = 4000
 MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 BARE_IMAGE_URL = re.compile(
     r"(?<![(<\"'])\bhttps?://[^\s<>()\"']+?\.(?:png|jpe?g)(?:\?[^\s<>()\"']*)?(?=[\s)\]>,;\"']|$)",
@@ -64,17 +68,22 @@ def resolve_image_source(src: str, namespace: Mapping) -> object:
 def build_user_turn(
     text: str, namespace: Mapping, *, images: Iterable = (), detail: str | None = None,
     max_side: int | None = None, image_part: Callable | None = None,
+    max_value_chars: int = DEFAULT_MAX_VALUE_CHARS, last_error: str | None = None,
 ) -> dict:
     """The one way a user turn is built (the magic, the panel and scripts all call it).
 
     `{name}` inserts `namespace[name]`: an image-like value becomes an image part there, any other
-    value its text. Inline images (`![alt](src)`, bare image URLs) are looked for **only in the
-    text as typed**, never inside an inserted value, so a value can neither read a local file nor
-    add a remote image. Then each of `images` (a variable name, path, URL or image object).
+    value its description within `max_value_chars` (grok_magic.describe). `{In[3]}` is cell 3's
+    source and `{Out[3]}` its output (an image part if image-like), from the namespace's `In` and
+    `Out` as IPython keeps them; `{Err}` is `last_error`. Inline images (`![alt](src)`, bare
+    image URLs) are looked for **only in the text as typed**, never inside an inserted value, so
+    a value can neither read a local file nor add a remote image. Then each of `images` (a
+    variable name, path, URL or image object).
 
     >>> build_user_turn("Hi {who}, see {{who}}", {"who": "![x](/etc/passwd)"})
     {'role': 'user', 'content': 'Hi ![x](/etc/passwd), see {who}'}
     """
+    from grok_magic.describe import describe_value
     from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE, is_image_like, to_image_part
 
     side = max_side or DEFAULT_MAX_IMAGE_SIDE
@@ -96,14 +105,22 @@ def build_user_turn(
     for match in PLACEHOLDER.finditer(text):
         typed(text[last : match.start()])
         last = match.end()
-        escaped, name = match.groups()
+        escaped, history, number, name = match.groups()
         if escaped:
             parts.append("{" + escaped + "}")
+        elif history:
+            value = _history_value(namespace, history, int(number))
+            parts.append(part(value) if history == "Out" and is_image_like(value)
+                         else value if history == "In" else describe_value(value, max_value_chars))
+        elif name == "Err" and last_error is not None:
+            parts.append(last_error)
+        elif name == "Err" and "Err" not in namespace:
+            raise InputError("{Err} stands for the last error, and no cell has failed yet",
+                             hint="Run the failing cell first, or write the error into the cell.")
         elif name in namespace and is_image_like(namespace[name]):
             parts.append(part(namespace[name]))
         elif name in namespace:
-            value = namespace[name]
-            parts.append(value if isinstance(value, str) else str(value))
+            parts.append(describe_value(namespace[name], max_value_chars))
         else:
             parts.append(match.group(0))
     typed(text[last:])
@@ -113,6 +130,20 @@ def build_user_turn(
     if not turn["content"]:
         raise InputError("the message is empty", hint="Write a question (or attach an image).")
     return turn
+
+
+def _history_value(namespace: Mapping, kind: str, number: int) -> object:
+    """`In[number]` (a cell's source) or `Out[number]` (its output value), or a clear error."""
+    history = namespace.get(kind)
+    try:
+        value = history[number]
+    except (TypeError, KeyError, IndexError):
+        value = None
+    if value is None or (kind == "In" and not isinstance(value, str)):
+        what = "source" if kind == "In" else "output"
+        raise InputError(f"{{{kind}[{number}]}} names cell {number}'s {what}, and there is none",
+                         hint="Check the cell number in the prompt, e.g. [3]: is cell 3.")
+    return value
 
 
 def sent_image_urls(user_turn: Mapping) -> set[str]:

@@ -75,3 +75,56 @@ def long_answer(target_chars: int = 20_000) -> str:
         blocks.append("\n".join(f"- point {n}.{i}: a short list item" for i in range(1, 5)))
         blocks.append(f"```python\ndef step_{n}(x):\n\n    return x * {n}\n```")
     return "\n\n".join(blocks)[:target_chars]
+
+
+@dataclass
+class CellRun:
+    """One cell run in a live kernel: its execute reply and what it displayed."""
+
+    reply: dict
+    outputs: list[dict]
+
+    @property
+    def next_input(self) -> str | None:
+        """The text a `set_next_input` payload puts into a new cell below (what JupyterLab does)."""
+        for payload in self.reply["content"].get("payload") or ():
+            if payload.get("source") == "set_next_input":
+                return payload["text"]
+        return None
+
+    @property
+    def status(self) -> str:
+        return self.reply["content"]["status"]
+
+    def text(self) -> str:
+        """Every output's text/plain and stream text, joined."""
+        parts = []
+        for msg in self.outputs:
+            content = msg["content"]
+            parts.append(content.get("text", ""))
+            parts.append((content.get("data") or {}).get("text/plain", ""))
+            parts.extend(content.get("traceback") or ())
+        return "\n".join(parts)
+
+
+class LiveKernel:
+    """A real ipykernel, cell by cell, keeping each execute reply (payloads included)."""
+
+    def __init__(self) -> None:
+        from jupyter_client.manager import start_new_kernel
+
+        self.manager, self.client = start_new_kernel(kernel_name="python3")
+
+    def run(self, code: str, timeout: float = 60) -> CellRun:
+        outputs: list[dict] = []
+
+        def keep(msg: dict) -> None:
+            if msg["msg_type"] in FRONT_END_TYPES:
+                outputs.append(msg)
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=keep)
+        return CellRun(reply, outputs)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)

@@ -15,12 +15,14 @@ from grok_magic.client import GrokClient
 from grok_magic.conversation import DEFAULT_MAX_HISTORY, Ask, Conversation
 from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.messages import DETAILS
+from grok_magic.markdown import python_code_blocks
+from grok_magic.messages import DETAILS, user_message
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay, is_terminal
+from grok_magic.notebook.error_watch import ErrorWatch
 from grok_magic.notebook.reports import DryRun
-from grok_magic.notebook.subcommands import SUBCOMMANDS, settings
-from grok_magic.prompt import build_user_turn
+from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
+from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS, build_user_turn
 from grok_magic.redaction import Secret
 from grok_magic.response import Response
 from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settings
@@ -52,6 +54,9 @@ class GrokMagics(Magics):
     max_image_side = Int(
         DEFAULT_MAX_IMAGE_SIDE, help="Images are scaled so their longest side is at most this."
     ).tag(config=True)
+    max_value_chars = Int(
+        DEFAULT_MAX_VALUE_CHARS, help="Most characters a {name} value is described in."
+    ).tag(config=True)
     stream = Bool(True, help="Stream answers as they are written.").tag(config=True)
     show_usage = Bool(True, help="Show the token-usage widget after each answer.").tag(config=True)
 
@@ -64,6 +69,7 @@ class GrokMagics(Magics):
         self.conversation = Conversation(max_history=self.max_history)
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None
+        self.errors = ErrorWatch(shell)
 
     @observe("max_history")
     def _max_history_changed(self, change) -> None:
@@ -129,6 +135,10 @@ class GrokMagics(Magics):
     )
     @magic_arguments.argument("--timeout", type=float, help="Seconds to wait for data.")
     @magic_arguments.argument("-q", "--quiet", action="store_true", help="No usage widget.")
+    @magic_arguments.argument(
+        "--to-cell", nargs="?", const="first", choices=("first", "all"),
+        help="Put the answer's first Python code block (or all of them) into a new cell below.",
+    )
     @line_cell_magic
     def grok(self, line: str = "", cell: str | None = None):
         """Ask Grok. The cell's text is the question; the answer streams in as Markdown.
@@ -148,14 +158,19 @@ class GrokMagics(Magics):
         matplotlib figure) at that place; `{{name}}` is the literal text `{name}`. Markdown images
         and bare .png/.jpg URLs in the text are sent as images, in order.
 
+        `{In[3]}` is cell 3's source, `{Out[3]}` its output (described, or an image), `{Err}` the
+        last error (type, message and your frames). DataFrames, arrays and long values are
+        described within `GrokMagics.max_value_chars` (shape, dtypes, a head/tail sample).
+
         Line commands: `%grok` (settings), `%grok reset`, `%grok history`, `%grok usage`,
-        `%grok models`, `%grok key`, `%grok chat`, or `%grok QUESTION` for a one-line question.
+        `%grok models`, `%grok key`, `%grok chat`, `%grok explain` (the last error, explained),
+        `%grok fix` (a corrected cell, put below, not run), or `%grok QUESTION`.
         Defaults: `%config GrokMagics.model = "grok-4.3"` (also system, detail, max_history,
         timeout, max_retries, max_image_side, stream, show_usage). The last answer is `_grok`.
         """
         if cell is None:
             return self._line(line)
-        return self._ask(self.grok.parser.parse_args(_split(line)), cell)
+        return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
 
     def _line(self, line: str):
         words = line.strip().split(None, 1)
@@ -171,18 +186,14 @@ class GrokMagics(Magics):
             )
         return self._ask(self.grok.parser.parse_args([]), line)
 
-    def _system_for(self, value: str | None) -> str | None:
-        if value is None:
-            return self.system or None
-        if value.isidentifier() and isinstance(self.user_ns.get(value), str):
-            return self.user_ns[value]
-        return value
-
-    def _build_ask(self, args, text: str, response_format: dict | None) -> Ask:
-        """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options."""
-        user_turn = build_user_turn(
+    def _build_ask(self, args, text: str, response_format: dict | None, literal: bool) -> Ask:
+        """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options;
+        `literal` text (ours, quoting a cell) is sent as it is."""
+        last = self.errors.last
+        user_turn = user_message([text]) if literal else build_user_turn(
             dedent(text), self.user_ns, images=args.image, detail=args.detail or self.detail or None,
-            max_side=self.max_image_side,
+            max_side=self.max_image_side, max_value_chars=self.max_value_chars,
+            last_error=last.error_text if last else None,
         )
         options = {
             "temperature": args.temperature,
@@ -190,15 +201,15 @@ class GrokMagics(Magics):
             "reasoning_effort": args.reasoning_effort,
             "response_format": response_format,
         }
-        return Ask(user_turn, args.model or self.model, system=self._system_for(args.system),
+        return Ask(user_turn, args.model or self.model, system=system_prompt(args.system, self.system, self.user_ns),
                    options={k: v for k, v in options.items() if v is not None},
                    stream=self.stream and not args.no_stream, timeout=args.timeout)
 
-    def _ask(self, args, text: str):
+    def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
-        ask = self._build_ask(args, text, response_format)
+        ask = self._build_ask(args, text, response_format, literal)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
             convo = Conversation(max_history=self.max_history) if args.new else self.conversation
@@ -215,6 +226,8 @@ class GrokMagics(Magics):
             response.parsed = parse_structured(response, validator)
         if args.out:
             self.user_ns[args.out] = response.parsed if response_format else response
+        if args.to_cell:
+            code_to_cell(self.shell, response.text, args.to_cell)
         if self.show_usage and not args.quiet:
             self._show_usage(response)
         return None
@@ -270,13 +283,23 @@ class GrokMagics(Magics):
             display(usage)
 
 
-def _split(line: str) -> list[str]:
-    from IPython.utils.process import arg_split
+def system_prompt(value: str | None, default: str, namespace: dict) -> str | None:
+    """`-s`: the text, or the str variable it names; the configured prompt when not given."""
+    if value is None:
+        return default or None
+    if value.isidentifier() and isinstance(namespace.get(value), str):
+        return namespace[value]
+    return value
 
-    try:
-        return arg_split(line, posix=True)
-    except ValueError as err:
-        raise UsageError(f"Cannot read the %%grok options ({err}): check the quotes.") from None
+
+def code_to_cell(shell, answer: str, which: str) -> None:
+    """The answer's first (or every) Python code block as a new cell below; never run."""
+    blocks = python_code_blocks(answer)
+    if not blocks:
+        print("The answer has no Python code block: no cell was added.")
+        return
+    code = blocks[0] if which == "first" else "\n\n".join(b.rstrip("\n") for b in blocks)
+    shell.set_next_input(code.rstrip("\n"), replace=False)
 
 
 def register(ipython) -> None:
@@ -286,6 +309,8 @@ def register(ipython) -> None:
 
 
 def unregister(ipython) -> None:
+    for magics in [c for c in ipython.configurables if isinstance(c, GrokMagics)]:
+        magics.errors.close()
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("grok", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, GrokMagics)]

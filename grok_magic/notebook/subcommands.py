@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from IPython.core.error import UsageError
 from IPython.display import display
 
+from grok_magic.markdown import fence_for
 from grok_magic.notebook.reports import HistoryReport, models_report, settings_report, usage_report
 from grok_magic.redaction import Secret
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the magics import this table
     from grok_magic.notebook.magics import GrokMagics
 
 PANEL_NAME = "_grok_panel"
+EXPLAIN = ("Explain this error to someone learning Python: what it means, why this code raised it, "
+           "and how to fix it. Be brief and concrete.")
+FIX = ("This notebook cell fails. Reply with the whole corrected cell in one ```python code block, "
+       "then one sentence saying what you changed.")
 
 
 def settings(magics: GrokMagics, rest: str):
@@ -72,6 +78,41 @@ def chat(magics: GrokMagics, rest: str):
     return panel  # shown as the cell's result; also `_grok_panel` for scripted demos
 
 
+def explain(magics: GrokMagics, rest: str):
+    return ask_about_error(magics, rest, EXPLAIN, to_cell=None)
+
+
+def fix(magics: GrokMagics, rest: str):
+    return ask_about_error(magics, rest, FIX, to_cell="first")
+
+
+def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell: str | None):
+    """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`."""
+    failed = magics.errors.last
+    if failed is None:
+        print("No cell has failed yet in this session: there is nothing to explain or fix, "
+              "and nothing was sent.")
+        return None
+    args = magics.grok.parser.parse_args(split_options(line))
+    if to_cell and not args.to_cell:
+        args.to_cell = to_cell
+    source, error = failed.source.rstrip("\n"), failed.error_text
+    code_fence, error_fence = fence_for(source), fence_for(error)
+    text = (f"{instruction}\n\nThe cell:\n\n{code_fence}python\n{source}\n{code_fence}\n\n"
+            f"The error:\n\n{error_fence}\n{error}\n{error_fence}")
+    return magics._ask(args, text, literal=True)
+
+
+def split_options(line: str) -> list[str]:
+    """A magic's option line split as a POSIX shell would (quotes kept together)."""
+    from IPython.utils.process import arg_split
+
+    try:
+        return arg_split(line, posix=True)
+    except ValueError as err:
+        raise UsageError(f"Cannot read the %%grok options ({err}): check the quotes.") from None
+
+
 # `%grok NAME REST` calls SUBCOMMANDS[NAME](magics, REST); bare `%grok` shows the settings.
 SUBCOMMANDS = {
     "reset": reset,
@@ -80,4 +121,6 @@ SUBCOMMANDS = {
     "models": models,
     "key": key,
     "chat": chat,
+    "explain": explain,
+    "fix": fix,
 }
