@@ -1,7 +1,7 @@
 """Front-end traffic of a streamed %%grok answer: bytes pushed and update rate, same run.
 
-A 20 KB Markdown answer in 5,000 chunks (rendered by the same safe renderer in every case) streams from the local stand-in into a real kernel three
-ways, and every iopub message a front end would get is counted:
+A 20 KB Markdown answer in 5,000 chunks streams from the local stand-in into a real kernel three
+ways (each rendered by the same safe renderer), and every iopub message a front end would get is counted:
   naive      — re-display the whole answer on every chunk (what a simple loop does);
   throttled  — re-display the whole answer at most 10 times a second;
   %%grok     — grok_magic: finished blocks fixed, only the tail updated, ~10 updates/s.

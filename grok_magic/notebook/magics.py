@@ -201,7 +201,8 @@ class GrokMagics(Magics):
             "reasoning_effort": args.reasoning_effort,
             "response_format": response_format,
         }
-        return Ask(user_turn, args.model or self.model, system=system_prompt(args.system, self.system, self.user_ns),
+        system = system_prompt(args.system, self.system, self.user_ns)
+        return Ask(user_turn, args.model or self.model, system=system,
                    options={k: v for k, v in options.items() if v is not None},
                    stream=self.stream and not args.no_stream, timeout=args.timeout)
 
