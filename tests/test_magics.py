@@ -715,3 +715,15 @@ def test_load_ext_registers_one_configurable(xai_env):
     assert sum(isinstance(c, GrokMagics) for c in ip_.configurables) == 1
     ip_.run_line_magic("unload_ext", "grok_magic")
     assert not any(isinstance(c, GrokMagics) for c in ip_.configurables)
+
+
+def test_fix_prefills_the_next_prompt_in_a_terminal_shell(ip, xai_env):
+    """InteractiveShell keeps set_next_input as `rl_next_input`, which terminal IPython shows as
+    the text of the next prompt."""
+    ip.grok_magics.errors.last = None
+    run(ip, "1 / 0")
+    xai_env.enqueue(Reply(content="Fixed:\n\n```python\nprint(1 / 1)\n```\n"))
+    out = run(ip, "%grok fix")
+    assert out.error is None, out.everything()
+    assert ip.rl_next_input == "print(1 / 1)"
+    ip.rl_next_input = None
