@@ -18,16 +18,7 @@ from grok_magic.redaction import redact
 from grok_magic.response import Response
 from grok_magic.settings import Settings
 from grok_magic.sse import StreamState, iter_sse_json
-from grok_magic.transport import (  # noqa: F401 - retry_delay and friends are part of the API
-    MAX_RETRY_AFTER,
-    MAX_RETRY_DELAY,
-    RETRY_STATUSES,
-    Transport,
-    request_id_of,
-    retry_delay,
-    should_retry,
-    unexpected_body,
-)
+from grok_magic.transport import Transport, request_id_of, unexpected_body
 
 # After `[DONE]` only the end of the chunked body should follow; wait this long for it so the
 # connection goes back to the pool, rather than dropping it.
@@ -72,10 +63,8 @@ class ResponseStream:
 
     def __init__(
         self, http_response, response: Response, request_id: str | None,
-        on_done: Callable[[Response], None] | None = None,
     ) -> None:
         self._http = http_response
-        self._on_done = on_done
         self._on_end: list[Callable[[Response], None]] = []
         self._ended = False
         self.response = response
@@ -143,8 +132,6 @@ class ResponseStream:
             self._end(response.finish(stopped=True))
         elif self._state.done or response.finish_reason is not None:
             response.finish()
-            if self._on_done is not None:
-                self._on_done(response)
             self._end(response)
         else:
             raise self._interrupted(None)
@@ -270,7 +257,9 @@ class GrokClient(Transport):
         http = self._send("POST", "/chat/completions", body, stream=True, timeout=timeout)
         if "text/event-stream" not in (http.headers.get("content-type") or "").lower():
             raise unexpected_body(http, "an event stream")
-        return ResponseStream(http, response, request_id_of(http), on_done=self.fill_price)
+        stream = ResponseStream(http, response, request_id_of(http))
+        stream.on_end(self.fill_price)  # first, so the cost is known to every later listener
+        return stream
 
     def get_json(self, path: str, *, timeout: float | None = 30.0) -> object:
         http = self._send("GET", path, timeout=timeout)

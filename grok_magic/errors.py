@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from grok_magic.redaction import redact
+from grok_magic.redaction import redact, register_secret
 
 # Matched against xAI's message only: a plain 429's *code* is "Some resource has been exhausted",
 # which must stay a (retryable) rate limit.
@@ -47,7 +47,7 @@ class GrokError(Exception):
 
     def paragraph(self) -> str:
         """One paragraph: what happened, xAI's words, what to do, and the request id."""
-        parts = [redact(f"{self.title}: {self.message}".rstrip())]
+        parts = [f"{self.title}: {self.message}".rstrip()]
         if self.hint:
             parts.append(self.hint)
         if self.request_id:
@@ -242,9 +242,11 @@ def error_for_status(
     request_id: str | None = None,
     key: str | None = None,
 ) -> APIStatusError:
-    """Map an HTTP status and xAI error body to the matching APIStatusError subclass."""
+    """Map an HTTP status and xAI error body to the matching APIStatusError subclass (which
+    redacts what it keeps; `key` is registered for that first)."""
+    register_secret(key)
     message, code = parse_error_body(body)
-    message = redact(message, key) or f"HTTP {status}"
+    message = message or f"HTTP {status}"
     lowered = message.lower()
     if status >= 500:
         cls: type[APIStatusError] = ServerError
@@ -256,16 +258,15 @@ def error_for_status(
         cls = CreditsExhaustedError
     else:
         cls = STATUS_CLASSES.get(status, APIStatusError)
-    return cls(message, status=status, code=redact(code, key) if code else code,
-               request_id=request_id)
+    return cls(message, status=status, code=code, request_id=request_id)
 
 
 def error_for_event(
     event: Mapping, *, request_id: str | None = None, key: str | None = None
 ) -> APIStatusError:
     """An error event inside a 200 stream (``{"code", "error"}``) as the matching error."""
+    register_secret(key)
     message, code = parse_error_body(event)
-    message, code = redact(message, key), redact(code, key) if code else code
     lowered = f"{message} {code or ''}".lower()
     if any(p in message.lower() for p in CREDITS_PHRASES):
         cls: type[APIStatusError] = CreditsExhaustedError

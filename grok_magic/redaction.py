@@ -87,9 +87,7 @@ def _ascii_lower(text: str) -> str:
 
 def _masked_spans(lowered: str) -> list[tuple[int, int]]:
     spans = []
-    for secret, pieces in list(_fragments.items()):
-        if len(secret) < FRAGMENT:
-            pieces = frozenset({secret})
+    for pieces in list(_fragments.values()):
         for piece in pieces:
             start = lowered.find(piece)
             while start >= 0:
@@ -130,14 +128,8 @@ def redact(text: str, key: str | Secret | None = None) -> str:
 def _redact_encoded(match: re.Match) -> str:
     run = match.group(0)
     decoded = unquote(run)
-    return MASK if redact_plain(decoded) != decoded else run
-
-
-def redact_plain(text: str) -> str:
-    """`redact` without decoding percent-escapes first (used on already decoded text)."""
-    if _fragments and _masked_spans(_ascii_lower(text)):
-        return MASK
-    return KEY_LOOKALIKE.sub(LOOKALIKE_MASK, text)
+    holds_key = bool(_fragments and _masked_spans(_ascii_lower(decoded)))
+    return MASK if holds_key or KEY_LOOKALIKE.search(decoded) else run
 
 
 def redact_value(value):

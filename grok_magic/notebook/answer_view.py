@@ -81,6 +81,7 @@ class AnswerStream:
         self.clock = clock
         self.started = clock()
         self.updates = 0
+        self._frozen_text = ""  # text already shown for good
         self._tail = ""  # text not yet frozen
         self._pending: list[str] = []  # deltas since the last flush, joined only when shown
         self._reasoning: list[str] = []
@@ -96,8 +97,6 @@ class AnswerStream:
     def text(self) -> str:
         """All answer text so far (frozen and not)."""
         return redact(self._frozen_text + self._tail + "".join(self._pending))
-
-    _frozen_text = ""
 
     # -- inputs ------------------------------------------------------------------------------
     def feed(self, content: str = "", reasoning: str = "") -> None:

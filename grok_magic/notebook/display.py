@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import sys
-from collections.abc import Collection
 
 from grok_magic.markdown import escape_markdown, render_html, wrap
 from grok_magic.pricing import format_cost
@@ -21,22 +20,6 @@ def with_note(answer_html: str, note: str) -> str:
 
 def join_plain(text: str, note: str) -> str:
     return "\n\n".join(p for p in (text, f"[{note}]" if note else "") if p)
-
-
-class AnswerDisplay:
-    """An answer as display data: sanitised HTML for notebooks, plain text for terminals."""
-
-    def __init__(self, text: str, allowed_images: Collection[str] = (), note: str = "") -> None:
-        self.text = redact(text)
-        self.allowed_images = allowed_images
-        self.note = redact(note)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        body = render_html(self.text, self.allowed_images) if self.text else ""
-        return {"text/html": with_note(body, self.note), "text/plain": join_plain(self.text, self.note)}
-
-    def __repr__(self) -> str:
-        return self.text
 
 
 class Report:

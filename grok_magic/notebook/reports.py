@@ -49,7 +49,7 @@ class DryRun:
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         payload = json.dumps(self.shown, indent=2, ensure_ascii=False)
         curl = curl_command(self.url, self.shown)
-        plain = redact(f"POST {self.url}\n{payload}\n\n{curl}")
+        plain = f"POST {self.url}\n{payload}\n\n{curl}"  # the body is redacted already
         json_fence, curl_fence = fence_for(payload), fence_for(curl)
         markdown = (
             f"**Dry run** — nothing was sent. `POST` {cell(self.url)} with this body:\n\n"
@@ -69,10 +69,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 def settings_report(rows: Sequence[tuple[str, object]]) -> Report:
     plain = "\n".join(f"{k:>15}: {v}" for k, v in rows)
     return Report(table(("setting", "value"), rows), plain)
-
-
-def history_report(messages: Sequence[Mapping]) -> HistoryReport:
-    return HistoryReport(messages)
 
 
 class HistoryReport:
