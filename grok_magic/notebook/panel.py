@@ -11,7 +11,6 @@ from grok_magic.client import Delta, GrokClient
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import GrokError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.messages import user_message
 from grok_magic.notebook.display import UsageDisplay
 from grok_magic.notebook.panel_views import (
     AnswerView,
@@ -212,10 +211,8 @@ class ChatPanel(PanelControls):
 
     def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
         """Build the question from what is in the panel now and hand it to the session."""
-        # The one user-turn builder (inline images in the typed text, then the attachments); an
-        # empty message goes to the session as it is, which says so.
-        turn = build_user_turn(text, {}, images=parts) if text.strip() or parts else user_message([])
-        ask = Ask(turn, self.model, system=self.system)
+        # The one user-turn builder: inline images in the typed text, then the attachments.
+        ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system)
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
