@@ -606,3 +606,13 @@ def pwned(page: Any) -> dict:
         "() => ({pwned: typeof window.__pwned === 'undefined' ? null : String(window.__pwned),"
         " grok_xss: typeof window.__grok_xss === 'undefined' ? null : String(window.__grok_xss)})"
     )
+
+
+def assert_nothing_ran(page: Any, allowed_images: Sequence[str] = (),
+                       own_styles: Sequence[str] = ()) -> None:
+    """No payload ran (no flag set, no XSS marker) and every output obeys the inert DOM rules,
+    now and at every moment the MutationObserver saw (see `watch_outputs`)."""
+    assert pwned(page) == {"pwned": None, "grok_xss": None}
+    assert not xss_fired(page)
+    assert output_violations(page, allowed_images, own_styles) == []
+    assert watched_violations(page) == []

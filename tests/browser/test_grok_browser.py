@@ -8,16 +8,13 @@ from playwright.sync_api import expect
 from xai_standin import FAKE_KEY, Reply
 
 from .conftest import (
+    assert_nothing_ran,
     open_notebook,
-    output_violations,
-    pwned,
     record_dialogs,
     run_all,
     screenshot,
     watch_outputs,
-    watched_violations,
     write_notebook,
-    xss_fired,
 )
 
 pytestmark = pytest.mark.browser
@@ -87,10 +84,7 @@ def test_grok_cell_renders_markdown_usage_and_nothing_hostile(jupyterlab, page, 
     expect(third.locator(html).first).to_be_visible()
     assert third.locator(".jp-OutputArea img").count() == 0
     page.wait_for_timeout(500)
-    assert output_violations(page) == []
-    assert watched_violations(page) == []
-    assert pwned(page) == {"pwned": None, "grok_xss": None}
-    assert not xss_fired(page)
+    assert_nothing_ran(page)
     assert dialogs == []
     assert FAKE_KEY not in page.content()
     screenshot(page, "grok-cells")

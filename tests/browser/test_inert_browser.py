@@ -37,16 +37,15 @@ from xai_standin import FAKE_KEY, Reply
 from grok_magic.notebook.panel_views import PANEL_CSS
 
 from .conftest import (
+    assert_nothing_ran,
     open_notebook,
     output_violations,
-    pwned,
     record_dialogs,
     run_all,
     screenshot,
     watch_outputs,
     watched_violations,
     write_notebook,
-    xss_fired,
 )
 
 pytestmark = pytest.mark.browser
@@ -176,11 +175,8 @@ class Browsing:
 
 def assert_inert(page, browsing: Browsing, canary: Canary) -> None:
     page.wait_for_timeout(1000)  # let late image loads, MathJax and payload timers happen
-    assert pwned(page) == {"pwned": None, "grok_xss": None}
-    assert not xss_fired(page)
+    assert_nothing_ran(page, [USER_IMAGE], OWN_STYLES)
     assert browsing.dialogs == []
-    assert output_violations(page, [USER_IMAGE], OWN_STYLES) == []
-    assert watched_violations(page) == []
     canary_host = urlsplit(canary.url).netloc
     assert [u for u in browsing.requests if canary_host in u or "evil.example" in u] == []
     assert browsing.foreign_requests() == []
