@@ -55,26 +55,15 @@ class Delta:
     reasoning: str = ""
 
 
-class ResponseStream:
-    """A streaming answer: iterate for Deltas; `.response` accumulates; `close()` stops it.
+class EndHooks:
+    """What every answer stream shares: callbacks run once when the answer ends, and
+    `until_done`. Subclasses iterate as Deltas and call `_end(response)` exactly when it ends."""
 
-    Safe to `close()` from another thread (the chat panel's Stop button).
-    """
+    response: Response
 
-    def __init__(
-        self, http_response, response: Response, request_id: str | None,
-    ) -> None:
-        self._http = http_response
+    def __init__(self) -> None:
         self._on_end: list[Callable[[Response], None]] = []
         self._ended = False
-        self.response = response
-        self.request_id = request_id
-        self._stopped = threading.Event()
-        self._started = False
-        self._state = StreamState()
-
-    def __enter__(self) -> ResponseStream:
-        return self
 
     def on_end(self, callback: Callable[[Response], None]) -> None:
         """Call `callback(response)` once when the answer ends: complete, stopped or cut off."""
@@ -89,8 +78,42 @@ class ResponseStream:
                 callback(response)
         return response
 
+    def __enter__(self):
+        return self
+
     def __exit__(self, *exc) -> None:
         self._release()
+
+    def _release(self) -> None:
+        """Let go of what the stream holds (a connection)."""
+
+    def __iter__(self) -> Iterator[Delta]:
+        raise NotImplementedError
+
+    def until_done(self, on_delta: Callable[[Delta], None] | None = None) -> Response:
+        """Consume the stream (calling `on_delta` for each piece) and return the Response."""
+        for delta in self:
+            if on_delta is not None:
+                on_delta(delta)
+        return self.response
+
+
+class ResponseStream(EndHooks):
+    """A streaming answer: iterate for Deltas; `.response` accumulates; `close()` stops it.
+
+    Safe to `close()` from another thread (the chat panel's Stop button).
+    """
+
+    def __init__(
+        self, http_response, response: Response, request_id: str | None,
+    ) -> None:
+        super().__init__()
+        self._http = http_response
+        self.response = response
+        self.request_id = response.request_id = request_id
+        self._stopped = threading.Event()
+        self._started = False
+        self._state = StreamState()
 
     def __iter__(self) -> Iterator[Delta]:
         import requests
@@ -112,6 +135,7 @@ class ResponseStream:
             if stopped():
                 self._end(response.finish(stopped=True))
                 return
+            response.error = err.paragraph()
             err.response = self._end(response.finish(partial=True))
             raise
         except (GeneratorExit, KeyboardInterrupt):
@@ -164,16 +188,10 @@ class ResponseStream:
             reason = "no data arrived within the read timeout"
         else:
             reason = "the connection broke mid-answer"
+        self.response.error = f"The answer was cut off: {reason}."
         return StreamInterruptedError(
             reason, response=self._end(self.response.finish(partial=True)), request_id=self.request_id
         )
-
-    def until_done(self, on_delta: Callable[[Delta], None] | None = None) -> Response:
-        """Consume the stream (calling `on_delta` for each piece) and return the Response."""
-        for delta in self:
-            if on_delta is not None:
-                on_delta(delta)
-        return self.response
 
     def close(self) -> None:
         """Stop the answer: the connection is dropped and the partial text kept."""
@@ -245,7 +263,8 @@ class GrokClient(Transport):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
                                  status=http.status_code, request_id=request_id_of(http))
         response = Response.from_completion(
-            data, requested_model=body.get("model"), started=response.started
+            data, requested_model=body.get("model"), started=response.started,
+            request_id=request_id_of(http),
         )
         self.fill_price(response)
         return response

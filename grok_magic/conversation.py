@@ -6,9 +6,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from grok_magic.client import GrokClient, ResponseStream
+from grok_magic.client import EndHooks, GrokClient
 from grok_magic.messages import build_request, system_message
 from grok_magic.prompt import sent_image_urls
+from grok_magic.recorder import Recorder
 from grok_magic.response import Response, Totals, Usage
 
 DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
@@ -20,7 +21,8 @@ class Ask:
     """One question, built once by the magic, the panel or a script and passed down as it is.
 
     `options` holds only request fields (temperature, max_completion_tokens, reasoning_effort,
-    response_format, …); `None` values are not sent.
+    response_format, …); `None` values are not sent. `source` (cell, panel, script, batch) and
+    `cell` (the execution count) say where it came from, for the ledger.
     """
 
     user_turn: dict
@@ -29,6 +31,8 @@ class Ask:
     options: Mapping = field(default_factory=dict)
     stream: bool = True
     timeout: float | None = None
+    source: str = "script"
+    cell: int | None = None
 
     @property
     def sent_urls(self) -> set[str]:
@@ -41,6 +45,8 @@ class Conversation:
     """A multi-turn chat. Only complete answers join the history, so a failed turn leaves it as
     it was; images already in history are sent again as the same encoded parts. Memory is
     bounded: only the last `max_history` exchanges and `KEEP_RESPONSES` responses are kept.
+    Every exchange goes through `recorder` (the ledger at GROK_LEDGER or the default path,
+    replay and budgets; `Recorder(None)` records nothing).
 
     >>> convo = Conversation(system="Answer briefly.")
     >>> convo.send(client, Ask(user_message(["Hi"]), "grok-4"))   # doctest: +SKIP
@@ -51,6 +57,7 @@ class Conversation:
     messages: list[dict] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     tally: Totals = field(default_factory=Totals)
+    recorder: Recorder = field(default_factory=Recorder.from_env)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -112,15 +119,15 @@ class Conversation:
             self.messages.clear()
 
     def send(self, client: GrokClient, ask: Ask) -> Response:
-        """Send `ask` without streaming and record the answer."""
-        response = client.complete(self.build(ask), timeout=ask.timeout)
+        """Send `ask` without streaming (or replay it) and record the answer."""
+        response = self.recorder.complete(client, self.build(ask), ask)
         self.record(ask.user_turn, response)
         return response
 
-    def stream(self, client: GrokClient, ask: Ask) -> ResponseStream:
-        """Open a streaming turn; it records itself here when it ends (complete, stopped or cut
-        off), through the stream's end hook."""
-        stream = client.stream(self.build(ask), timeout=ask.timeout)
+    def stream(self, client: GrokClient, ask: Ask) -> EndHooks:
+        """Open a streaming turn (live or replayed); it records itself here when it ends
+        (complete, stopped or cut off), through the stream's end hook."""
+        stream = self.recorder.stream(client, self.build(ask), ask)
         stream.on_end(lambda response: self.record(ask.user_turn, response))
         return stream
 

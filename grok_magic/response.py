@@ -81,7 +81,7 @@ class Totals:
     def add(self, response: Response) -> None:
         with self._lock:
             self.answers += 1
-            if response.usage is not None:
+            if response.usage is not None and response.replay_of is None:
                 self.usage = self.usage + response.usage
             if response.cost is not None:
                 self.cost += response.cost
@@ -96,6 +96,7 @@ class Response:
     model: str | None = None
     requested_model: str | None = None
     id: str | None = None
+    request_id: str | None = None  # xAI's x-request-id for this answer
     finish_reason: str | None = None
     usage: Usage | None = None
     citations: list = field(default_factory=list)
@@ -108,6 +109,9 @@ class Response:
     first_token_at: float | None = None
     finished_at: float | None = None
     parsed: object = None
+    error: str | None = None  # one paragraph, when the answer ended with an error
+    replay_of: int | None = None  # ledger row this answer was replayed from (it cost nothing)
+    original_cost: float | None = None  # what the replayed answer cost when first asked
     _text_parts: list = field(default_factory=list, repr=False)
     _reasoning_parts: list = field(default_factory=list, repr=False)
 
@@ -192,7 +196,10 @@ class Response:
     # -- reading -----------------------------------------------------------------------------
     @property
     def cost(self) -> float | None:
-        """Cost in USD (xAI's figure when given, else from the model's price), or None."""
+        """Cost in USD (xAI's figure when given, else from the model's price), or None; a
+        replayed answer costs nothing (its first cost is `original_cost`)."""
+        if self.replay_of is not None:
+            return 0.0
         if self.usage is None:
             return None
         return self.usage.cost(self.price or fallback_price(self.model or self.requested_model))
@@ -205,6 +212,15 @@ class Response:
     @property
     def complete(self) -> bool:
         return not self.partial
+
+    @property
+    def replayed(self) -> bool:
+        return self.replay_of is not None
+
+    @property
+    def status(self) -> str:
+        """How it ended, as the ledger says it: ok, stopped or incomplete."""
+        return "stopped" if self.stopped else "incomplete" if self.partial else "ok"
 
     def assistant_message(self) -> dict:
         """This answer as a message for the conversation history."""
@@ -225,5 +241,6 @@ class Response:
 
     def __repr__(self) -> str:
         state = "stopped" if self.stopped else "partial" if self.partial else "complete"
+        state += ", replayed" if self.replayed else ""
         preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
         return f"<grok Response {self.model or self.requested_model} {state}: {preview!r}>"

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 
 import pytest
 from xai_standin import FAKE_KEY, XaiStandin
 
 _STANDIN: XaiStandin | None = None
+LEDGER_VARIABLES = ("GROK_LEDGER", "GROK_REPLAY", "XDG_DATA_HOME", "JPY_SESSION_NAME")
 _SAVED_ENV: dict[str, str | None] = {}
 
 
@@ -26,7 +28,10 @@ def pytest_configure(config: pytest.Config) -> None:
     srv = XaiStandin(api_key=FAKE_KEY).start()
     _STANDIN = srv
     config._xai_standin = srv  # type: ignore[attr-defined]
-    for name, value in (("XAI_BASE_URL", srv.base_url), ("XAI_API_KEY", FAKE_KEY)):
+    # Kernels and nbval notebooks record to a throw-away ledger, never the user's own.
+    ledger = os.path.join(tempfile.mkdtemp(prefix="grok-ledger-"), "ledger.sqlite")
+    for name, value in (("XAI_BASE_URL", srv.base_url), ("XAI_API_KEY", FAKE_KEY),
+                        ("GROK_LEDGER", ledger)):
         _SAVED_ENV[name] = os.environ.get(name)
         os.environ[name] = value
 
@@ -61,9 +66,10 @@ def xai_server() -> XaiStandin:
 
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path):
-    """No XAI_* variables, HOME in a temp folder, cwd = tmp_path; all restored afterwards."""
+    """No XAI_* variables, no ledger or replay setting, HOME in a temp folder (so the ledger's
+    default place is there), cwd = tmp_path; all restored afterwards."""
     for name in list(os.environ):
-        if name.startswith("XAI_"):
+        if name.startswith("XAI_") or name in LEDGER_VARIABLES:
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)

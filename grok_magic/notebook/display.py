@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import sys
+from collections.abc import Sequence
 
 from grok_magic.markdown import escape_markdown, render_html, wrap
 from grok_magic.pricing import format_cost
@@ -122,8 +123,10 @@ class TerminalSink:
 
 
 # -- usage ---------------------------------------------------------------------------------------
-def usage_rows(response: Response, totals: Usage | None, total_cost: float | None) -> list:
-    """(label, value) rows of the usage summary (values redacted: the model name comes from afar)."""
+def usage_rows(response: Response, totals: Usage | None, total_cost: float | None,
+               limits: Sequence = ()) -> list:
+    """(label, value) rows of the usage summary (values redacted: the model name comes from afar);
+    `limits` are the budgets set (`budget.Limit`)."""
     u = response.usage or Usage()
     rows = [
         ("model", response.model or response.requested_model or "?"),
@@ -136,8 +139,13 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
     ]
     if response.usage is None:
         rows[1:5] = [("tokens", "not reported (answer incomplete)")]
+    if response.replayed:
+        rows = [("replayed", f"from the ledger: this time $0, first asked "
+                             f"{format_cost(response.original_cost)}") if k == "cost" else (k, v)
+                for k, v in rows]
     if totals is not None:
         rows.append(("session", f"{totals.total_tokens:,} tokens, {format_cost(total_cost)}"))
+    rows += [(limit.setting.replace("_", " "), limit.shown()) for limit in limits]
     return [(k, redact(str(v))) for k, v in rows]
 
 
@@ -147,9 +155,9 @@ class UsageDisplay:
 
     def __init__(
         self, response: Response, totals: Usage | None = None, total_cost: float | None = None,
-        widget: bool = True,
+        widget: bool = True, limits: Sequence = (),
     ) -> None:
-        self.rows = usage_rows(response, totals, total_cost)
+        self.rows = usage_rows(response, totals, total_cost, limits)
         self.widget = self._make_widget() if widget else None
 
     def _items_html(self) -> str:

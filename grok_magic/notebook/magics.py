@@ -1,106 +1,33 @@
-"""Front: %%grok and %grok — options and config, the cell sent as an `Ask`, the streamed answer."""
+"""Front: %%grok and %grok — the cell sent as an `Ask`, the streamed answer, the usage widget."""
 
 from __future__ import annotations
 
-import os
-
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
-from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 
 from grok_magic.client import GrokClient
-from grok_magic.conversation import DEFAULT_MAX_HISTORY, Ask, Conversation
+from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
-from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.markdown import python_code_blocks
 from grok_magic.messages import DETAILS, user_message
 from grok_magic.notebook.answer_view import AnswerStream
-from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay, is_terminal
-from grok_magic.notebook.error_watch import ErrorWatch
+from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay
+from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
-from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS, build_user_turn
-from grok_magic.redaction import Secret
+from grok_magic.prompt import build_user_turn
 from grok_magic.response import Response
-from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settings
 from grok_magic.structured import parse_structured, structured_format
 
 RESULT_NAME = "_grok"
 
 
 @magics_class
-class GrokMagics(Magics):
+class GrokMagics(GrokOptions):
     """Chat with Grok from a notebook: %%grok cells and %grok commands."""
-
-    model = Unicode(help="Model used when a cell names none (default: XAI_MODEL or grok-4).").tag(
-        config=True
-    )
-    system = Unicode("", help="System prompt for every cell ('' for none).").tag(config=True)
-    detail = Enum(("", *DETAILS), "", help="Image detail: auto, low, high or '' (xAI decides).").tag(
-        config=True
-    )
-    max_history = Int(DEFAULT_MAX_HISTORY, help="Exchanges of history sent with a cell.").tag(
-        config=True
-    )
-    timeout = Float(READ_TIMEOUT, help="Seconds to wait for data before giving up.").tag(
-        config=True
-    )
-    max_retries = Int(MAX_RETRIES, help="Retries of failed requests (429, 5xx, network).").tag(
-        config=True
-    )
-    max_image_side = Int(
-        DEFAULT_MAX_IMAGE_SIDE, help="Images are scaled so their longest side is at most this."
-    ).tag(config=True)
-    max_value_chars = Int(
-        DEFAULT_MAX_VALUE_CHARS, help="Most characters a {name} value is described in."
-    ).tag(config=True)
-    stream = Bool(True, help="Stream answers as they are written.").tag(config=True)
-    show_usage = Bool(True, help="Show the token-usage widget after each answer.").tag(config=True)
-
-    @default("model")
-    def _default_model(self) -> str:
-        return os.environ.get("XAI_MODEL") or DEFAULT_MODEL
-
-    def __init__(self, shell=None, **kwargs) -> None:
-        super().__init__(shell=shell, **kwargs)
-        self.conversation = Conversation(max_history=self.max_history)
-        self.typed_key: Secret | None = None
-        self._client: GrokClient | None = None
-        self.errors = ErrorWatch(shell)
-
-    @observe("max_history")
-    def _max_history_changed(self, change) -> None:
-        self.conversation.max_history = change["new"]
-
-    # -- plumbing ----------------------------------------------------------------------------
-    def settings(self, timeout: float | None = None) -> Settings:
-        """Settings as of now: the env and .env are read again, so a new key takes effect."""
-        return Settings.load(
-            api_key=self.typed_key.reveal() if self.typed_key else None,
-            model=self.model,
-            read_timeout=timeout or self.timeout,
-            max_retries=self.max_retries,
-        )
-
-    def client(self, timeout: float | None = None) -> GrokClient:
-        """A client for the current settings, reusing the HTTP session while they hold."""
-        settings = self.settings(timeout)
-        if self._client is None or self._client.settings != settings:
-            if self._client is not None:
-                self._client.close()
-            self._client = GrokClient(settings)
-        return self._client
-
-    @property
-    def user_ns(self) -> dict:
-        return self.shell.user_ns if self.shell is not None else {}
-
-    @property
-    def terminal(self) -> bool:
-        return is_terminal(self.shell)
 
     # -- the magic ---------------------------------------------------------------------------
     @magic_arguments.magic_arguments()
@@ -162,11 +89,14 @@ class GrokMagics(Magics):
         last error (type, message and your frames). DataFrames, arrays and long values are
         described within `GrokMagics.max_value_chars` (shape, dtypes, a head/tail sample).
 
-        Line commands: `%grok` (settings), `%grok reset`, `%grok history`, `%grok usage`,
-        `%grok models`, `%grok key`, `%grok chat`, `%grok explain` (the last error, explained),
-        `%grok fix` (a corrected cell, put below, not run), or `%grok QUESTION`.
+        Line commands: `%grok` (settings), `%grok reset`, `%grok history`,
+        `%grok usage [--today | --week | --all]`, `%grok log [N]`,
+        `%grok export FILE [--session | --notebook] [--replace]`, `%grok models`, `%grok key`,
+        `%grok chat`, `%grok explain` (the last error, explained), `%grok fix` (a corrected
+        cell, put below, not run), or `%grok QUESTION`.
         Defaults: `%config GrokMagics.model = "grok-4.3"` (also system, detail, max_history,
-        timeout, max_retries, max_image_side, stream, show_usage). The last answer is `_grok`.
+        timeout, max_retries, max_image_side, stream, show_usage, ledger, replay, budget,
+        daily_budget). The last answer is `_grok`.
         """
         if cell is None:
             return self._line(line)
@@ -204,7 +134,8 @@ class GrokMagics(Magics):
         system = system_prompt(args.system, self.system, self.user_ns)
         return Ask(user_turn, args.model or self.model, system=system,
                    options={k: v for k, v in options.items() if v is not None},
-                   stream=self.stream and not args.no_stream, timeout=args.timeout)
+                   stream=self.stream and not args.no_stream, timeout=args.timeout,
+                   source="cell", cell=getattr(self.shell, "execution_count", None))
 
     def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
@@ -213,7 +144,8 @@ class GrokMagics(Magics):
         ask = self._build_ask(args, text, response_format, literal)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
-            convo = Conversation(max_history=self.max_history) if args.new else self.conversation
+            convo = (Conversation(max_history=self.max_history, recorder=self.recorder) if args.new
+                     else self.conversation)
             dry = DryRun(f"{self.settings(args.timeout).base_url}/chat/completions", convo.build(ask))
             if args.out:
                 self.user_ns[args.out] = dry.body
@@ -221,7 +153,6 @@ class GrokMagics(Magics):
         if args.new:
             self.conversation.reset()
         client = self.client(args.timeout)
-        client.settings.require_secret()
         response = self._answer(client, ask, "json" if response_format else None)
         if response_format:
             response.parsed = parse_structured(response, validator)
@@ -251,7 +182,14 @@ class GrokMagics(Magics):
             view.finish()
             self.user_ns[RESULT_NAME] = response
             return response
-        stream = self.conversation.stream(client, ask)
+        try:
+            stream = self.conversation.stream(client, ask)
+        except KeyboardInterrupt:
+            view.finish(note="no answer: interrupted")
+            raise InterruptedByUser("you stopped the request") from None
+        except GrokError as err:
+            view.finish(note=f"no answer: {err.title}")
+            raise
         deltas = iter(stream)
         try:
             for delta in deltas:
@@ -277,7 +215,8 @@ class GrokMagics(Magics):
 
     def _show_usage(self, response: Response) -> None:
         convo = self.conversation
-        usage = UsageDisplay(response, convo.totals, convo.total_cost, widget=not self.terminal)
+        usage = UsageDisplay(response, convo.totals, convo.total_cost, widget=not self.terminal,
+                             limits=self.recorder.limits())
         if self.terminal:
             print(usage.plain)
         else:

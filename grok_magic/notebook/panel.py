@@ -212,7 +212,8 @@ class ChatPanel(PanelControls):
     def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
         """Build the question from what is in the panel now and hand it to the session."""
         # The one user-turn builder: inline images in the typed text, then the attachments.
-        ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system)
+        ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system,
+                  source="panel")
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
@@ -257,7 +258,9 @@ class ChatPanel(PanelControls):
                 view.finish(f"Incomplete answer — {title}.", "grok-incomplete")
             else:
                 view.finish()
-            view.add_usage(UsageDisplay(response, self.totals, self.total_cost).widget)
+            limits = self.conversation.recorder.limits()
+            view.add_usage(UsageDisplay(response, self.totals, self.total_cost,
+                                        limits=limits).widget)
             self._show_totals()
         if error is None:
             return

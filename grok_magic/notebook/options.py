@@ -1,0 +1,136 @@
+"""Front: what %%grok can be configured with (%config GrokMagics.…), and the objects it keeps —
+settings, client, conversation, ledger recorder, error watch — rebuilt when the options change."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from IPython.core.magic import Magics
+from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
+
+from grok_magic.client import GrokClient
+from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
+from grok_magic.errors import ConfigError
+from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.ledger import ledger_location, open_ledger
+from grok_magic.messages import DETAILS
+from grok_magic.notebook.display import is_terminal
+from grok_magic.notebook.error_watch import ErrorWatch
+from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS
+from grok_magic.recorder import REPLAY_MODES, Recorder, replay_from_env
+from grok_magic.redaction import Secret
+from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settings
+
+
+class GrokOptions(Magics):
+    """The configurable part of GrokMagics: every option, and the objects built from them."""
+
+    model = Unicode(help="Model used when a cell names none (default: XAI_MODEL or grok-4).").tag(
+        config=True
+    )
+    system = Unicode("", help="System prompt for every cell ('' for none).").tag(config=True)
+    detail = Enum(("", *DETAILS), "", help="Image detail: auto, low, high or '' (xAI decides).").tag(
+        config=True
+    )
+    max_history = Int(DEFAULT_MAX_HISTORY, help="Exchanges of history sent with a cell.").tag(
+        config=True
+    )
+    timeout = Float(READ_TIMEOUT, help="Seconds to wait for data before giving up.").tag(
+        config=True
+    )
+    max_retries = Int(MAX_RETRIES, help="Retries of failed requests (429, 5xx, network).").tag(
+        config=True
+    )
+    max_image_side = Int(
+        DEFAULT_MAX_IMAGE_SIDE, help="Images are scaled so their longest side is at most this."
+    ).tag(config=True)
+    max_value_chars = Int(
+        DEFAULT_MAX_VALUE_CHARS, help="Most characters a {name} value is described in."
+    ).tag(config=True)
+    stream = Bool(True, help="Stream answers as they are written.").tag(config=True)
+    show_usage = Bool(True, help="Show the token-usage widget after each answer.").tag(config=True)
+    ledger = Unicode(
+        "", help="Ledger file: '' for GROK_LEDGER or ~/.local/share/grok_magic/ledger.sqlite, "
+                 "'off' to record nothing."
+    ).tag(config=True)
+    replay = Enum(
+        REPLAY_MODES, "off", help="off: always ask xAI; auto: answer a request already answered "
+                                  "from the ledger; only: never contact xAI (also GROK_REPLAY)."
+    ).tag(config=True)
+    budget = Float(None, allow_none=True, help="USD this kernel may spend (None: no limit).").tag(
+        config=True
+    )
+    daily_budget = Float(
+        None, allow_none=True, help="USD every kernel together may spend today (None: no limit)."
+    ).tag(config=True)
+
+    @default("model")
+    def _default_model(self) -> str:
+        return os.environ.get("XAI_MODEL") or DEFAULT_MODEL
+
+    @default("replay")
+    def _default_replay(self) -> str:
+        try:
+            return replay_from_env()
+        except ConfigError as err:
+            print(f"{err} Replay is off.", file=sys.stderr)
+            return "off"
+
+    def __init__(self, shell=None, **kwargs) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.recorder = Recorder(replay=self.replay, budget=self.budget,
+                                 daily_budget=self.daily_budget)
+        self._open_ledger()
+        self.conversation = Conversation(max_history=self.max_history, recorder=self.recorder)
+        self.typed_key: Secret | None = None
+        self._client: GrokClient | None = None
+        self.errors = ErrorWatch(shell)
+
+    @observe("max_history")
+    def _max_history_changed(self, change) -> None:
+        self.conversation.max_history = change["new"]
+
+    @observe("ledger", "replay")
+    def _ledger_changed(self, change) -> None:
+        self._open_ledger()
+
+    @observe("budget", "daily_budget")
+    def _budget_changed(self, change) -> None:
+        setattr(self.recorder, change["name"], change["new"])
+
+    def _open_ledger(self) -> None:
+        """(Re)open the ledger the settings name; read-only while replay is "only"."""
+        recorder = self.recorder
+        if recorder.ledger is not None:
+            recorder.ledger.close()
+        recorder.replay = self.replay
+        recorder.ledger = open_ledger(ledger_location(self.ledger), replay=self.replay,
+                                      notify=lambda message: print(message, file=sys.stderr))
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def settings(self, timeout: float | None = None) -> Settings:
+        """Settings as of now: the env and .env are read again, so a new key takes effect."""
+        return Settings.load(
+            api_key=self.typed_key.reveal() if self.typed_key else None,
+            model=self.model,
+            read_timeout=timeout or self.timeout,
+            max_retries=self.max_retries,
+        )
+
+    def client(self, timeout: float | None = None) -> GrokClient:
+        """A client for the current settings, reusing the HTTP session while they hold."""
+        settings = self.settings(timeout)
+        if self._client is None or self._client.settings != settings:
+            if self._client is not None:
+                self._client.close()
+            self._client = GrokClient(settings)
+        return self._client
+
+    @property
+    def user_ns(self) -> dict:
+        return self.shell.user_ns if self.shell is not None else {}
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.shell)
