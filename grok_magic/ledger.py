@@ -379,8 +379,8 @@ class Ledger:
     def export(self, destination: str | os.PathLike, *, session: str | None = None,
                notebook: str | None = None, replace: bool = False) -> int:
         """Write the matching exchanges to a new small ledger (one self-contained file, no WAL)
-        and return how many. Raises FileExistsError unless `replace`, and sqlite3 errors as
-        they are (an export the user asked for should fail loudly)."""
+        and return how many. Raises FileExistsError unless `replace`, and LedgerProblem when
+        SQLite fails (an export the user asked for fails loudly, leaving no half-written file)."""
         import sqlite3
 
         destination = Path(destination)
@@ -394,22 +394,32 @@ class Ledger:
         with self._using():
             pass  # the source exists and has the current schema (raises if it cannot)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(destination, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode = DELETE")
-            target = Ledger(destination)
-            target._migrate(conn)
-            conn.execute("ATTACH DATABASE ? AS source", (str(self.path),))
-            columns = ", ".join(COLUMNS)
-            conn.execute("BEGIN")
-            conn.execute(f"INSERT INTO exchanges ({columns}) SELECT {columns} "
-                         f"FROM source.exchanges {where} ORDER BY id", params)
-            conn.execute("COMMIT")
-            count = conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
-            conn.execute("DETACH DATABASE source")
-        finally:
-            conn.close()
+            count = _copy_rows(destination, self.path, where, params)
+        except sqlite3.Error as err:
+            destination.unlink(missing_ok=True)
+            raise LedgerProblem(str(err)) from None
         return count
+
+
+def _copy_rows(destination: Path, source: Path, where: str, params: tuple) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(destination, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+        Ledger(destination)._migrate(conn)
+        conn.execute("ATTACH DATABASE ? AS source", (str(source),))
+        columns = ", ".join(COLUMNS)
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO exchanges ({columns}) SELECT {columns} "
+                     f"FROM source.exchanges {where} ORDER BY id", params)
+        conn.execute("COMMIT")
+        count = conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
+        conn.execute("DETACH DATABASE source")
+    finally:
+        conn.close()
+    return count
 
 
 def _filters(*, since=None, model=None, session=None, notebook=None, status=None

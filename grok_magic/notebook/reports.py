@@ -101,8 +101,8 @@ def _turn_text(message: Mapping) -> str:
     return content or ""
 
 
-def usage_report(totals) -> Report:
-    """Session totals (a `Totals`)."""
+def usage_report(totals, limits: Sequence = ()) -> Report:
+    """Session totals (a `Totals`), and the budgets set (`budget.Limit`s)."""
     u = totals.usage
     rows = [
         ("answers", str(totals.answers)),
@@ -112,6 +112,8 @@ def usage_report(totals) -> Report:
         ("total tokens", f"{u.total_tokens:,}"),
         ("cost", format_cost(totals.cost)),
     ]
+    rows += [(f"{limit.setting.replace('_', ' ')} ({limit.scope})", limit.shown())
+             for limit in limits]
     return Report(table(("session", ""), rows), "\n".join(f"{k}: {v}" for k, v in rows))
 
 
@@ -129,3 +131,50 @@ def models_report(models: Sequence, current: str) -> Report:
     header = ("model", "images", "input $/1M", "cached $/1M", "output $/1M")
     return Report(table(header, rows), "\n".join(plain))
 
+
+
+def first_words(text: str | None, words: int) -> str:
+    parts = (text or "").split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def local_time(entry) -> str:
+    return entry.when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def log_report(entries: Sequence, total: int, path: object) -> Report:
+    """The last exchanges in the ledger: time, model, tokens, cost, status, question, answer."""
+    if not entries:
+        message = f"The ledger {path} holds no exchanges yet."
+        return Report(f"*{cell(message)}*", message)
+    rows, plain = [], []
+    for e in entries:
+        model = e.model_served or e.model_asked or "?"
+        status = e.status if not e.error else f"{e.status}: {first_words(e.error, 8)}"
+        question, answer = first_words(e.question, 8), first_words(e.answer, 10)
+        rows.append((local_time(e), model, f"{e.total_tokens:,}", format_cost(e.cost), status,
+                     question, answer))
+        plain.append(f"{local_time(e)}  {model}  {e.total_tokens:,} tokens  "
+                     f"{format_cost(e.cost)}  {status}\n  Q: {question}\n  A: {answer}")
+    title = f"Last {len(entries)} of {total:,} exchanges in {path}"
+    markdown = f"**{cell(title)}**\n\n" + table(
+        ("time", "model", "tokens", "cost", "status", "question", "answer"), rows)
+    return Report(markdown, "\n".join([title, *plain]))
+
+
+def ledger_usage_report(totals: Sequence, period: str, path: object) -> Report:
+    """Answers, tokens and cost per model over a period, from the ledger (`ModelTotal`s)."""
+    scope = {"today": "today", "week": "the last 7 days", "all": "all time"}[period]
+    title = f"Usage {scope}, every kernel (ledger {path})"
+    header = ("model", "answers", "prompt tokens", "completion tokens", "reasoning tokens", "cost")
+    rows = [(t.model, f"{t.answers:,}", f"{t.prompt_tokens:,}", f"{t.completion_tokens:,}",
+             f"{t.reasoning_tokens:,}", format_cost(t.cost)) for t in totals]
+    rows.append(("total", f"{sum(t.answers for t in totals):,}",
+                 f"{sum(t.prompt_tokens for t in totals):,}",
+                 f"{sum(t.completion_tokens for t in totals):,}",
+                 f"{sum(t.reasoning_tokens for t in totals):,}",
+                 format_cost(sum(t.cost for t in totals))))
+    plain = [title] + [f"{r[0]}: {r[1]} answers, {r[2]} prompt, {r[3]} completion, "
+                       f"{r[4]} reasoning tokens, {r[5]}" for r in rows]
+    markdown = f"**{cell(title)}**\n\n" + table(header, rows)
+    return Report(markdown, "\n".join(plain))

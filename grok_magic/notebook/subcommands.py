@@ -1,4 +1,5 @@
-"""Front: the `%grok` subcommands (settings, reset, history, usage, models, key, chat), one table."""
+"""Front: the `%grok` subcommands (settings, reset, history, usage, log, export, models, key, chat,
+explain, fix), one table."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from grok_magic.ledger import LedgerProblem, period_start
 from grok_magic.markdown import fence_for
-from grok_magic.notebook.reports import HistoryReport, models_report, settings_report, usage_report
+from grok_magic.notebook.reports import (
+    HistoryReport,
+    ledger_usage_report,
+    log_report,
+    models_report,
+    settings_report,
+    usage_report,
+)
 from grok_magic.redaction import Secret
 
 if TYPE_CHECKING:  # the magics import this table
@@ -33,6 +42,9 @@ def settings(magics: GrokMagics, rest: str):
         ("image detail", magics.detail or "(xAI decides)"),
         ("max image side", f"{magics.max_image_side} px"),
         ("stream", str(magics.stream)), ("usage widget", str(magics.show_usage)),
+        ("ledger", ledger_state(magics)), ("replay", magics.replay),
+        ("budget", "none" if magics.budget is None else f"${magics.budget:g} (this kernel)"),
+        ("daily budget", "none" if magics.daily_budget is None else f"${magics.daily_budget:g}"),
     ]
     return display(settings_report(rows))
 
@@ -47,8 +59,86 @@ def history(magics: GrokMagics, rest: str):
     return display(HistoryReport(messages))
 
 
+def ledger_state(magics: GrokMagics) -> str:
+    ledger = magics.recorder.ledger
+    if ledger is None:
+        return "off"
+    state = f"{ledger.path}" + (" (read-only)" if ledger.readonly else "")
+    return state + (f" — unusable: {ledger.problem}" if ledger.problem else "")
+
+
 def usage(magics: GrokMagics, rest: str):
-    return display(usage_report(magics.conversation.tally))
+    """`%grok usage`: this session; `--today`, `--week`, `--all`: every kernel, from the ledger."""
+    words = split_options(rest)
+    periods = [w.removeprefix("--") for w in words if w in ("--today", "--week", "--all")]
+    if len(periods) != len(words) or len(periods) > 1:
+        raise UsageError("%grok usage takes at most one of --today, --week or --all "
+                         f"(got {rest.strip()!r}).")
+    if not periods:
+        return display(usage_report(magics.conversation.tally, magics.recorder.limits()))
+    ledger = _ledger_or_say(magics)
+    if ledger is None:
+        return None
+    return display(ledger_usage_report(ledger.totals(since=period_start(periods[0])), periods[0],
+                                       ledger.path))
+
+
+def log(magics: GrokMagics, rest: str):
+    """`%grok log [N]`: the last N exchanges in the ledger (10 by default)."""
+    words = rest.split()
+    if len(words) > 1 or (words and not (words[0].isdigit() and int(words[0]) > 0)):
+        raise UsageError(f"%grok log takes how many exchanges to show, e.g. %grok log 20 "
+                         f"(got {rest.strip()!r}).")
+    ledger = _ledger_or_say(magics)
+    if ledger is None:
+        return None
+    entries = ledger.last(int(words[0]) if words else 10)
+    return display(log_report(entries, ledger.count(), ledger.path))
+
+
+def export(magics: GrokMagics, rest: str) -> None:
+    """`%grok export FILE [--session | --notebook] [--replace]`: a small ledger to share."""
+    words = split_options(rest)
+    flags = {w for w in words if w.startswith("--")}
+    files = [w for w in words if not w.startswith("--")]
+    if len(files) != 1 or flags - {"--session", "--notebook", "--replace"} or \
+            {"--session", "--notebook"} <= flags:
+        raise UsageError("Use %grok export FILE [--session | --notebook] [--replace]: one file "
+                         f"name, and this session's exchanges (the default) or this notebook's "
+                         f"(got {rest.strip()!r}).")
+    ledger = _ledger_or_say(magics)
+    if ledger is None:
+        return
+    recorder, destination = magics.recorder, files[0]
+    if "--notebook" in flags:
+        if not recorder.notebook:
+            print("This kernel does not know its notebook's path (Jupyter sets JPY_SESSION_NAME; "
+                  "it is not set here), so nothing was exported. Use --session instead.")
+            return
+        which, filters = f"notebook {recorder.notebook}", {"notebook": recorder.notebook}
+    else:
+        which, filters = "this session", {"session": recorder.session}
+    try:
+        count = ledger.export(destination, replace="--replace" in flags, **filters)
+    except FileExistsError:
+        print(f"{destination} already exists, so nothing was exported. Choose another name, or "
+              "add --replace to overwrite it.")
+        return
+    except (OSError, ValueError, LedgerProblem) as err:
+        print(f"Could not export to {destination}: {err}. Nothing was written.")
+        return
+    print(f"Exported {count} exchange{'s' if count != 1 else ''} of {which} to {destination}. "
+          f'To replay them elsewhere (no key, no network): %config GrokMagics.ledger = '
+          f'"{destination}" and %config GrokMagics.replay = "only".')
+
+
+def _ledger_or_say(magics: GrokMagics):
+    ledger = magics.recorder.ledger
+    if ledger is None:
+        print("The ledger is off (GROK_LEDGER=off or %config GrokMagics.ledger = \"off\"), so "
+              "there is no history to show. Set %config GrokMagics.ledger = \"\" to use the "
+              "default ledger.")
+    return ledger
 
 
 def models(magics: GrokMagics, rest: str):
@@ -118,6 +208,8 @@ SUBCOMMANDS = {
     "reset": reset,
     "history": history,
     "usage": usage,
+    "log": log,
+    "export": export,
     "models": models,
     "key": key,
     "chat": chat,
