@@ -339,7 +339,7 @@ class ResponsesAccumulator:
         reason = (data.get("incomplete_details") or {}).get("reason") or "unknown"
         self.response.finish_reason = "length" if reason == "max_output_tokens" else reason
         raise self._keep(ResponseIncompleteError(
-            f"xAI ended the answer early ({reason})", reason=reason, request_id=self.request_id))
+            f"xAI ended the answer early because of {reason}", reason=reason, request_id=self.request_id))
 
     def _failed(self, event: Mapping) -> ResponsesDelta:
         data = event.get("response") or {}
@@ -408,7 +408,7 @@ def _failure(code: object, message: object, request_id: str | None) -> APIStatus
     if cls is None:
         return error_for_event({"code": code, "error": f"the answer failed: {message}"},
                                request_id=request_id)
-    return cls(f"the answer failed: {message} ({code})", code=code, request_id=request_id)
+    return cls(f"the answer failed ({code}): {message}", code=code, request_id=request_id)
 
 
 def response_from_json(body: Mapping, **kwargs) -> Response:
