@@ -13,6 +13,8 @@ _LAZY = {
     "Response": "grok_magic.response",
     "Usage": "grok_magic.response",
     "GrokError": "grok_magic.errors",
+    "Ledger": "grok_magic.ledger",
+    "Recorder": "grok_magic.recorder",
     "to_image_part": "grok_magic.images",
     "ChatPanel": "grok_magic.notebook.panel",
     "GrokMagics": "grok_magic.notebook.magics",

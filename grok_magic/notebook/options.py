@@ -93,11 +93,13 @@ class GrokOptions(Magics):
 
     @observe("ledger", "replay")
     def _ledger_changed(self, change) -> None:
-        self._open_ledger()
+        if "recorder" in vars(self):  # config given at creation is applied before __init__ ends
+            self._open_ledger()
 
     @observe("budget", "daily_budget")
     def _budget_changed(self, change) -> None:
-        setattr(self.recorder, change["name"], change["new"])
+        if "recorder" in vars(self):
+            setattr(self.recorder, change["name"], change["new"])
 
     def _open_ledger(self) -> None:
         """(Re)open the ledger the settings name; read-only while replay is "only"."""
