@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from grok_magic.pricing import USD_TICKS, Price, fallback_price
-from grok_magic.redaction import redact
+from grok_magic.redaction import redact, redact_value
 
 
 @dataclass
@@ -164,6 +164,8 @@ class Response:
         self.text = redact("".join(self._text_parts))
         self.reasoning = redact("".join(self._reasoning_parts))
         self.model = redact(self.model) if self.model else self.model
+        self.citations = redact_value(self.citations)
+        self.tool_calls = redact_value(self.tool_calls)
         self.partial = partial or stopped
         self.stopped = stopped
         self.finished_at = time.monotonic()

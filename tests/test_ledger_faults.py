@@ -476,8 +476,6 @@ def test_the_key_is_in_no_byte_of_the_ledger(client, xai_server, tmp_path):
     assert rows(path) == 5
 
 
-@pytest.mark.xfail(strict=True, reason="recorder._fill_answer stores response.citations and "
-                   "tool_calls as the server sent them: a key echoed there is not masked")
 def test_the_key_is_in_no_byte_of_the_ledger_even_in_citations_and_tool_calls(client,
                                                                                xai_server,
                                                                                tmp_path):
