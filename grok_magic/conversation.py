@@ -33,6 +33,7 @@ class Ask:
     timeout: float | None = None
     source: str = "script"
     cell: int | None = None
+    replay: str | None = None  # this question's replay mode ("auto" to resume --each runs)
 
     @property
     def sent_urls(self) -> set[str]:

@@ -94,6 +94,7 @@ class APIStatusError(GrokError):
     """xAI answered with an error."""
 
     retryable = False
+    retry_after: float | None = None  # seconds the server asked to wait (Retry-After)
 
 
 class BadRequestError(APIStatusError):

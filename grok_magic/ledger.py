@@ -20,9 +20,6 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-LEDGER_ENV = "GROK_LEDGER"
-OFF = "off"
-FILE_NAME = "ledger.sqlite"
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another kernel's write to finish
 
 # Each step brings a ledger from version i to i + 1 (PRAGMA user_version counts the steps done).
@@ -163,22 +160,6 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
     if period == "all":
         return None
     raise ValueError(f"unknown period {period!r}: use today, week or all")
-
-
-def default_path() -> Path:
-    """`$XDG_DATA_HOME/grok_magic/ledger.sqlite` (default `~/.local/share/grok_magic/…`)."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                           "share")
-    return Path(base) / "grok_magic" / FILE_NAME
-
-
-def ledger_location(setting: str | None = None) -> Path | None:
-    """Where the ledger lives: `setting` (`%config GrokMagics.ledger`), else $GROK_LEDGER, else
-    the default path; None when either says "off"."""
-    value = (setting or "").strip() or os.environ.get(LEDGER_ENV, "").strip()
-    if value.lower() == OFF:
-        return None
-    return Path(os.path.expanduser(value)) if value else default_path()
 
 
 class Ledger:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from grok_magic.errors import InputError
@@ -23,6 +24,14 @@ BARE_IMAGE_URL = re.compile(
 )
 
 Part = str | dict
+
+
+@dataclass(frozen=True)
+class AsImage:
+    """A value `{name}` sends as an image: a file path or bytes the user listed (`--each` over a
+    folder of photos). Plain strings are never read as paths; this wrapper says so explicitly."""
+
+    source: object
 
 
 def looks_like_image_source(src: str) -> bool:
@@ -117,6 +126,8 @@ def build_user_turn(
         elif name == "Err" and "Err" not in namespace:
             raise InputError("{Err} stands for the last error, and no cell has failed yet",
                              hint="Run the failing cell first, or write the error into the cell.")
+        elif name in namespace and isinstance(namespace[name], AsImage):
+            parts.append(part(namespace[name].source))
         elif name in namespace and is_image_like(namespace[name]):
             parts.append(part(namespace[name]))
         elif name in namespace:

@@ -13,23 +13,22 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grok_magic.budget import Limit, check, estimate_prompt_cost
-from grok_magic.canonical import canonical_json, canonical_request, question_of, request_hash
 from grok_magic.errors import ConfigError, GrokError, InputError
-from grok_magic.ledger import Entry, Ledger, ledger_location, open_ledger, period_start, utc_now
-from grok_magic.pricing import fallback_price
-from grok_magic.replay import ReplayStream
+from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
 
 if TYPE_CHECKING:
+    from grok_magic.budget import Limit
     from grok_magic.client import EndHooks, GrokClient
     from grok_magic.conversation import Ask
+    from grok_magic.ledger import Ledger
     from grok_magic.response import Response
 
-REPLAY_ENV = "GROK_REPLAY"
-REPLAY_MODES = ("off", "auto", "only")
+# The ledger, budget and replay modules load on the first exchange, not with %load_ext.
 NOTEBOOK_ENV = "JPY_SESSION_NAME"  # set by Jupyter for a notebook's kernel
+_UNOPENED = object()
 
 _SESSION: str | None = None
 
@@ -44,14 +43,6 @@ def kernel_session() -> str:
     return _SESSION
 
 
-def replay_from_env() -> str:
-    """GROK_REPLAY (off, auto or only; off when unset)."""
-    value = os.environ.get(REPLAY_ENV, "").strip().lower() or "off"
-    if value not in REPLAY_MODES:
-        raise ConfigError(f"GROK_REPLAY is {value!r}", hint="Use off, auto or only.")
-    return value
-
-
 class ReplayMissError(InputError):
     """Not in the ledger."""
 
@@ -59,30 +50,56 @@ class ReplayMissError(InputError):
 class Recorder:
     """The ledger side of sending: `replay` is "off" (always ask xAI), "auto" (answer an
     identical, already answered request from the ledger) or "only" (never contact xAI);
-    `budget` (USD, this kernel) and `daily_budget` (USD, today, every kernel) limit spending."""
+    `budget` (USD, this kernel) and `daily_budget` (USD, today, every kernel) limit spending.
+
+    Give it a `Ledger`, or a `location` to open one there on first use (read-only while replay
+    is "only"); neither records nothing."""
 
     def __init__(
-        self, ledger: Ledger | None = None, *, replay: str = "off", budget: float | None = None,
-        daily_budget: float | None = None, notebook: str | None = None,
+        self, ledger: Ledger | None = None, *, location: Path | None = None,
+        replay: str = "off", budget: float | None = None, daily_budget: float | None = None,
+        notebook: str | None = None, notify: Callable[[str], None] | None = None,
     ) -> None:
         if replay not in REPLAY_MODES:
             raise ConfigError(f"replay is {replay!r}", hint="Use off, auto or only.")
-        self.ledger = ledger
         self.replay = replay
         self.budget = budget
         self.daily_budget = daily_budget
         self.notebook = notebook if notebook is not None else os.environ.get(NOTEBOOK_ENV) or None
         self.session = kernel_session()
         self.spent = 0.0  # USD spent through this recorder (this kernel); replays are free
+        self.reserved = 0.0  # estimated prompt cost of requests in flight (counted as spent)
+        self._location, self._notify = location, notify
+        self._ledger = ledger if ledger is not None or location is None else _UNOPENED
         self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, setting: str | None = None,
                  notify: Callable[[str], None] | None = None) -> Recorder:
         """The ledger at GROK_LEDGER or the default path, replay from GROK_REPLAY."""
-        replay = replay_from_env()
-        return cls(open_ledger(ledger_location(setting), replay=replay, notify=notify),
-                   replay=replay)
+        return cls(location=ledger_location(setting), replay=replay_from_env(), notify=notify)
+
+    @property
+    def ledger(self) -> Ledger | None:
+        if self._ledger is _UNOPENED:
+            from grok_magic.ledger import open_ledger
+
+            self._ledger = open_ledger(self._location, replay=self.replay, notify=self._notify)
+        return self._ledger
+
+    @ledger.setter
+    def ledger(self, ledger: Ledger | None) -> None:
+        self._ledger = ledger
+
+    def use(self, location: Path | None, replay: str,
+            notify: Callable[[str], None] | None = None) -> None:
+        """Switch to the ledger at `location` (opened on first use) and this replay mode."""
+        if replay not in REPLAY_MODES:
+            raise ConfigError(f"replay is {replay!r}", hint="Use off, auto or only.")
+        if self._ledger not in (_UNOPENED, None):
+            self._ledger.close()
+        self.replay, self._location, self._notify = replay, location, notify
+        self._ledger = _UNOPENED if location is not None else None
 
     def __repr__(self) -> str:
         return f"Recorder({self.ledger!r}, replay={self.replay!r})"
@@ -90,41 +107,54 @@ class Recorder:
     # -- sending -------------------------------------------------------------------------------
     def stream(self, client: GrokClient, body: Mapping, ask: Ask) -> EndHooks:
         """A streaming answer to `body`: replayed, or sent to xAI and recorded when it ends."""
+        from grok_magic.canonical import canonical_request, request_hash
+        from grok_magic.replay import ReplayStream
+
         canonical = canonical_request(body)
-        entry = self._replayable(request_hash(canonical), body)
+        entry = self._replayable(request_hash(canonical), body, ask)
         if entry is not None:
             return ReplayStream(entry)
-        self._before_sending(client, body)
+        reserved = self._before_sending(client, body)
         started = time.monotonic()
         try:
             stream = client.stream(body, timeout=ask.timeout)
-        except GrokError as err:
-            self._write(canonical, ask, None, err, time.monotonic() - started)
+        except BaseException as err:
+            self._release(reserved)
+            if isinstance(err, GrokError):
+                self._write(canonical, ask, None, err, time.monotonic() - started)
             raise
-        stream.on_end(lambda response: self.ended(canonical, ask, response))
+        stream.on_end(lambda response: self.ended(canonical, ask, response, reserved))
         return stream
 
     def complete(self, client: GrokClient, body: Mapping, ask: Ask) -> Response:
         """The whole answer to `body`: replayed, or sent to xAI and recorded."""
+        from grok_magic.canonical import canonical_request, request_hash
+        from grok_magic.replay import ReplayStream
+
         canonical = canonical_request(body)
-        entry = self._replayable(request_hash(canonical), body)
+        entry = self._replayable(request_hash(canonical), body, ask)
         if entry is not None:
             return ReplayStream(entry).until_done()
-        self._before_sending(client, body)
+        reserved = self._before_sending(client, body)
         started = time.monotonic()
         try:
             response = client.complete(body, timeout=ask.timeout)
-        except GrokError as err:
-            self._write(canonical, ask, None, err, time.monotonic() - started)
+        except BaseException as err:
+            self._release(reserved)
+            if isinstance(err, GrokError):
+                self._write(canonical, ask, None, err, time.monotonic() - started)
             raise
-        self.ended(canonical, ask, response)
+        self.ended(canonical, ask, response, reserved)
         return response
 
-    def _replayable(self, key: str, body: Mapping):
-        if self.replay == "off":
+    def _replayable(self, key: str, body: Mapping, ask: Ask):
+        mode = "only" if self.replay == "only" else ask.replay or self.replay
+        if mode == "off":
             return None
         entry = self.ledger.find_answer(key) if self.ledger is not None else None
-        if entry is None and self.replay == "only":
+        if entry is None and mode == "only":
+            from grok_magic.canonical import question_of
+
             where = (f"the ledger {self.ledger.path} has no answer to it" if self.ledger
                      else "the ledger is off (GROK_LEDGER=off)")
             question = " ".join(question_of(body).split()[:12]) or "(no text)"
@@ -136,42 +166,65 @@ class Recorder:
                      '"auto" (or GROK_REPLAY=auto) with an API key.')
         return entry
 
-    def _before_sending(self, client: GrokClient, body: Mapping) -> None:
+    def _before_sending(self, client: GrokClient, body: Mapping) -> float:
+        """Check the key and the budgets; reserve the estimated prompt cost while the request
+        runs, so requests in flight at once cannot overshoot a budget together."""
         client.settings.require_secret()
-        limits = self.limits()
-        if limits:
-            model = body.get("model")
-            price = client.price_for(model) or fallback_price(model)
-            check(limits, estimate_prompt_cost(body, price), question_of(body))
+        if self.budget is None and self.daily_budget is None:
+            return 0.0
+        from grok_magic.budget import check, estimate_prompt_cost
+        from grok_magic.canonical import question_of
+        from grok_magic.pricing import fallback_price
+
+        model = body.get("model")
+        estimate = estimate_prompt_cost(body, client.price_for(model) or fallback_price(model))
+        with self._lock:
+            check(self.limits(), estimate, question_of(body))
+            self.reserved += estimate or 0.0
+        return estimate or 0.0
+
+    def _release(self, reserved: float) -> None:
+        if reserved:
+            with self._lock:
+                self.reserved = max(self.reserved - reserved, 0.0)
 
     # -- budgets -------------------------------------------------------------------------------
     def limits(self) -> list[Limit]:
         """The limits that are set, with what has been spent against each."""
+        if self.budget is None and self.daily_budget is None:
+            return []
+        from grok_magic.budget import Limit
+        from grok_magic.ledger import period_start
+
         found = []
         if self.budget is not None:
-            found.append(Limit(self.budget, self.spent, "budget", "this kernel"))
+            found.append(Limit(self.budget, self.spent + self.reserved, "budget", "this kernel"))
         if self.daily_budget is not None:
             if self.ledger is not None:
                 spent = max(self.ledger.spent(since=period_start("today")), self.spent)
                 scope = "today (every kernel)"
             else:
                 spent, scope = self.spent, "today (this kernel only: the ledger is off)"
+            spent += self.reserved
             found.append(Limit(self.daily_budget, spent, "daily_budget", scope))
         return found
 
     # -- recording -----------------------------------------------------------------------------
-    def ended(self, canonical: dict, ask: Ask, response: Response) -> None:
+    def ended(self, canonical: dict, ask: Ask, response: Response, reserved: float = 0.0) -> None:
         """An answer from xAI ended (complete, stopped or cut off): count and record it."""
         cost = response.cost
-        if cost:
-            with self._lock:
-                self.spent += cost
+        with self._lock:
+            self.spent += cost or 0.0
+            self.reserved = max(self.reserved - reserved, 0.0)
         self._write(canonical, ask, response, None, None)
 
     def _write(self, canonical: dict, ask: Ask, response: Response | None,
                error: GrokError | None, seconds: float | None) -> None:
         if self.ledger is None or self.ledger.readonly:
             return
+        from grok_magic.canonical import canonical_json, question_of, request_hash
+        from grok_magic.ledger import Entry, utc_now
+
         entry = Entry(
             time=utc_now(), session=self.session, notebook=self.notebook, cell=ask.cell,
             source=ask.source, api="chat", endpoint="/chat/completions",
@@ -186,7 +239,7 @@ class Recorder:
         self.ledger.record(entry)
 
 
-def _fill_answer(entry: Entry, response: Response) -> None:
+def _fill_answer(entry, response: Response) -> None:
     usage = response.usage
     entry.model_served = response.model
     entry.answer, entry.reasoning = response.text, response.reasoning

@@ -6,10 +6,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from grok_magic.client import Delta, EndHooks
-from grok_magic.ledger import Entry
 from grok_magic.response import Response, Usage
+
+if TYPE_CHECKING:
+    from grok_magic.ledger import Entry
 
 PIECE_CHARS = 64  # replayed text arrives in pieces of this size, so it renders as it streams
 

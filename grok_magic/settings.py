@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from grok_magic.errors import MissingKeyError
+from grok_magic.errors import ConfigError, MissingKeyError
 from grok_magic.redaction import Secret
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
@@ -105,3 +105,35 @@ class Settings:
     @property
     def has_key(self) -> bool:
         return bool(self.api_key)
+
+
+# -- the ledger and replay (grok_magic.ledger, grok_magic.recorder) -----------------------------
+LEDGER_ENV = "GROK_LEDGER"
+LEDGER_OFF = "off"
+LEDGER_FILE = "ledger.sqlite"
+REPLAY_ENV = "GROK_REPLAY"
+REPLAY_MODES = ("off", "auto", "only")
+
+
+def default_ledger_path() -> Path:
+    """`$XDG_DATA_HOME/grok_magic/ledger.sqlite` (default `~/.local/share/grok_magic/…`)."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local",
+                                                           "share")
+    return Path(base) / "grok_magic" / LEDGER_FILE
+
+
+def ledger_location(setting: str | None = None) -> Path | None:
+    """Where the ledger lives: `setting` (`%config GrokMagics.ledger`), else $GROK_LEDGER, else
+    the default path; None when either says "off"."""
+    value = (setting or "").strip() or os.environ.get(LEDGER_ENV, "").strip()
+    if value.lower() == LEDGER_OFF:
+        return None
+    return Path(os.path.expanduser(value)) if value else default_ledger_path()
+
+
+def replay_from_env() -> str:
+    """GROK_REPLAY (off, auto or only; off when unset)."""
+    value = os.environ.get(REPLAY_ENV, "").strip().lower() or "off"
+    if value not in REPLAY_MODES:
+        raise ConfigError(f"GROK_REPLAY is {value!r}", hint="Use off, auto or only.")
+    return value

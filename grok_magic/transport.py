@@ -126,6 +126,7 @@ class Transport:
     settings: Settings = field(default_factory=Settings.load)
     sleep: Callable[[float], None] = time.sleep
     _session: object = field(default=None, repr=False)
+    pool_size: int = 10  # keep-alive connections kept open (concurrent requests: --each)
 
     @property
     def session(self):
@@ -134,6 +135,11 @@ class Transport:
 
             self._session = requests.Session()
             self._session.headers["User-Agent"] = USER_AGENT
+            if self.pool_size != 10:  # requests' default
+                adapter = requests.adapters.HTTPAdapter(pool_connections=1,
+                                                        pool_maxsize=self.pool_size)
+                self._session.mount("https://", adapter)
+                self._session.mount("http://", adapter)
         return self._session
 
     def close(self) -> None:
@@ -265,8 +271,12 @@ class Transport:
             content = b""  # the error body itself broke off: the status still tells the story
         finally:
             http.close()
-        return error_for_status(http.status_code, content, request_id=request_id_of(http),
-                                key=key.reveal())
+        error = error_for_status(http.status_code, content, request_id=request_id_of(http),
+                                 key=key.reveal())
+        # What the server asked to wait (seconds), for callers that pace themselves (--each).
+        error.retry_after = _server_delay({str(k).lower(): str(v).strip()
+                                           for k, v in http.headers.items()})
+        return error
 
     def _read_json(self, http, what: str) -> object:
         """A whole JSON body. Not retried: part of the answer already arrived."""

@@ -18,16 +18,11 @@ from grok_magic.canonical import canonical_request, request_hash
 from grok_magic.client import GrokClient
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import AuthenticationError, MissingKeyError, StreamInterruptedError
-from grok_magic.ledger import (
-    SCHEMA_VERSION,
-    Ledger,
-    default_path,
-    ledger_location,
-    period_start,
-)
+from grok_magic.ledger import SCHEMA_VERSION, Ledger, period_start
 from grok_magic.messages import user_message
 from grok_magic.recorder import Recorder, ReplayMissError, kernel_session
-from grok_magic.settings import Settings
+from grok_magic.settings import Settings, ledger_location
+from grok_magic.settings import default_ledger_path as default_path
 
 
 def png(size=(40, 30), color=(10, 200, 30)) -> bytes:

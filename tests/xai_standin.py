@@ -1054,6 +1054,14 @@ class XaiStandin:
         self.replay_enabled = True
         self.default_delay = 0.0  # seconds between events of default (unscripted) streams
         self.thinking_chunks = 3  # empty-delta chunks reasoning models send while "thinking"
+        # Seconds before the first byte of every unscripted answer: a number, or a function of
+        # the request's last user text (to make answers finish out of order).
+        self.latency: float | Any = 0.0
+        # Every `throttle_every`-th unscripted chat request (0: none) answers 429 with
+        # `Retry-After: throttle_retry_after`, as a busy xAI does (for --each tests).
+        self.throttle_every = 0
+        self.throttle_retry_after = 1.0
+        self._chat_seen = 0
         self.recordings: dict[str, Recording] = {}
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []  # exceptions raised inside the stand-in
@@ -1138,6 +1146,11 @@ class XaiStandin:
             self.default_delay = 0.0
             self.strict = True
             self.replay_enabled = True
+            self.latency = 0.0
+            self.throttle_every = 0
+            self.throttle_retry_after = 1.0
+            self._chat_seen = 0
+            self.__dict__.pop("_responses_state", None)
 
     def serve_bytes(self, path: str, data: bytes, content_type: str = "application/octet-stream",
                     headers: dict[str, str] | None = None) -> str:
@@ -1189,6 +1202,11 @@ class XaiStandin:
             if (rb.get("model"), rb.get("messages"), bool(rb.get("stream"))) == key:
                 return name
         return None
+
+    def _throttled(self) -> bool:
+        with self._lock:
+            self._chat_seen += 1
+            return bool(self.throttle_every) and self._chat_seen % self.throttle_every == 0
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep unless the server stops; True when stopped."""
@@ -1400,6 +1418,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
     def _v1(self, method: str, path: str, body: Any) -> None:
+        if path == "/v1/responses" or path.startswith("/v1/responses/"):
+            from standin_responses import serve_responses  # lazy: it imports this module
+            return serve_responses(self, method, path, body)
         key = self.standin.api_key or "xai-standin-key"
         if path == "/v1/models" and method == "GET":
             return self._send_json(200, {"object": "list", "data": [
@@ -1485,6 +1506,11 @@ class _Handler(BaseHTTPRequestHandler):
         name = st._match_recording(body)
         if name is not None:
             return self._replay(name, StreamOptions())
+        if st._throttled():
+            return self._fault(Fault.rate_limited(st.throttle_retry_after))
+        latency = st.latency(req.last_user_text) if callable(st.latency) else st.latency
+        if latency and st._sleep(latency):
+            return self._abort()
         ans = default_answer(req)
         thinking = st.thinking_chunks if req.model.reasoning and not ans.reasoning else 0
         return self._answer(req, ans, StreamOptions(), None, thinking, st.default_delay)

@@ -66,6 +66,17 @@ class GrokMagics(GrokOptions):
         "--to-cell", nargs="?", const="first", choices=("first", "all"),
         help="Put the answer's first Python code block (or all of them) into a new cell below.",
     )
+    @magic_arguments.argument(
+        "--each", metavar="VAR",
+        help="Send the cell once per item of VAR (list, dict, Series, DataFrame, or a glob of "
+             "image files); {item} and {index} (and a DataFrame's columns) fill the template.",
+    )
+    @magic_arguments.argument(
+        "--concurrency", type=int, help="--each: requests at once (default GrokMagics.concurrency)."
+    )
+    @magic_arguments.argument(
+        "--fresh", action="store_true", help="--each: ask every item again (no resume)."
+    )
     @line_cell_magic
     def grok(self, line: str = "", cell: str | None = None):
         """Ask Grok. The cell's text is the question; the answer streams in as Markdown.
@@ -140,6 +151,11 @@ class GrokMagics(GrokOptions):
     def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
+        if args.each:
+            from grok_magic.notebook.each_view import run_each
+
+            return run_each(self, args, dedent(text), system_prompt(args.system, self.system,
+                                                                    self.user_ns))
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
         ask = self._build_ask(args, text, response_format, literal)
         if args.dry_run:

@@ -13,14 +13,21 @@ from grok_magic.client import GrokClient
 from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
 from grok_magic.errors import ConfigError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.ledger import ledger_location, open_ledger
 from grok_magic.messages import DETAILS
 from grok_magic.notebook.display import is_terminal
 from grok_magic.notebook.error_watch import ErrorWatch
 from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS
-from grok_magic.recorder import REPLAY_MODES, Recorder, replay_from_env
+from grok_magic.recorder import Recorder
 from grok_magic.redaction import Secret
-from grok_magic.settings import DEFAULT_MODEL, MAX_RETRIES, READ_TIMEOUT, Settings
+from grok_magic.settings import (
+    DEFAULT_MODEL,
+    MAX_RETRIES,
+    READ_TIMEOUT,
+    REPLAY_MODES,
+    Settings,
+    ledger_location,
+    replay_from_env,
+)
 
 
 class GrokOptions(Magics):
@@ -58,6 +65,9 @@ class GrokOptions(Magics):
         REPLAY_MODES, "off", help="off: always ask xAI; auto: answer a request already answered "
                                   "from the ledger; only: never contact xAI (also GROK_REPLAY)."
     ).tag(config=True)
+    concurrency = Int(8, help="Requests a --each run sends at once (it halves on a 429).").tag(
+        config=True
+    )
     budget = Float(None, allow_none=True, help="USD this kernel may spend (None: no limit).").tag(
         config=True
     )
@@ -83,6 +93,7 @@ class GrokOptions(Magics):
                                  daily_budget=self.daily_budget)
         self._open_ledger()
         self.conversation = Conversation(max_history=self.max_history, recorder=self.recorder)
+        self.each_cache: dict = {}  # --each answers of this session, to resume without a ledger
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None
         self.errors = ErrorWatch(shell)
@@ -102,13 +113,10 @@ class GrokOptions(Magics):
             setattr(self.recorder, change["name"], change["new"])
 
     def _open_ledger(self) -> None:
-        """(Re)open the ledger the settings name; read-only while replay is "only"."""
-        recorder = self.recorder
-        if recorder.ledger is not None:
-            recorder.ledger.close()
-        recorder.replay = self.replay
-        recorder.ledger = open_ledger(ledger_location(self.ledger), replay=self.replay,
-                                      notify=lambda message: print(message, file=sys.stderr))
+        """Use the ledger the settings name (opened on the first exchange; read-only while
+        replay is "only")."""
+        self.recorder.use(ledger_location(self.ledger), self.replay,
+                          notify=lambda message: print(message, file=sys.stderr))
 
     # -- plumbing ----------------------------------------------------------------------------
     def settings(self, timeout: float | None = None) -> Settings:

@@ -41,18 +41,23 @@ class DryRun:
     """What a cell would send: the JSON body and the curl command, with nothing sent (and any key
     that found its way into the text masked)."""
 
-    def __init__(self, url: str, body: dict) -> None:
+    def __init__(self, url: str, body: dict, note: str = "") -> None:
         self.url = url
+        self.note = note  # our own text, shown under the title (e.g. a --each plan)
         self.body = redact_value(body)
         self.shown = shorten_data_urls(self.body)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         payload = json.dumps(self.shown, indent=2, ensure_ascii=False)
         curl = curl_command(self.url, self.shown)
-        plain = f"POST {self.url}\n{payload}\n\n{curl}"  # the body is redacted already
+        note = f"{self.note}\n\n" if self.note else ""
+        plain = f"{note}POST {self.url}\n{payload}\n\n{curl}"  # the body is redacted already
         json_fence, curl_fence = fence_for(payload), fence_for(curl)
         markdown = (
-            f"**Dry run** — nothing was sent. `POST` {cell(self.url)} with this body:\n\n"
+            f"**Dry run** — nothing was sent. {cell(self.note)}\n\n" if self.note else
+            "**Dry run** — nothing was sent. "
+        ) + (
+            f"`POST` {cell(self.url)} with this body:\n\n"
             f"{json_fence}json\n{payload}\n{json_fence}\n\nThe same request with curl:\n\n"
             f"{curl_fence}bash\n{curl}\n{curl_fence}"
         )

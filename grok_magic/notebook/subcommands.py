@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from grok_magic.ledger import LedgerProblem, period_start
 from grok_magic.markdown import fence_for
 from grok_magic.notebook.reports import (
     HistoryReport,
@@ -76,6 +75,8 @@ def usage(magics: GrokMagics, rest: str):
                          f"(got {rest.strip()!r}).")
     if not periods:
         return display(usage_report(magics.conversation.tally, magics.recorder.limits()))
+    from grok_magic.ledger import period_start
+
     ledger = _ledger_or_say(magics)
     if ledger is None:
         return None
@@ -118,6 +119,8 @@ def export(magics: GrokMagics, rest: str) -> None:
         which, filters = f"notebook {recorder.notebook}", {"notebook": recorder.notebook}
     else:
         which, filters = "this session", {"session": recorder.session}
+    from grok_magic.ledger import LedgerProblem
+
     try:
         count = ledger.export(destination, replace="--replace" in flags, **filters)
     except FileExistsError:

@@ -1,0 +1,156 @@
+"""Front: `%%grok --each VAR` — the run's live progress bar, its summary and first rows (model
+text escaped), the dry-run plan, and the result stored in OUT and `_grok_each`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from grok_magic.each import Each, EachInterrupted, Plan, Summary
+from grok_magic.each_runner import Progress
+from grok_magic.notebook.display import Report, cell
+from grok_magic.notebook.reports import DryRun, table
+from grok_magic.pricing import format_cost
+
+if TYPE_CHECKING:
+    from grok_magic.notebook.magics import GrokMagics
+
+RESULT_NAME = "_grok_each"
+HEAD_ROWS = 5
+PREVIEW_CHARS = 80
+GLOB_CHARS = set("*?[")
+
+
+class ProgressBar:
+    """One live bar (tqdm's notebook widget in Jupyter, text in a terminal): done / total, rate,
+    ETA, and failures, tokens and cost so far."""
+
+    def __init__(self, total: int, terminal: bool, file=None) -> None:
+        if terminal:
+            from tqdm import tqdm
+        else:
+            from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, unit="item", desc="grok --each", file=file or sys.stderr,
+                        dynamic_ncols=True, leave=True)
+        self._shown = 0
+
+    def update(self, progress: Progress) -> None:
+        self.bar.update(progress.done - self._shown)
+        self._shown = progress.done
+        parts = [f"{progress.failed:,} failed" if progress.failed else "",
+                 f"{progress.replayed:,} replayed" if progress.replayed else "",
+                 f"{progress.tokens:,} tokens", format_cost(progress.cost),
+                 f"{progress.in_flight} in flight"]
+        self.bar.set_postfix_str(" · ".join(p for p in parts if p), refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def data_of(magics: GrokMagics, name: str) -> tuple[object, str]:
+    """What `--each NAME` goes over: the variable NAME, or NAME itself as a glob of files."""
+    namespace = magics.user_ns
+    if name.isidentifier() and name in namespace:
+        return namespace[name], name
+    if GLOB_CHARS & set(name) or "/" in name:
+        return name, f"the pattern {name!r}"
+    raise UsageError(f"--each {name}: there is no variable {name!r}. Name a list, dict, pandas "
+                     "Series / Index / DataFrame, or give a glob of image files such as "
+                     "--each \"photos/*.jpg\".")
+
+
+def run_each(magics: GrokMagics, args, text: str, system: str | None):
+    """`%%grok --each`: plan (dry run) or run, show progress and the result, store it."""
+    if args.to_cell or args.new:
+        raise UsageError("--each sends every item as its own one-turn question: --to-cell and "
+                         "--new do not apply to it.")
+    data, name = data_of(magics, args.each)
+    client = magics.client(args.timeout)
+    each = Each(
+        text, data, namespace=magics.user_ns, client=client, recorder=magics.recorder,
+        model=args.model or magics.model, system=system, images=args.image,
+        detail=args.detail or magics.detail or None, temperature=args.temperature,
+        max_tokens=args.max_tokens, reasoning_effort=args.reasoning_effort, json=args.json,
+        schema=args.schema, timeout=args.timeout, concurrency=args.concurrency or magics.concurrency,
+        max_retries=magics.max_retries, max_side=magics.max_image_side,
+        max_value_chars=magics.max_value_chars, resume=not args.fresh, cache=magics.each_cache,
+        name=name)
+    if args.dry_run:
+        plan = each.plan()
+        return display(DryRun(f"{client.settings.base_url}/chat/completions", plan.first_body,
+                              note=plan_note(plan)))
+    if magics.recorder.replay != "only":
+        client.settings.require_secret()  # one clear message, rather than one per item
+    bar = ProgressBar(len(each.items), magics.terminal)
+    try:
+        result = each.run(bar.update)
+    except EachInterrupted as stop:
+        bar.close()
+        _store(magics, args, stop.result)
+        display(EachReport(stop.summary, stop.result))
+        raise
+    bar.close()
+    _store(magics, args, result)
+    if not args.quiet:
+        display(EachReport(each.summary, result))
+    return None
+
+
+def _store(magics: GrokMagics, args, result) -> None:
+    magics.user_ns[RESULT_NAME] = result
+    if args.out:
+        magics.user_ns[args.out] = result
+
+
+def plan_note(plan: Plan) -> str:
+    cost = ("an unknown cost (no price for this model)" if plan.low is None else
+            f"about {format_cost(plan.low)}–{format_cost(plan.high)}")
+    return (f"{plan.count:,} requests like this one, one per item, for {cost}: the prompts "
+            f"(estimated from {plan.estimated_from} of the items) plus answers of 0 to "
+            f"{plan.answer_tokens:,} tokens each (--max-tokens bounds them). This is the first.")
+
+
+class EachReport:
+    """A run's one-line summary and its first rows, every value escaped."""
+
+    def __init__(self, summary: Summary, result) -> None:
+        self.summary = summary
+        self.header, self.rows = head_rows(result)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        line = self.summary.line()
+        markdown = f"**--each:** {cell(line)}"
+        plain = [f"--each: {line}"]
+        if self.rows:
+            markdown += f"\n\nFirst {len(self.rows)} rows (all in `_grok_each`):\n\n"
+            markdown += table(self.header, self.rows)
+            plain += [" | ".join(str(v) for v in row) for row in self.rows]
+        return Report(markdown, "\n".join(plain))._repr_mimebundle_()
+
+    def __repr__(self) -> str:
+        return self._repr_mimebundle_()["text/plain"]
+
+
+def head_rows(result) -> tuple[tuple, list[tuple]]:
+    """The first rows of a result (a DataFrame or a list of dicts) as short strings."""
+    if isinstance(result, list):
+        records = result[:HEAD_ROWS]
+        keys = [k for k in (records[0] if records else {}) if k not in ("model", "seconds")]
+        return tuple(keys), [tuple(_short(r.get(k)) for k in keys) for r in records]
+    frame = result.head(HEAD_ROWS)
+    keys = [c for c in frame.columns if c not in ("model", "prompt_tokens", "completion_tokens",
+                                                   "reasoning_tokens", "seconds", "replayed")]
+    rows = [(_short(index), *(_short(row[k]) for k in keys)) for index, row in frame.iterrows()]
+    return ("index", *keys), rows
+
+
+def _short(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".")
+    text = " ".join(str(value).split())
+    return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")

@@ -1,0 +1,358 @@
+"""`--each` / `ask_each` end to end: real client, real HTTP, the stand-in with latency and 429s.
+Alignment, retries, rate limits, budgets, credits, interrupts, resume, every kind of data."""
+
+from __future__ import annotations
+
+import _thread
+import io
+import re
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+from magic_helpers import run, shell
+from test_markdown_inert import html_findings
+from xai_standin import Fault, Reply
+
+from grok_magic.client import GrokClient
+from grok_magic.each import Each, EachInterrupted, ask_each
+from grok_magic.each_items import items_of
+from grok_magic.errors import InputError
+from grok_magic.ledger import Ledger
+from grok_magic.notebook.magics import GrokMagics
+from grok_magic.recorder import Recorder
+from grok_magic.settings import Settings
+
+ECHO = re.compile(r'to: "(.*?)"')
+
+
+def chat_bodies(srv) -> list[dict]:
+    return [r.json for r in srv.requests if r.path.endswith("/chat/completions")]
+
+
+def echoed(answer: str) -> str:
+    """The prompt the stand-in says it answered (its default answer quotes it)."""
+    return ECHO.search(answer).group(1)
+
+
+@pytest.fixture
+def client(xai_env) -> GrokClient:
+    c = GrokClient(Settings.load(max_retries=0))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def recorder(tmp_path) -> Recorder:
+    return Recorder(Ledger(tmp_path / "ledger.sqlite"))
+
+
+def png_file(path, color) -> str:
+    from PIL import Image
+
+    Image.new("RGB", (32, 24), color).save(path, "PNG")
+    return str(path)
+
+
+# -- alignment and data kinds ------------------------------------------------------------------
+def test_rows_belong_to_their_items_whatever_order_answers_come_in(client, recorder, xai_env):
+    # Later items answer first: item i waits (30 - i) * 10 ms.
+    xai_env.latency = lambda text: (30 - int(text.split("#")[1])) * 0.01
+    items = [f"word {i}" for i in range(30)]
+    progress = []
+    frame = ask_each("Say back: {item} #{index}", items, client=client, recorder=recorder,
+                     concurrency=8, progress=lambda p: progress.append(p.done))
+    assert list(frame.index) == list(range(30))
+    assert [echoed(a) for a in frame["answer"]] == [f"Say back: word {i} #{i}" for i in range(30)]
+    assert frame["error"].isna().all() and (frame["cost"] > 0).all()
+    assert (frame["prompt_tokens"] > 0).all() and (frame["completion_tokens"] > 0).all()
+    assert set(frame.columns) >= {"answer", "model", "prompt_tokens", "completion_tokens",
+                                  "reasoning_tokens", "cost", "seconds", "error"}
+    # Finished out of order (the first item's answer came in late), yet aligned.
+    assert progress[-1] == 30 and progress == sorted(progress)
+    assert len(chat_bodies(xai_env)) == 30
+    # Each its own one-turn exchange: no history, the system prompt when given.
+    assert all(len(b["messages"]) == 1 for b in chat_bodies(xai_env))
+    assert [e.source for e in recorder.ledger.entries()] == ["batch"] * 30
+
+
+def test_dataframe_rows_columns_and_shadowing(client, recorder, xai_env):
+    frame = pd.DataFrame({"city": ["Oslo", "Lima"], "temp": [3, 19]}, index=["n", "s"])
+    namespace = {"city": "SHADOWED", "unit": "celsius"}
+    result = ask_each("{city} is {temp} {unit}. Row: {item}", frame, client=client,
+                      recorder=recorder, namespace=namespace, system="Be terse.")
+    assert list(result.index) == ["n", "s"]
+    texts = [b["messages"][1]["content"] for b in chat_bodies(xai_env)]
+    assert sorted(t.split(". Row:")[0] for t in texts) == ["Lima is 19 celsius",
+                                                           "Oslo is 3 celsius"]
+    assert all(b["messages"][0] == {"role": "system", "content": "Be terse."}
+               for b in chat_bodies(xai_env))
+    assert "temp" in texts[0].split("Row:")[1]  # {item} is the row, described
+
+
+def test_dict_series_index_and_tuple(client, recorder, xai_env):
+    by_key = ask_each("Define {item} ({index})", {"mu": "mean", "sigma": "std"}, client=client,
+                      recorder=recorder)
+    assert list(by_key.index) == ["mu", "sigma"]
+    assert echoed(by_key.loc["sigma", "answer"]) == "Define std (sigma)"
+    series = pd.Series(["a", "b"], index=pd.Index([10, 20], name="id"))
+    result = ask_each("Letter {item} at {index}", series, client=client, recorder=recorder)
+    assert result.index.name == "id" and echoed(result.loc[20, "answer"]) == "Letter b at 20"
+    result = ask_each("X {item}", pd.Index(["p", "q"]), client=client, recorder=recorder)
+    assert [echoed(a) for a in result["answer"]] == ["X p", "X q"]
+    result = ask_each("T {item}", ("u", "v"), client=client, recorder=recorder)
+    assert [echoed(a) for a in result["answer"]] == ["T u", "T v"]
+
+
+def test_a_folder_of_images_one_image_each(client, recorder, xai_env, tmp_path):
+    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    paths = [png_file(tmp_path / f"p{i}.png", c) for i, c in enumerate(colors)]
+    result = ask_each("Which colour is {item}?", str(tmp_path / "*.png"), client=client,
+                      recorder=recorder)
+    assert list(result.index) == paths
+    assert all("I received 1 image(s)" in a for a in result["answer"])
+    for body in chat_bodies(xai_env):
+        parts = body["messages"][0]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url", "text"]
+        assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    # Image bytes in a list, and paths in a list, are images too.
+    data = [open(p, "rb").read() for p in paths[:2]]
+    assert all("1 image(s)" in a for a in ask_each("{item}", data, client=client,
+                                                    recorder=recorder)["answer"])
+
+
+def test_bad_data_is_one_clear_message(tmp_path):
+    with pytest.raises(InputError, match="matches no files"):
+        items_of(str(tmp_path / "*.jpg"))
+    with pytest.raises(InputError, match="int, which --each cannot go over"):
+        items_of(42)
+
+
+def test_json_and_schema_answers_become_columns(client, recorder, xai_env):
+    schema = {"type": "object", "properties": {"label": {"type": "string"},
+                                               "score": {"type": "integer"}},
+              "required": ["label", "score"]}
+    result = ask_each("Rate {item}", ["x", "y"], client=client, recorder=recorder,
+                      schema=schema)
+    assert list(result.columns[:2]) == ["label", "score"]
+    assert result["label"].map(type).eq(str).all() and result["error"].isna().all()
+    assert all(b["response_format"]["type"] == "json_schema" for b in chat_bodies(xai_env))
+
+
+def test_without_pandas_the_result_is_a_list_of_dicts(client, recorder, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    result = ask_each("Q {item}", ["a", "b"], client=client, recorder=recorder)
+    assert [r["index"] for r in result] == [0, 1]
+    assert echoed(result[1]["answer"]) == "Q b" and result[1]["error"] is None
+
+
+# -- rate limits, retries, failures --------------------------------------------------------------
+def test_429s_are_retried_after_retry_after_and_lower_the_concurrency(client, recorder,
+                                                                      xai_env):
+    xai_env.throttle_every = 5
+    xai_env.throttle_retry_after = 0.2
+    each = Each("Item {item}", [str(i) for i in range(30)], client=client, recorder=recorder,
+                concurrency=8, max_retries=3)
+    seen_limits = []
+    import grok_magic.each_runner as runner_module
+
+    real = runner_module.EachRun._settle
+
+    def spy(self, position, outcome):
+        result = real(self, position, outcome)
+        seen_limits.append(self.limit)
+        return result
+
+    runner_module.EachRun._settle = spy
+    try:
+        frame = each.run()
+    finally:
+        runner_module.EachRun._settle = real
+    assert frame["error"].isna().all()  # no row lost
+    assert [echoed(a) for a in frame["answer"]] == [f"Item {i}" for i in range(30)]
+    assert min(seen_limits) < 8  # halved on a 429
+    assert each.summary.ok == 30
+    assert len(chat_bodies(xai_env)) > 30  # the throttled ones were sent again
+
+
+def test_an_item_that_keeps_failing_is_recorded_and_the_rest_go_on(client, recorder, xai_env):
+    xai_env.enqueue(Fault(500))
+    frame = ask_each("Q {item}", ["a", "b", "c", "d"], client=client, recorder=recorder,
+                     concurrency=1, max_retries=0)
+    assert frame.loc[0, "error"].startswith("xAI server error (HTTP 500)")
+    assert pd.isna(frame.loc[0, "answer"])
+    assert frame["error"][1:].isna().all()
+    assert [echoed(a) for a in frame["answer"][1:]] == ["Q b", "Q c", "Q d"]
+
+
+def test_a_5xx_is_retried_and_the_item_answered(client, recorder, xai_env):
+    xai_env.enqueue(Fault(503))
+    frame = ask_each("Q {item}", ["a", "b"], client=client, recorder=recorder,
+                     concurrency=1, max_retries=1)
+    assert frame["error"].isna().all()
+    assert [echoed(a) for a in frame["answer"]] == ["Q a", "Q b"]
+    assert len(chat_bodies(xai_env)) == 3
+
+
+def test_out_of_credits_stops_the_run_at_once(client, recorder, xai_env):
+    xai_env.latency = 0.05
+    xai_env.enqueue(Reply("fine"), Fault.credits(429))
+    frame = ask_each("Q {item}", [str(i) for i in range(10)], client=client, recorder=recorder,
+                     concurrency=1)
+    assert frame.loc[0, "answer"] == "fine" and pd.isna(frame.loc[0, "error"])
+    assert frame.loc[1, "error"].startswith("Out of credits (HTTP 429)")
+    assert frame["error"][2:].str.startswith("not sent: the run stopped").all()
+    assert len(chat_bodies(xai_env)) == 2
+
+
+def test_a_budget_stops_the_run_before_the_request_that_would_cross_it(client, tmp_path,
+                                                                       xai_env):
+    probe = ask_each("Q {item}", ["0"], client=client, recorder=Recorder(None))
+    one = probe.loc[0, "cost"]
+    recorder = Recorder(Ledger(tmp_path / "l.sqlite"), budget=one * 2.5)
+    sent = len(chat_bodies(xai_env))
+    frame = ask_each("Q {item}", [str(i) for i in range(8)], client=client, recorder=recorder,
+                     concurrency=1)
+    assert frame["error"][:3].isna().all()
+    assert frame.loc[3, "error"].startswith("Budget reached")
+    assert frame["error"][4:].str.startswith("not sent: the run stopped at the budget").all()
+    assert len(chat_bodies(xai_env)) - sent == 3
+
+
+# -- interrupt and resume ------------------------------------------------------------------------
+@pytest.mark.usefixtures("default_sigint")
+def test_interrupt_drops_in_flight_keeps_finished_rows_and_resumes(client, recorder, xai_env):
+    xai_env.latency = 0.3
+    items = [str(i) for i in range(40)]
+    timer = threading.Timer(0.75, _thread.interrupt_main)
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(EachInterrupted) as caught:
+        ask_each("Q {item}", items, client=client, recorder=recorder, concurrency=4)
+    returned_after = time.monotonic() - started
+    frame = caught.value.result
+    done = frame["error"].isna()
+    assert 4 <= done.sum() < 40
+    assert (frame.loc[~done, "error"] == "cancelled").all()
+    assert [echoed(a) for a in frame.loc[done, "answer"]] == [f"Q {i}" for i in
+                                                               frame.index[done]]
+    assert "were answered" in str(caught.value)
+    # In-flight requests were dropped: the call returned within 1 s of the interrupt.
+    assert returned_after - timer.interval < 1.0
+    sent_before = len(chat_bodies(xai_env))
+    xai_env.latency = 0.0
+    again = ask_each("Q {item}", items, client=client, recorder=recorder, concurrency=4)
+    assert again["error"].isna().all()
+    assert again.loc[done[done].index, "replayed"].all()
+    sent = chat_bodies(xai_env)[sent_before:]
+    resent = sorted(b["messages"][0]["content"] for b in sent)
+    assert resent == sorted(f"Q {i}" for i in frame.index[~done])  # only the rest was sent
+
+
+def test_without_a_ledger_a_rerun_resumes_from_this_session(client, xai_env):
+    cache: dict = {}
+    first = ask_each("Q {item}", ["a", "b"], client=client, recorder=Recorder(None), cache=cache)
+    sent = len(chat_bodies(xai_env))
+    again = ask_each("Q {item}", ["a", "b", "c"], client=client, recorder=Recorder(None),
+                     cache=cache)
+    assert len(chat_bodies(xai_env)) == sent + 1  # only "c"
+    assert list(again["replayed"]) == [True, True, False]
+    assert list(again["answer"][:2]) == list(first["answer"])
+    assert list(again["cost"][:2]) == [0.0, 0.0]
+    fresh = ask_each("Q {item}", ["a"], client=client, recorder=Recorder(None), cache=cache,
+                     resume=False)
+    assert not fresh.loc[0, "replayed"] and len(chat_bodies(xai_env)) == sent + 2
+
+
+# -- the magic ---------------------------------------------------------------------------------
+@pytest.fixture
+def ip(xai_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("GROK_LEDGER", str(tmp_path / "ledger.sqlite"))
+    shell_ = shell()
+    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
+        if name not in shell_.user_ns_hidden:
+            shell_.user_ns.pop(name, None)
+    shell_.config.pop("GrokMagics", None)
+    magics = GrokMagics(shell=shell_)
+    shell_.register_magics(magics)
+    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
+    shell_.configurables.append(magics)
+    yield shell_
+
+
+def test_magic_each_stores_out_and_shows_a_safe_summary(ip, xai_env):
+    xai_env.enqueue(*[Reply(f"<img src=x onerror=alert({i})> label {i}") for i in range(3)])
+    ip.user_ns["reviews"] = ["good", "bad", "ok"]
+    out = run(ip, "%%grok --each reviews -o labels --concurrency 1\nSentiment of {item}")
+    assert out.error is None
+    labels = ip.user_ns["labels"]
+    assert labels is ip.user_ns["_grok_each"]
+    assert list(labels["answer"]) == [f"<img src=x onerror=alert({i})> label {i}"
+                                      for i in range(3)]
+    html = out.html()
+    assert html_findings(html) == [] and "<img" not in html
+    assert "3 of 3 answered" in out.shown() and "label 1" in out.shown()
+    assert "3 of 3 answered" in out.plain()
+    assert "grok --each" in out.stderr and "3/3" in out.stderr  # the progress bar
+
+
+def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
+    ip.user_ns["items"] = list(range(12))
+    out = run(ip, "%%grok --each items --dry-run --max-tokens 100\nSquare {item}")
+    assert out.error is None and chat_bodies(xai_env) == []
+    plain = out.plain()
+    assert "12 requests like this one" in plain and "0 to 100 tokens" in plain
+    assert re.search(r"about \$[\d.]+–\$[\d.]+", plain)
+    assert '"content": "Square 0"' in plain
+
+
+def test_magic_each_over_a_glob_string(ip, xai_env, tmp_path):
+    for i in range(2):
+        png_file(tmp_path / f"img{i}.png", (i * 100, 0, 0))
+    out = run(ip, f'%%grok --each "{tmp_path}/*.png" -q\nDescribe {{item}}')
+    assert out.error is None
+    assert list(ip.user_ns["_grok_each"].index) == sorted(str(p) for p in tmp_path.glob("*.png"))
+
+
+def test_magic_each_bad_variable_and_options(ip):
+    out = run(ip, "%%grok --each nothing_here\nQ {item}")
+    assert out.error is not None and "there is no variable 'nothing_here'" in str(out.error)
+    ip.user_ns["xs"] = [1]
+    out = run(ip, "%%grok --each xs --to-cell\nQ {item}")
+    assert out.error is not None and "--to-cell" in str(out.error)
+
+
+def test_magic_each_needs_a_key_once(ip, xai_env, monkeypatch):
+    monkeypatch.delenv("XAI_API_KEY")
+    ip.user_ns["xs"] = [1, 2, 3]
+    out = run(ip, "%%grok --each xs\nQ {item}")
+    assert out.error is not None and "No xAI API key" in str(out.error)
+    assert chat_bodies(xai_env) == []
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_magic_each_interrupt_keeps_rows_in_out(ip, xai_env):
+    xai_env.latency = 0.3
+    ip.user_ns["xs"] = list(range(30))
+    timer = threading.Timer(0.7, _thread.interrupt_main)
+    timer.start()
+    out = run(ip, "%%grok --each xs -o got --concurrency 3\nQ {item}")
+    assert isinstance(out.error, EachInterrupted)
+    got = ip.user_ns["got"]
+    assert 3 <= got["error"].isna().sum() < 30
+    assert "you stopped the run" in out.stdout and "run it again" in out.stdout
+    assert (got["error"].dropna() == "cancelled").all()
+
+
+def test_terminal_progress_is_plain_text(client, recorder):
+    from grok_magic.each_runner import Progress
+    from grok_magic.notebook.each_view import ProgressBar
+
+    stream = io.StringIO()
+    bar = ProgressBar(2, terminal=True, file=stream)
+    bar.update(Progress(total=2, concurrency=1, done=2, tokens=10, cost=0.001))
+    bar.close()
+    assert "2/2" in stream.getvalue() and "10 tokens" in stream.getvalue()
