@@ -93,7 +93,7 @@ class Each:
         reasoning_effort: str | None = None, json: bool = False, schema: str | object = None,
         timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY,
         max_retries: int = 2, max_side: int | None = None, max_value_chars: int | None = None,
-        resume: bool = True, cache: dict | None = None, source: str = "batch",
+        resume: bool = True, cache: dict | None = None, source: str = "each",
         name: str = "the data",
     ) -> None:
         namespace = dict(namespace or {})
@@ -158,11 +158,21 @@ class Each:
 
 
 def ask_each(template: str, data: object, *, progress: Callable[[Progress], None] | None = None,
-             **options):
+             via: str = "live", **options):
     """One prompt over every item of `data` (see the module docstring); `options` are those of
     `Each` (model, system, images, detail, temperature, max_tokens, reasoning_effort, json,
-    schema, timeout, concurrency, max_retries, client, recorder, namespace, …)."""
-    return Each(template, data, **options).run(progress)
+    schema, timeout, concurrency, max_retries, client, recorder, namespace, …).
+
+    `via="batch-api"` queues the requests at xAI's Batch API instead and returns a
+    `BatchJob` at once (`.wait()` gives the same table)."""
+    each = Each(template, data, **options)
+    if via == "batch-api":
+        from grok_magic.batch_job import submit
+
+        return submit(each)
+    if via != "live":
+        raise ValueError(f"via is {via!r}: use 'live' or 'batch-api'")
+    return each.run(progress)
 
 
 def summarise(rows: list[Row], progress: Progress, stopped: str | None) -> Summary:

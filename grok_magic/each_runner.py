@@ -253,23 +253,7 @@ class EachRun:
                           | StreamInterruptedError)
 
     def _fill(self, row: Row, response: Response, keep_error: bool = False) -> None:
-        usage = response.usage
-        row.answer = response.text
-        row.model = response.model or response.requested_model
-        if usage is not None:
-            row.prompt_tokens, row.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-            row.reasoning_tokens = usage.reasoning_tokens
-        row.cost = response.cost
-        row.seconds = round(response.elapsed, 3)
-        row.replayed = response.replayed
-        if keep_error:
-            return
-        row.ok = True
-        if self.parse is not None:
-            try:
-                row.parsed = self.parse(response)
-            except GrokError as err:
-                row.error, row.ok = one_line(err), False
+        fill_row(row, response, None if keep_error else self.parse, ok=not keep_error)
 
     # -- the workers ----------------------------------------------------------------------------
     def _work(self) -> None:
@@ -313,6 +297,30 @@ class EachRun:
         return response
 
 
+def fill_row(row: Row, response: Response, parse: Callable[[Response], object] | None = None,
+             *, ok: bool = True) -> Row:
+    """`row` holding `response` (answer, model, tokens, cost, time); `parse` reads a structured
+    answer, and its failure becomes the row's error. `ok=False` keeps a failed answer's text."""
+    usage = response.usage
+    row.answer = response.text
+    row.model = response.model or response.requested_model
+    if usage is not None:
+        row.prompt_tokens, row.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        row.reasoning_tokens = usage.reasoning_tokens
+    row.cost = response.cost
+    row.seconds = round(response.elapsed, 3)
+    row.replayed = response.replayed
+    if not ok:
+        return row
+    row.ok = True
+    if parse is not None:
+        try:
+            row.parsed = parse(response)
+        except GrokError as err:
+            row.error, row.ok = one_line(err), False
+    return row
+
+
 def each_client(client: GrokClient, concurrency: int) -> GrokClient:
     """A client for a run: the same settings, no retries of its own (the run paces them),
     enough keep-alive connections for every worker."""
@@ -324,7 +332,7 @@ def template_ask(
     template: str, items: Items, namespace: Mapping, *, model: str, system: str | None = None,
     options: Mapping | None = None, images=(), detail: str | None = None,
     max_side: int | None = None, max_value_chars: int | None = None, timeout: float | None = None,
-    source: str = "batch", resume: bool = True,
+    source: str = "each", resume: bool = True,
 ) -> Callable[[int], Ask]:
     """`make_ask` for a run: item i's question from the template (in the worker that sends it)."""
     from collections import ChainMap

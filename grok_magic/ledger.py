@@ -64,6 +64,40 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX exchanges_session ON exchanges (session);
     CREATE INDEX exchanges_notebook ON exchanges (notebook);
     """,
+    # 2: Batch API jobs, so they outlive the kernel (see batch_book.py).
+    """
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,             -- xAI's batch id
+        name TEXT,
+        created TEXT NOT NULL,
+        session TEXT,
+        notebook TEXT,
+        cell INTEGER,
+        model TEXT,
+        endpoint TEXT NOT NULL,
+        count INTEGER NOT NULL,          -- items in the run (sent + replayed)
+        job_key TEXT NOT NULL,           -- SHA-256 of every item's request hash, in order
+        row_index TEXT NOT NULL,         -- the input's index, JSON
+        structured INTEGER NOT NULL DEFAULT 0,
+        out_name TEXT,
+        status TEXT NOT NULL,            -- pending, done, cancelled, expired
+        state TEXT,                      -- xAI's last word on it, JSON
+        finished TEXT,
+        input_file_id TEXT,
+        upload_bytes INTEGER
+    );
+    CREATE INDEX batches_key ON batches (job_key);
+    CREATE TABLE batch_rows (
+        batch_id TEXT NOT NULL,
+        custom_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        request_hash TEXT NOT NULL,
+        request TEXT NOT NULL,           -- canonical request JSON (images as SHA-256 + size)
+        question TEXT,
+        recorded INTEGER NOT NULL DEFAULT 0,  -- its answer is in exchanges
+        PRIMARY KEY (batch_id, custom_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 STATUSES = ("ok", "error", "stopped", "incomplete")
@@ -220,8 +254,9 @@ class Ledger:
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
-            raise LedgerProblem(f"it has schema {version}, and read-only files are not migrated "
-                                f"(this grok_magic writes schema {SCHEMA_VERSION})")
+            if version >= 1:
+                return  # later steps only add tables: exchanges read the same (no batch jobs)
+            raise LedgerProblem("it is not a grok_magic ledger (no schema version)")
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Another kernel may have migrated while this one waited for the lock.

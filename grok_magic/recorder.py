@@ -121,7 +121,7 @@ class Recorder:
         except BaseException as err:
             self._release(reserved)
             if isinstance(err, GrokError):
-                self._write(canonical, ask, None, err, time.monotonic() - started)
+                self._write(canonical, ask.source, ask.cell, None, err, time.monotonic() - started)
             raise
         stream.on_end(lambda response: self.ended(canonical, ask, response, reserved))
         return stream
@@ -142,7 +142,7 @@ class Recorder:
         except BaseException as err:
             self._release(reserved)
             if isinstance(err, GrokError):
-                self._write(canonical, ask, None, err, time.monotonic() - started)
+                self._write(canonical, ask.source, ask.cell, None, err, time.monotonic() - started)
             raise
         self.ended(canonical, ask, response, reserved)
         return response
@@ -216,27 +216,36 @@ class Recorder:
         with self._lock:
             self.spent += cost or 0.0
             self.reserved = max(self.reserved - reserved, 0.0)
-        self._write(canonical, ask, response, None, None)
+        self._write(canonical, ask.source, ask.cell, response, None, None)
 
-    def _write(self, canonical: dict, ask: Ask, response: Response | None,
-               error: GrokError | None, seconds: float | None) -> None:
+    def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
+               error: GrokError | str | None, seconds: float | None) -> None:
         if self.ledger is None or self.ledger.readonly:
             return
         from grok_magic.canonical import canonical_json, question_of, request_hash
         from grok_magic.ledger import Entry, utc_now
 
         entry = Entry(
-            time=utc_now(), session=self.session, notebook=self.notebook, cell=ask.cell,
-            source=ask.source, api="chat", endpoint="/chat/completions",
+            time=utc_now(), session=self.session, notebook=self.notebook, cell=cell,
+            source=source, api="chat", endpoint="/chat/completions",
             model_asked=canonical.get("model"), request_hash=request_hash(canonical),
             request=canonical_json(canonical), question=question_of(canonical),
-            status="error" if response is None else response.status,
-            error=f"{error.title}: {error.message}" if error is not None else None,
+            status="error" if response is None or isinstance(error, str) else response.status,
+            error=error if isinstance(error, str) or error is None else
+            f"{error.title}: {error.message}",
             total_s=seconds,
         )
         if response is not None:
             _fill_answer(entry, response)
+            entry.error = entry.error or (error if isinstance(error, str) else None)
         self.ledger.record(entry)
+
+    def record_result(self, canonical: dict, response: Response | None, error: str | None,
+                      cell: int | None = None) -> None:
+        """A Batch API result (an answer, or the error xAI gave for that row)."""
+        with self._lock:
+            self.spent += (response.cost or 0.0) if response is not None else 0.0
+        self._write(canonical, "batch", cell, response, error, None)
 
 
 def _fill_answer(entry, response: Response) -> None:

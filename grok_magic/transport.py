@@ -151,11 +151,14 @@ class Transport:
     def _send(
         self, method: str, path: str, body: Mapping | None = None, *,
         stream: bool = False, timeout: float | None = None,
+        upload: Callable[[], tuple[object, str]] | None = None,
     ):
         """Send with bounded retries; return a 2xx requests.Response or raise a GrokError.
 
         The body of the answer is not read yet: retries happen only before any byte of a
         successful answer arrived, so a request is never answered (and billed) twice.
+        `upload()` gives a fresh (file-like body with a length, content type) for each try,
+        instead of a JSON `body` (a file sent to /files).
         """
         auth = BearerAuth(self.settings.require_secret())
         if not auth.sendable:
@@ -176,12 +179,14 @@ class Transport:
         attempt = 0
         while True:
             started = time.monotonic()
+            if upload is not None:
+                data, headers["Content-Type"] = upload()
             http, error, retryable, retry_headers = self._attempt(
                 method, url, data, headers, timeouts, auth
             )
             status = http.status_code if http is not None else getattr(error, "status", None)
             log.info("%s %s model=%s body=%d bytes status=%s request_id=%s %.2f s", method, path,
-                     model, len(data or b""), status or type(error).__name__,
+                     model, len(data) if data is not None else 0, status or type(error).__name__,
                      request_id_of(http) if http is not None else getattr(error, "request_id", None),
                      time.monotonic() - started)
             if http is not None:

@@ -75,7 +75,7 @@ def test_rows_belong_to_their_items_whatever_order_answers_come_in(client, recor
     assert len(chat_bodies(xai_env)) == 30
     # Each its own one-turn exchange: no history, the system prompt when given.
     assert all(len(b["messages"]) == 1 for b in chat_bodies(xai_env))
-    assert [e.source for e in recorder.ledger.entries()] == ["batch"] * 30
+    assert [e.source for e in recorder.ledger.entries()] == ["each"] * 30
 
 
 def test_dataframe_rows_columns_and_shadowing(client, recorder, xai_env):

@@ -1151,6 +1151,7 @@ class XaiStandin:
             self.throttle_retry_after = 1.0
             self._chat_seen = 0
             self.__dict__.pop("_responses_state", None)
+            self.__dict__.pop("_batch_state", None)
 
     def serve_bytes(self, path: str, data: bytes, content_type: str = "application/octet-stream",
                     headers: dict[str, str] | None = None) -> str:
@@ -1372,6 +1373,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.standin._record(RecordedRequest(method, self.path, headers, raw, parsed,
                                                  tuple(self.client_address)))
             path = urlsplit(self.path).path
+            self._raw = raw
             if path.startswith("/files/"):
                 return self._serve_file(method, unquote(path[len("/files/"):]))
             if path == "/v1/chat/completions" and method == "POST":
@@ -1421,6 +1423,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/responses" or path.startswith("/v1/responses/"):
             from standin_responses import serve_responses  # lazy: it imports this module
             return serve_responses(self, method, path, body)
+        if path in ("/v1/files", "/v1/batches") or path.startswith(("/v1/files/", "/v1/batches/")):
+            from standin_batches import serve_batches  # lazy: it imports this module
+            return serve_batches(self, method, path, self._raw)
         key = self.standin.api_key or "xai-standin-key"
         if path == "/v1/models" and method == "GET":
             return self._send_json(200, {"object": "list", "data": [

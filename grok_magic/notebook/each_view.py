@@ -64,6 +64,9 @@ def data_of(magics: GrokMagics, name: str) -> tuple[object, str]:
 
 def run_each(magics: GrokMagics, args, text: str, system: str | None):
     """`%%grok --each`: plan (dry run) or run, show progress and the result, store it."""
+    if args.batch_api and not args.each:
+        raise UsageError("--batch-api sends an --each run through xAI's Batch API: add "
+                         "--each VAR.")
     if args.to_cell or args.new:
         raise UsageError("--each sends every item as its own one-turn question: --to-cell and "
                          "--new do not apply to it.")
@@ -78,6 +81,12 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         max_retries=magics.max_retries, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh, cache=magics.each_cache,
         name=name)
+    if args.batch_api and not args.dry_run:
+        from grok_magic.notebook.batch_view import run_batch
+
+        if magics.recorder.replay != "only":
+            client.settings.require_secret()
+        return run_batch(magics, args, each)
     if args.dry_run:
         plan = each.plan()
         return display(DryRun(f"{client.settings.base_url}/chat/completions", plan.first_body,

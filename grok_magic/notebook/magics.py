@@ -75,6 +75,11 @@ class GrokMagics(GrokOptions):
         "--concurrency", type=int, help="--each: requests at once (default GrokMagics.concurrency)."
     )
     @magic_arguments.argument(
+        "--batch-api", action="store_true",
+        help="--each through xAI's Batch API: queued at xAI, cheaper, results within 24 h; the "
+             "cell returns at once with a job widget (OUT holds the job, then the table).",
+    )
+    @magic_arguments.argument(
         "--fresh", action="store_true", help="--each: ask every item again (no resume)."
     )
     @line_cell_magic
@@ -151,7 +156,7 @@ class GrokMagics(GrokOptions):
     def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
-        if args.each:
+        if args.each or args.batch_api:
             from grok_magic.notebook.each_view import run_each
 
             return run_each(self, args, dedent(text), system_prompt(args.system, self.system,

@@ -196,6 +196,12 @@ def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell:
     return magics._ask(args, text, literal=True)
 
 
+def _batch_view():
+    from grok_magic.notebook import batch_view
+
+    return batch_view
+
+
 def split_options(line: str) -> list[str]:
     """A magic's option line split as a POSIX shell would (quotes kept together)."""
     from IPython.utils.process import arg_split
@@ -213,6 +219,8 @@ SUBCOMMANDS = {
     "usage": usage,
     "log": log,
     "export": export,
+    "batches": lambda magics, rest: _batch_view().batches(magics, rest),
+    "batch": lambda magics, rest: _batch_view().batch(magics, rest),
     "models": models,
     "key": key,
     "chat": chat,

@@ -1,0 +1,191 @@
+"""xAI's Files and Batch API over the client's transport (retries, errors, key hygiene): upload
+a JSONL file, create a batch from it, read its state, page through its results, cancel it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from grok_magic.client import GrokClient
+from grok_magic.errors import APIStatusError, InputError
+from grok_magic.redaction import redact
+
+# xAI publishes no size limit for batch input files; OpenAI-style APIs take 100–200 MB. Larger
+# runs are refused before uploading (split the data), rather than rejected after it.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+RESULTS_PAGE = 1000  # the most results the API returns per page
+CHAT_URL = "/v1/chat/completions"
+
+
+class BatchTooLargeError(InputError):
+    """Batch too large."""
+
+
+class BatchPendingError(InputError):
+    """Batch still running."""
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """A batch as xAI last described it."""
+
+    id: str
+    name: str | None
+    requests: int
+    pending: int
+    success: int
+    error: int
+    cancelled: int
+    created: str | None = None
+    expires: str | None = None
+    cancelled_at: str | None = None
+    cancel_by_xai_message: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> BatchStatus:
+        state = data.get("state") or {}
+        return cls(
+            id=redact(str(data.get("batch_id") or data.get("id") or "")),
+            name=data.get("name"), requests=int(state.get("num_requests") or 0),
+            pending=int(state.get("num_pending") or 0), success=int(state.get("num_success") or 0),
+            error=int(state.get("num_error") or 0), cancelled=int(state.get("num_cancelled") or 0),
+            created=data.get("create_time"), expires=data.get("expire_time"),
+            cancelled_at=data.get("cancel_time"),
+            cancel_by_xai_message=redact(data["cancel_by_xai_message"])
+            if data.get("cancel_by_xai_message") else None,
+        )
+
+    @property
+    def done(self) -> int:
+        return self.success + self.error
+
+    @property
+    def state(self) -> str:
+        """pending, done, cancelled (by you or by xAI) or expired."""
+        if self.pending and self.expires and _past(self.expires):
+            return "expired"
+        if self.pending:
+            return "pending"
+        if self.cancel_by_xai_message or (self.cancelled_at and self.cancelled):
+            return "cancelled"
+        if self.cancelled and self.expires and _past(self.expires):
+            return "expired"
+        return "done"
+
+    @property
+    def finished(self) -> bool:
+        return self.state != "pending"
+
+
+def _past(moment: str) -> bool:
+    try:
+        when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when.timestamp() < datetime.now().timestamp()
+
+
+class MultipartFile:
+    """A multipart/form-data body streamed from a file on disk (with its length, so it is sent
+    with Content-Length rather than chunked)."""
+
+    def __init__(self, path: Path, fields: Mapping[str, str], name: str = "file") -> None:
+        self.boundary = f"grok-{uuid.uuid4().hex}"
+        head = "".join(f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{k}\""
+                       f"\r\n\r\n{v}\r\n" for k, v in fields.items())
+        head += (f"--{self.boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+                 f"filename=\"{path.name}\"\r\nContent-Type: application/jsonl\r\n\r\n")
+        self._parts = [head.encode(), None, f"\r\n--{self.boundary}--\r\n".encode()]
+        self._path = path
+        self._size = path.stat().st_size
+        self._file = None
+        self._index = 0
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def __len__(self) -> int:
+        return len(self._parts[0]) + self._size + len(self._parts[2])
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while self._index < 3 and (size < 0 or len(out) < size):
+            want = -1 if size < 0 else size - len(out)
+            if self._index == 1:
+                if self._file is None:
+                    self._file = open(self._path, "rb")  # noqa: SIM115 - closed at its end
+                data = self._file.read(want)
+                if not data:
+                    self._file.close()
+                    self._index += 1
+                out += data
+                continue
+            part = self._parts[self._index]
+            taken = part if want < 0 else part[:want]
+            self._parts[self._index] = part[len(taken):]
+            if not self._parts[self._index]:
+                self._index += 1
+            out += taken
+        return bytes(out)
+
+
+class BatchAPI:
+    """The Batch API calls, through `client`'s transport."""
+
+    def __init__(self, client: GrokClient) -> None:
+        self.client = client
+
+    def upload(self, path: Path, purpose: str = "batch") -> str:
+        """Upload a JSONL file; xAI's file id."""
+        size = os.path.getsize(path)
+        if size > MAX_UPLOAD_BYTES:
+            raise BatchTooLargeError(
+                f"the batch input is {size / 1e6:,.1f} MB, over the {MAX_UPLOAD_BYTES / 1e6:,.0f} "
+                "MB a file may hold; nothing was uploaded",
+                hint="Split the data into smaller runs (for example by slicing the DataFrame).")
+
+        def body():
+            multipart = MultipartFile(Path(path), {"purpose": purpose})
+            return multipart, multipart.content_type
+
+        http = self.client._send("POST", "/files", upload=body, timeout=600)
+        data = self.client._read_json(http, "the uploaded file")
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise APIStatusError("xAI accepted the upload but sent no file id",
+                                 status=http.status_code)
+        return str(data["id"])
+
+    def create(self, name: str, file_id: str) -> BatchStatus:
+        return self._post("/batches", {"name": name, "input_file_id": file_id})
+
+    def status(self, batch_id: str) -> BatchStatus:
+        return BatchStatus.from_json(self._json(self.client.get_json(f"/batches/{batch_id}")))
+
+    def cancel(self, batch_id: str) -> BatchStatus:
+        return self._post(f"/batches/{batch_id}:cancel", {})
+
+    def results(self, batch_id: str, *, token: str | None = None,
+                page_size: int = RESULTS_PAGE) -> Iterator[tuple[list[dict], str | None]]:
+        """Pages of results from `token` on: (results, the token that fetched this page)."""
+        while True:
+            query = f"?limit={page_size}" + (f"&pagination_token={token}" if token else "")
+            data = self._json(self.client.get_json(f"/batches/{batch_id}/results{query}"))
+            yield list(data.get("results") or []), token
+            token = data.get("pagination_token")
+            if not token:
+                return
+
+    def _post(self, path: str, body: Mapping) -> BatchStatus:
+        http = self.client._send("POST", path, body)
+        return BatchStatus.from_json(self._json(self.client._read_json(http, f"the answer to {path}")))
+
+    @staticmethod
+    def _json(data: object) -> Mapping:
+        if not isinstance(data, Mapping):
+            raise APIStatusError("xAI's answer about the batch is not a JSON object")
+        return data
