@@ -106,7 +106,8 @@ class JobView:
 
 def run_batch(magics: GrokMagics, args, each: Each):
     """Submit, show the job widget, watch in the background; OUT holds the job until done."""
-    job = submit(each, out_name=args.out, cell=getattr(magics.shell, "execution_count", None))
+    job = submit(each, out_name=args.out, cell=getattr(magics.shell, "execution_count", None),
+                 schedule=magics.batch_schedule)
     follow(magics, job, args.out)
     return None
 
@@ -159,7 +160,8 @@ def batch(magics: GrokMagics, rest: str):
     words = rest.split()
     if len(words) != 1:
         raise UsageError("%grok batch takes one batch id (%grok batches lists them).")
-    job = BatchJob.attach(words[0], magics.client(), magics.recorder)
+    job = BatchJob.attach(words[0], magics.client(), magics.recorder,
+                          schedule=magics.batch_schedule)
     status = job.status()
     if not status.finished:
         follow(magics, job, job.record.out_name)
