@@ -3,11 +3,13 @@
 Run `python bench/responses_decode.py [--reps 15]`. The recorded X-search stream (about 350 KB,
 about 1,800 events) is framed as the stand-in sends it (`data: {event}\\n\\n`, one HTTP chunk per
 event) and decoded two ways in the same run, interleaved: grok_magic's whole client path
-(grok_magic.sse.iter_sse_json, then ResponsesAccumulator.fold on every event, then finish) and a
-bare `json.loads` of each event line. Times are CPU time of this thread (the machine may be
+(grok_magic.sse.iter_sse_json, then ResponsesAccumulator.fold on every event) and a bare
+`json.loads` of each event line. Times are CPU time of this thread (the machine may be
 busy); the script prints the fastest and the median run of each and their ratio (target <= 1.5),
 then where the time goes: SSE framing alone (iter_sse_data), the fold alone (events already
-parsed), and the whole ResponsesStream (the client's stream loop included) over a fake HTTP body.
+parsed), the decoding followed by Response.finish (which masks any API key in the joined text:
+grok_magic.redaction's percent-encoding scan is most of that), and the whole ResponsesStream
+(the client's stream loop and finish included) over a fake HTTP body.
 """
 
 from __future__ import annotations
@@ -47,8 +49,23 @@ def client_path(_lines: list[str], chunks: list[bytes]) -> int:
     for event in iter_sse_json(chunks):
         fold(event)
         count += 1
-    response = accumulator.response.finish()
+    response = accumulator.response
     assert response.finish_reason == "stop" and len(response.citations) == 20
+    return count
+
+
+def with_finish(lines: list[str], chunks: list[bytes]) -> int:
+    """The decoding, then Response.finish (joining the text and masking any key in it)."""
+    from grok_magic.responses_api import ResponsesAccumulator
+    from grok_magic.sse import iter_sse_json
+
+    accumulator = ResponsesAccumulator()
+    fold = accumulator.fold
+    count = 0
+    for event in iter_sse_json(chunks):
+        fold(event)
+        count += 1
+    accumulator.response.finish()
     return count
 
 
@@ -72,9 +89,10 @@ class FakeHTTP:
 
 
 def whole_stream(_lines: list[str], chunks: list[bytes]) -> int:
-    from grok_magic.responses_api import ResponsesAnswer, ResponsesStream
+    from grok_magic.response import Response
+    from grok_magic.responses_api import ResponsesStream
 
-    stream = ResponsesStream(FakeHTTP(chunks), ResponsesAnswer(), None)
+    stream = ResponsesStream(FakeHTTP(chunks), Response(), None)
     count = sum(1 for _ in stream)
     assert len(stream.response.citations) == 20
     return count
@@ -106,7 +124,8 @@ def main() -> int:
 
     lines, chunks = load()
     decoders = {"raw json.loads": raw_json, "sse + accumulator": client_path,
-                "  sse framing alone": sse_only, "  whole ResponsesStream": whole_stream}
+                "  sse framing alone": sse_only, "  + Response.finish": with_finish,
+                "  whole ResponsesStream": whole_stream}
     for decode in decoders.values():  # warm-up: imports, caches
         timed(decode, lines, chunks)
     times: dict[str, list[float]] = {name: [] for name in decoders}
@@ -124,7 +143,7 @@ def main() -> int:
     size = sum(len(c) for c in chunks)
     print(f"stream                   : {RECORDING.name}, {size / 1000:.0f} KB, {len(lines)} events")
     for name in ("raw json.loads", "sse + accumulator", "  sse framing alone", "  fold alone",
-                 "  whole ResponsesStream"):
+                 "  + Response.finish", "  whole ResponsesStream"):
         print(f"{name:<25}: best {best[name] * 1000:7.2f} ms, median {middle[name] * 1000:7.2f} ms "
               f"over {args.reps} runs ({best[name] / raw:.2f}x raw)")
     print(f"ratio (best runs)        : {ratio:.2f}x (target <= {TARGET_RATIO}x) "

@@ -1,4 +1,5 @@
-"""GrokClient: xAI's chat completions — complete(), stream() as a ResponseStream, list_models()."""
+"""GrokClient: xAI's chat completions — complete(), stream() as a ResponseStream — and its
+Responses API — respond(), respond_stream() — with list_models() and prices."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from grok_magic.errors import (
     APIStatusError,
     AuthenticationError,
+    GoneError,
     GrokError,
     StreamInterruptedError,
 )
@@ -24,6 +26,11 @@ from grok_magic.transport import Transport, request_id_of, unexpected_body
 # connection goes back to the pool, rather than dropping it.
 DRAIN_TIMEOUT = 1.0
 DRAIN_MAX_BYTES = 64 * 1024
+LIVE_SEARCH_HINT = (
+    "Live Search (search_parameters) is retired; use --search web or --search x, which run "
+    "xAI's search tools through the Responses API."
+)
+RESPONSES_PATH = "/responses"
 
 
 
@@ -47,7 +54,7 @@ class ModelInfo:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class Delta:
     """What one stream chunk added: answer text and/or reasoning text (both may be empty)."""
 
@@ -120,12 +127,11 @@ class ResponseStream(EndHooks):
 
         self._started = True
         response = self.response
-        add_chunk, stopped = response.add_chunk, self._stopped.is_set
+        fold, stopped = self._folder(), self._stopped.is_set
         try:
             chunks = self._http.iter_content(chunk_size=None)
             for chunk in iter_sse_json(chunks, self._state, self.request_id):
-                content, reasoning = add_chunk(chunk)
-                yield Delta(content, reasoning)
+                yield fold(chunk)
                 if stopped():
                     break
             else:
@@ -159,6 +165,15 @@ class ResponseStream(EndHooks):
             self._end(response)
         else:
             raise self._interrupted(None)
+
+    def _folder(self) -> Callable[[dict], Delta]:
+        """What folds one decoded event into the response and says what it added."""
+        add_chunk = self.response.add_chunk
+
+        def fold(chunk: dict) -> Delta:
+            return Delta(*add_chunk(chunk))
+
+        return fold
 
     def _drain(self, chunks: Iterator[bytes]) -> None:
         """Read the end of the body after `[DONE]` so the connection can be reused."""
@@ -257,7 +272,7 @@ class GrokClient(Transport):
         """Send a request and return the whole answer (the body's `stream` is forced off)."""
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         response = Response(requested_model=body.get("model"))
-        http = self._send("POST", "/chat/completions", body, timeout=timeout)
+        http = self._post("/chat/completions", body, stream=False, timeout=timeout)
         data = self._read_json(http, "the answer")
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
@@ -273,10 +288,47 @@ class GrokClient(Transport):
         """Send a streaming request; iterate the result for Deltas, or call `.until_done()`."""
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
-        http = self._send("POST", "/chat/completions", body, stream=True, timeout=timeout)
+        http = self._post("/chat/completions", body, stream=True, timeout=timeout)
+        return self._open_stream(ResponseStream, http, response)
+
+    def respond(self, body: Mapping, *, timeout: float | None = None) -> Response:
+        """Send a `/v1/responses` request (see responses_api.responses_body) and return the
+        whole answer; a failed or incomplete one raises, its text kept on `err.response`."""
+        from grok_magic.responses_events import decode_json
+
+        body = {k: v for k, v in body.items() if k != "stream"}
+        started = Response().started
+        http = self._post(RESPONSES_PATH, body, stream=False, timeout=timeout)
+        data = self._read_json(http, "the answer")
+        if not isinstance(data, dict):
+            raise APIStatusError("xAI sent an answer that is not a response object",
+                                 status=http.status_code, request_id=request_id_of(http))
+        response = decode_json(data, request_id=request_id_of(http),
+                               requested_model=body.get("model"), started=started).response
+        self.fill_price(response)
+        return response
+
+    def respond_stream(self, body: Mapping, *, timeout: float | None = None) -> ResponseStream:
+        """Send a streaming `/v1/responses` request; iterate the result for ResponsesDeltas
+        (text, reasoning, tool activity), or call `.until_done()`."""
+        from grok_magic.responses_api import ResponsesStream
+
+        body = dict(body, stream=True)
+        response = Response(requested_model=body.get("model"))
+        http = self._post(RESPONSES_PATH, body, stream=True, timeout=timeout)
+        return self._open_stream(ResponsesStream, http, response)
+
+    def _post(self, path: str, body: Mapping, *, stream: bool, timeout: float | None):
+        try:
+            return self._send("POST", path, body, stream=stream, timeout=timeout)
+        except GoneError as err:
+            err.hint = LIVE_SEARCH_HINT
+            raise
+
+    def _open_stream(self, kind: type[ResponseStream], http, response: Response) -> ResponseStream:
         if "text/event-stream" not in (http.headers.get("content-type") or "").lower():
             raise unexpected_body(http, "an event stream")
-        stream = ResponseStream(http, response, request_id_of(http))
+        stream = kind(http, response, request_id_of(http))
         stream.on_end(self.fill_price)  # first, so the cost is known to every later listener
         return stream
 

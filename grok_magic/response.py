@@ -24,7 +24,9 @@ class Usage:
     image_tokens: int = 0
     reasoning_tokens: int = 0
     num_sources_used: int = 0
-    cost_in_usd_ticks: int | None = None
+    cost_in_usd_ticks: int | None = None  # xAI's cost, tool fees included
+    server_side_tools_used: int = 0  # tools xAI ran for the answer (Responses API)
+    tool_calls_by_kind: dict = field(default_factory=dict)  # {"web_search": 1, …}
 
     @classmethod
     def from_dict(cls, data: Mapping | None) -> Usage:
@@ -41,6 +43,38 @@ class Usage:
             reasoning_tokens=int(completion.get("reasoning_tokens") or 0),
             num_sources_used=int(data.get("num_sources_used") or 0),
             cost_in_usd_ticks=data.get("cost_in_usd_ticks"),
+        )
+
+    @classmethod
+    def from_responses(cls, data: Mapping | None, calls: list | None = None) -> Usage:
+        """A Responses API `usage`. Its output_tokens include reasoning; completion_tokens here
+        exclude it, as in chat completions (so prompt + completion + reasoning = total). Server-side
+        tool calls by kind come from xAI's details, else from counting `calls`."""
+        data = data or {}
+        prompt = data.get("input_tokens_details") or {}
+        output = data.get("output_tokens_details") or {}
+        reasoning = int(output.get("reasoning_tokens") or 0)
+        input_tokens, output_tokens = int(data.get("input_tokens") or 0), int(data.get("output_tokens") or 0)
+        details = data.get("server_side_tool_usage_details")
+        if isinstance(details, Mapping):
+            by_kind = {k.removesuffix("_calls"): int(v) for k, v in details.items() if v}
+        else:
+            by_kind = {}
+            for call in calls or ():
+                if call.get("type") != "function":
+                    by_kind[call["kind"]] = by_kind.get(call["kind"], 0) + 1
+        return cls(
+            prompt_tokens=input_tokens,
+            completion_tokens=max(output_tokens - reasoning, 0),
+            total_tokens=int(data.get("total_tokens") or input_tokens + output_tokens),
+            text_tokens=int(prompt.get("text_tokens") or 0),
+            cached_tokens=int(prompt.get("cached_tokens") or 0),
+            image_tokens=int(prompt.get("image_tokens") or 0),
+            reasoning_tokens=reasoning,
+            num_sources_used=int(data.get("num_sources_used") or 0),
+            cost_in_usd_ticks=data.get("cost_in_usd_ticks"),
+            server_side_tools_used=int(data.get("num_server_side_tools_used") or 0),
+            tool_calls_by_kind=by_kind,
         )
 
     def cost(self, price: Price | None = None) -> float | None:
@@ -65,7 +99,13 @@ class Usage:
         values = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            values[f.name] = None if a is None and b is None else (a or 0) + (b or 0)
+            if isinstance(a, dict) or isinstance(b, dict):
+                merged = dict(a or {})
+                for kind, count in (b or {}).items():
+                    merged[kind] = merged.get(kind, 0) + count
+                values[f.name] = merged
+            else:
+                values[f.name] = None if a is None and b is None else (a or 0) + (b or 0)
         return Usage(**values)
 
 
@@ -207,6 +247,12 @@ class Response:
         return self.usage.cost(self.price or fallback_price(self.model or self.requested_model))
 
     @property
+    def sources_used(self) -> int:
+        """Sources the answer drew on: xAI's count, or its citations (xAI often reports 0)."""
+        reported = self.usage.num_sources_used if self.usage is not None else 0
+        return max(reported, len(self.citations))
+
+    @property
     def elapsed(self) -> float:
         """Seconds from sending to the end (or to now while running)."""
         return (self.finished_at or time.monotonic()) - self.started
@@ -225,10 +271,12 @@ class Response:
         return "stopped" if self.stopped else "incomplete" if self.partial else "ok"
 
     def assistant_message(self) -> dict:
-        """This answer as a message for the conversation history."""
+        """This answer as a message for the conversation history (server-side tool calls, which
+        xAI ran itself, are not part of it: only function calls, for the caller to answer)."""
         message: dict = {"role": "assistant", "content": self.text}
-        if self.tool_calls:
-            message["tool_calls"] = self.tool_calls
+        calls = [c for c in self.tool_calls if c.get("type") == "function"]
+        if calls:
+            message["tool_calls"] = calls
         return message
 
     def json(self) -> object:

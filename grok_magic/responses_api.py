@@ -4,18 +4,16 @@ that give the same Response a chat completion does (events decoded in responses_
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from grok_magic.client import ResponseStream
-from grok_magic.errors import APIStatusError, GoneError, InputError
+from grok_magic.errors import InputError
 from grok_magic.response import Response
 from grok_magic.responses_events import (  # noqa: F401 - the decoder's names, re-exported
     NOTHING,
     ResponseIncompleteError,
     ResponsesAccumulator,
     ResponsesDelta,
-    ToolUsage,
     activity_of,
     decode_json,
     iter_events,
@@ -33,10 +31,6 @@ CHAT_ONLY_OPTIONS = ("n", "stop", "presence_penalty", "frequency_penalty")
 SEARCH_KINDS = {"web": "web_search", "x": "x_search"}
 DOMAIN = re.compile(r"(?:[\w-]+\.)+[\w-]{2,}", re.UNICODE)
 X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")  # X's own rule for user names
-LIVE_SEARCH_HINT = (
-    "Live Search (search_parameters) is retired; use --search web or --search x, which run "
-    "xAI's search tools through the Responses API."
-)
 
 # -- request bodies ---------------------------------------------------------------------------
 def responses_body(
@@ -221,75 +215,14 @@ def code_tool() -> dict:
     return {"type": "code_interpreter"}
 
 
-# -- over HTTP --------------------------------------------------------------------------------
-class ResponsesAnswer(Response):
-    """A Response fed with Responses events: `add_chunk` folds one (so ResponseStream, which
-    calls it for every event, drives the Responses API unchanged)."""
-
-    accumulator: ResponsesAccumulator | None = None
-
-    def add_chunk(self, chunk: Mapping) -> tuple[str, str]:
-        change = self.accumulator.fold(chunk)
-        return change.content, change.reasoning
-
-
+# -- over HTTP (GrokClient.respond and respond_stream send them) ---------------------------------
 class ResponsesStream(ResponseStream):
     """A streaming Responses answer: iterate for ResponsesDeltas (text, reasoning, activity);
-    `.response`, `.tool_usage`, `close()`, `on_end` and `until_done` as in ResponseStream."""
+    `.response`, `close()`, `on_end` and `until_done` as in ResponseStream."""
 
-    def __init__(self, http_response, response: ResponsesAnswer, request_id: str | None) -> None:
+    def __init__(self, http_response, response: Response, request_id: str | None) -> None:
         super().__init__(http_response, response, request_id)
-        self.accumulator = response.accumulator = ResponsesAccumulator(response, request_id)
+        self.accumulator = ResponsesAccumulator(response, request_id)
 
-    @property
-    def tool_usage(self) -> ToolUsage:
-        return self.accumulator.tool_usage
-
-    def __iter__(self) -> Iterator[ResponsesDelta]:
-        events = super().__iter__()
-        accumulator = self.accumulator
-        try:
-            for _ in events:
-                yield accumulator.last
-        finally:
-            events.close()
-
-
-def stream(client, body: Mapping, *, timeout: float | None = None) -> ResponsesStream:
-    """Send a streaming `/v1/responses` request through `client` (a GrokClient: its retries,
-    errors and key handling); iterate the result, or call `.until_done()`."""
-    from grok_magic.transport import request_id_of, unexpected_body
-
-    body = dict(body, stream=True)
-    http = _send(client, body, stream=True, timeout=timeout)
-    if "text/event-stream" not in (http.headers.get("content-type") or "").lower():
-        raise unexpected_body(http, "an event stream")
-    answer = ResponsesAnswer(requested_model=body.get("model"))
-    responses = ResponsesStream(http, answer, request_id_of(http))
-    responses.on_end(client.fill_price)
-    return responses
-
-
-def complete(client, body: Mapping, *, timeout: float | None = None) -> ResponsesAccumulator:
-    """Send a whole `/v1/responses` request; the answer is `.response`, tool usage `.tool_usage`."""
-    from grok_magic.transport import request_id_of
-
-    body = {k: v for k, v in body.items() if k != "stream"}
-    started = time.monotonic()
-    http = _send(client, body, stream=False, timeout=timeout)
-    data = client._read_json(http, "the answer")
-    if not isinstance(data, dict):
-        raise APIStatusError("xAI sent an answer that is not a response object",
-                             status=http.status_code, request_id=request_id_of(http))
-    accumulator = decode_json(data, request_id=request_id_of(http),
-                              requested_model=body.get("model"), started=started)
-    client.fill_price(accumulator.response)
-    return accumulator
-
-
-def _send(client, body: Mapping, *, stream: bool, timeout: float | None):
-    try:
-        return client._send("POST", PATH, body, stream=stream, timeout=timeout)
-    except GoneError as err:
-        err.hint = LIVE_SEARCH_HINT
-        raise
+    def _folder(self):
+        return self.accumulator.fold

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from grok_magic.client import Delta
 from grok_magic.errors import (
@@ -35,7 +35,7 @@ FAILURE_CLASSES: dict[str, type[APIStatusError]] = {
     "invalid_request_error": BadRequestError,
 }
 
-@dataclass
+@dataclass(slots=True)
 class ResponsesDelta(Delta):
     """What one Responses event changed: text, reasoning, and a tool activity line (or "")."""
 
@@ -45,46 +45,9 @@ class ResponsesDelta(Delta):
 NOTHING = ResponsesDelta()
 
 
-@dataclass
-class ToolUsage:
-    """Server-side tool calls as xAI bills them: the total and counts by kind ("web_search")."""
-
-    total: int = 0
-    by_kind: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_usage(cls, usage: Mapping | None, calls: list | None = None) -> ToolUsage:
-        """From a Responses `usage`; without xAI's details, by kind counts the tool calls."""
-        usage = usage or {}
-        details = usage.get("server_side_tool_usage_details")
-        if isinstance(details, Mapping):
-            by_kind = {k.removesuffix("_calls"): int(v) for k, v in details.items() if v}
-        else:
-            by_kind = {}
-            for call in calls or ():
-                if call.get("type") != "function":
-                    by_kind[call["kind"]] = by_kind.get(call["kind"], 0) + 1
-        return cls(int(usage.get("num_server_side_tools_used") or 0), by_kind)
-
-
-def usage_from_responses(data: Mapping) -> Usage:
-    """A Responses `usage` as our Usage. Its output_tokens include reasoning; completion_tokens
-    here exclude it, as in chat completions (so prompt + completion + reasoning = total)."""
-    prompt = data.get("input_tokens_details") or {}
-    output = data.get("output_tokens_details") or {}
-    reasoning = int(output.get("reasoning_tokens") or 0)
-    input_tokens, output_tokens = int(data.get("input_tokens") or 0), int(data.get("output_tokens") or 0)
-    return Usage(
-        prompt_tokens=input_tokens,
-        completion_tokens=max(output_tokens - reasoning, 0),
-        total_tokens=int(data.get("total_tokens") or input_tokens + output_tokens),
-        text_tokens=int(prompt.get("text_tokens") or 0),
-        cached_tokens=int(prompt.get("cached_tokens") or 0),
-        image_tokens=int(prompt.get("image_tokens") or 0),
-        reasoning_tokens=reasoning,
-        num_sources_used=int(data.get("num_sources_used") or 0),
-        cost_in_usd_ticks=data.get("cost_in_usd_ticks"),
-    )
+def usage_from_responses(data: Mapping, calls: list | None = None) -> Usage:
+    """A Responses `usage` as our Usage (see Usage.from_responses)."""
+    return Usage.from_responses(data, calls)
 
 
 def _json_object(text: object) -> dict:
@@ -162,15 +125,13 @@ class ResponsesAccumulator:
 
     Text and reasoning-summary deltas go where Response.finish() joins them; citations are
     `{"url", "title"}` dicts, first appearance first; tool calls are dicts (see tool_call_of).
-    Server-side tool usage, which Usage has no fields for, is kept in `tool_usage`.
+    Server-side tool usage is in the usage (`server_side_tools_used`, `tool_calls_by_kind`).
     """
 
     def __init__(self, response: Response | None = None, request_id: str | None = None) -> None:
         self.response = response if response is not None else Response()
         self.request_id = request_id
-        self.tool_usage = ToolUsage()
         self.status: str | None = None
-        self.last: ResponsesDelta = NOTHING
         self._calls: dict[str, dict] = {}  # item id -> its dict in response.tool_calls
         self._urls: set[str] = set()
         self._messages = 0
@@ -199,23 +160,18 @@ class ResponsesAccumulator:
         if kind == "response.output_text.delta":  # the hot path: most events are text
             text = event.get("delta")
             if not text:
-                change = NOTHING
-            else:
-                response = self.response
-                if response.first_token_at is None:
-                    response.first_token_at = time.monotonic()
-                response._text_parts.append(text)
-                change = ResponsesDelta(text)
-        else:
-            handler = self._handlers.get(kind)
-            if handler is not None:
-                change = handler(event)
-            elif isinstance(kind, str) and kind.endswith(("_call.completed", "_call.failed")):
-                change = self._call_status(event, kind.rpartition(".")[2])
-            else:
-                change = NOTHING
-        self.last = change
-        return change
+                return NOTHING
+            response = self.response
+            if response.first_token_at is None:
+                response.first_token_at = time.monotonic()
+            response._text_parts.append(text)
+            return ResponsesDelta(text)
+        handler = self._handlers.get(kind)
+        if handler is not None:
+            return handler(event)
+        if isinstance(kind, str) and kind.endswith(("_call.completed", "_call.failed")):
+            return self._call_status(event, kind.rpartition(".")[2])
+        return NOTHING
 
     # -- events ---------------------------------------------------------------------------
     def _started(self, event: Mapping) -> ResponsesDelta:
@@ -374,8 +330,7 @@ class ResponsesAccumulator:
         if calls:
             response.tool_calls[:] = calls
         if data.get("usage"):
-            response.usage = usage_from_responses(data["usage"])
-            self.tool_usage = ToolUsage.from_usage(data["usage"], response.tool_calls)
+            response.usage = Usage.from_responses(data["usage"], response.tool_calls)
         if texts and not response._text_parts:
             response._text_parts.append("\n\n".join(texts))
             response.first_token_at = response.first_token_at or time.monotonic()
@@ -418,7 +373,7 @@ def response_from_json(body: Mapping, **kwargs) -> Response:
 
 
 def decode_json(body: Mapping, *, request_id: str | None = None, **kwargs) -> ResponsesAccumulator:
-    """A whole `/v1/responses` body folded into an accumulator (`.response`, `.tool_usage`)."""
+    """A whole `/v1/responses` body folded into an accumulator (`.response`)."""
     accumulator = ResponsesAccumulator(Response(**kwargs), request_id)
     status = body.get("status") or "completed"
     if status not in ("completed", "incomplete", "failed"):

@@ -39,12 +39,10 @@ from grok_magic.responses_api import (
     ResponseIncompleteError,
     ResponsesAccumulator,
     code_tool,
-    complete,
     decode_json,
     response_from_json,
     responses_body,
     search_tools,
-    stream,
 )
 from grok_magic.settings import Settings
 from grok_magic.sse import iter_sse_json
@@ -66,9 +64,12 @@ def decode(chunks) -> tuple[ResponsesAccumulator, list]:
 
 
 def summary(accumulator: ResponsesAccumulator) -> tuple:
-    r = accumulator.response
+    return summary_of(accumulator.response)
+
+
+def summary_of(r) -> tuple:
     return (r.text, r.reasoning, r.id, r.model, r.finish_reason, r.usage, r.citations,
-            r.tool_calls, accumulator.tool_usage)
+            r.tool_calls)
 
 
 def of_type(events: list[dict], kind: str) -> list[dict]:
@@ -115,7 +116,7 @@ def test_a_recorded_stream_gives_its_text_reasoning_and_usage(name):
     assert response.usage.cost_in_usd_ticks == usage.get("cost_in_usd_ticks")
     assert (response.id, response.model, response.finish_reason) == (final["id"], final["model"],
                                                                      "stop")
-    assert accumulator.tool_usage.total == usage["num_server_side_tools_used"]
+    assert accumulator.response.usage.server_side_tools_used == usage["num_server_side_tools_used"]
     assert not response.partial and response.first_token_at is not None
 
 
@@ -139,7 +140,8 @@ def test_web_search_stream_cites_its_sources_and_says_it_searched():
     assert (call["kind"], call["name"], call["status"], call["query"]) == (
         "web_search", "web_search", "completed", "what is xAI")
     assert [c.activity for c in changes if c.activity] == ["searching the web: 'what is xAI'…"]
-    assert (accumulator.tool_usage.total, accumulator.tool_usage.by_kind) == (1, {"web_search": 1})
+    usage = accumulator.response.usage
+    assert (usage.server_side_tools_used, usage.tool_calls_by_kind) == (1, {"web_search": 1})
 
 
 def test_x_search_stream_keeps_twenty_citations_in_order_and_every_tool_call():
@@ -157,8 +159,8 @@ def test_x_search_stream_keeps_twenty_citations_in_order_and_every_tool_call():
     assert [c.activity for c in changes if c.activity] == [
         "searching X…", "searching X: 'from:xai filter:media'…", "watching a video on X…",
         *["searching the web…"] * 4]
-    assert accumulator.tool_usage.by_kind == {"x_search": 1}
-    assert accumulator.tool_usage.total == 6
+    assert accumulator.response.usage.tool_calls_by_kind == {"x_search": 1}
+    assert accumulator.response.usage.server_side_tools_used == 6
 
 
 def test_image_generation_stream_keeps_the_generated_image_as_the_call_output():
@@ -169,7 +171,7 @@ def test_image_generation_stream_keeps_the_generated_image_as_the_call_output():
     assert call["kind"] == "image_generation" and call["outputs"] == ["ZmFrZUltYWdlQmFzZTY0RGF0YQ=="]
     assert call["query"].startswith("A delicate origami paper boat")
     assert response.cost == pytest.approx(123456 / 10**10)
-    assert accumulator.tool_usage.by_kind == {"image_generation": 1}
+    assert accumulator.response.usage.tool_calls_by_kind == {"image_generation": 1}
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -206,7 +208,7 @@ def test_code_execution_answer_keeps_the_code_grok_ran():
         "print(fibonacci(10))")
     assert response.usage.prompt_tokens == 1606 and response.usage.completion_tokens == 292 - 190
     assert response.id == "5138abcf-4c4e-b0ab-7e0b-f4c81b98f455_us-east-1"
-    assert accumulator.tool_usage.by_kind == {"code_interpreter": 1}
+    assert accumulator.response.usage.tool_calls_by_kind == {"code_interpreter": 1}
 
 
 def test_file_search_answer_keeps_queries_and_results():
@@ -234,8 +236,8 @@ def test_image_generation_answer_has_xai_cost_and_tool_usage():
     accumulator = decode_json(whole("xai-image-generation-tool"))
     assert accumulator.response.text == "Here's a cute robot holding a flower! 🌸🤖"
     assert accumulator.response.usage.cost_in_usd_ticks == 123456
-    assert (accumulator.tool_usage.total, accumulator.tool_usage.by_kind) == (
-        1, {"image_generation": 1})
+    usage = accumulator.response.usage
+    assert (usage.server_side_tools_used, usage.tool_calls_by_kind) == (1, {"image_generation": 1})
 
 
 def test_an_incomplete_or_failed_whole_body_raises_with_its_text_kept():
@@ -503,9 +505,9 @@ def test_the_standin_wants_json_and_a_key(srv):
 
 def test_validation_errors_reach_the_client_as_grok_errors(client):
     with pytest.raises(UnprocessableError, match="unknown field `messages`"):
-        complete(client, {**GOOD, "messages": []})
+        client.respond({**GOOD, "messages": []})
     with pytest.raises(GoneError) as caught:
-        stream(client, {**GOOD, "search_parameters": {"mode": "on"}})
+        client.respond_stream({**GOOD, "search_parameters": {"mode": "on"}})
     assert "use --search web or --search x" in caught.value.paragraph()
     with pytest.raises(ApiError):
         validate_responses({**GOOD, "tools": [{"type": "mcp"}]})
@@ -514,7 +516,7 @@ def test_validation_errors_reach_the_client_as_grok_errors(client):
 @pytest.mark.parametrize("name", STREAMED)
 def test_a_replayed_stream_over_http_decodes_like_the_recording(srv, client, name):
     srv.enqueue_responses(Replay(name, split=97))
-    responses = stream(client, {**GOOD, "tools": [{"type": "web_search"}]})
+    responses = client.respond_stream({**GOOD, "tools": [{"type": "web_search"}]})
     ended = []
     responses.on_end(ended.append)
     changes = list(responses)
@@ -528,8 +530,8 @@ def test_a_replayed_stream_over_http_decodes_like_the_recording(srv, client, nam
 @pytest.mark.parametrize("name", WHOLE)
 def test_a_replayed_whole_answer_over_http(srv, client, name):
     srv.enqueue_responses(Replay(name))
-    accumulator = complete(client, GOOD)
-    assert summary(accumulator) == summary(decode_json(whole(name)))
+    response = client.respond(GOOD)
+    assert summary_of(response) == summary(decode_json(whole(name)))
     assert "stream" not in srv.responses_requests[-1].json
 
 
@@ -542,7 +544,7 @@ def test_a_scripted_tool_run_streams_activity_citations_and_code(client, srv):
                    "https://x.com/i/status/1", "https://www.ecb.europa.eu/stats"]))
     body = responses_body("grok-4", [user_message(["inflation?"])], stream=True,
                           tools=search_tools("web,x") + [code_tool()])
-    responses = stream(client, body)
+    responses = client.respond_stream(body)
     changes = list(responses)
     response = responses.response
     assert [c.activity for c in changes if c.activity] == [
@@ -556,7 +558,8 @@ def test_a_scripted_tool_run_streams_activity_citations_and_code(client, srv):
     code = response.tool_calls[-1]
     assert (code["kind"], code["code"], code["outputs"]) == (
         "code_interpreter", "print(round(2.14, 1))", [{"type": "logs", "logs": "2.1\n"}])
-    assert responses.tool_usage.by_kind == {"web_search": 1, "x_search": 1, "code_interpreter": 1}
+    assert responses.response.usage.tool_calls_by_kind == {
+        "web_search": 1, "x_search": 1, "code_interpreter": 1}
     assert response.usage.num_sources_used == 3
     assert response.cost == response.usage.cost_in_usd_ticks / 10**10 > 0.015
 
@@ -564,7 +567,7 @@ def test_a_scripted_tool_run_streams_activity_citations_and_code(client, srv):
 def test_the_default_answer_runs_each_tool_it_is_offered(client):
     body = responses_body("grok-4", [user_message(["latest on fusion?"])], stream=True,
                           tools=search_tools("web:iter.org,x:@iterorg"))
-    response = stream(client, body).until_done()
+    response = client.respond_stream(body).until_done()
     assert [c["url"].split("/")[2] for c in response.citations] == ["iter.org", "x.com", "x.com"]
     assert [c["query"] for c in response.tool_calls] == ["latest on fusion?", "from:iterorg"]
     assert 'to: "latest on fusion?"' in response.text
@@ -575,7 +578,7 @@ def test_the_default_answer_runs_each_tool_it_is_offered(client):
                                           ("error", ServerError)])
 def test_failure_events_over_http_keep_the_partial_text(client, srv, end, cls):
     srv.enqueue_responses(ToolRun(text="The first half", end=end, chunk_chars=4))
-    responses = stream(client, GOOD)
+    responses = client.respond_stream(GOOD)
     ended = []
     responses.on_end(ended.append)
     seen = []
@@ -590,10 +593,10 @@ def test_failure_events_over_http_keep_the_partial_text(client, srv, end, cls):
 def test_a_cut_stream_is_interrupted_and_close_stops(client, srv):
     srv.enqueue_responses(Replay("xai-web-search-tool", cut_after=40))
     with pytest.raises(StreamInterruptedError) as caught:
-        stream(client, GOOD).until_done()
+        client.respond_stream(GOOD).until_done()
     assert caught.value.response.partial and caught.value.response.text
     srv.enqueue_responses(Replay("xai-x-search-tool"))
-    responses = stream(client, GOOD)
+    responses = client.respond_stream(GOOD)
     for count, _ in enumerate(responses):
         if count == 100:
             responses.close()
@@ -601,24 +604,24 @@ def test_a_cut_stream_is_interrupted_and_close_stops(client, srv):
 
 
 def test_stored_responses_continue_and_can_be_fetched_and_deleted(client, srv):
-    first = complete(client, responses_body("grok-4", [user_message(["one"])], stream=False,
-                                            store=True)).response
+    first = client.respond(responses_body("grok-4", [user_message(["one"])], stream=False,
+                                            store=True))
     follow = responses_body("grok-4", [user_message(["two"])], stream=True,
                             previous_response_id=first.id)
-    assert 'to: "two"' in stream(client, follow).until_done().text
+    assert 'to: "two"' in client.respond_stream(follow).until_done().text
     auth = {"Authorization": f"Bearer {FAKE_KEY}"}
     stored = requests.get(f"{srv.base_url}/responses/{first.id}", headers=auth, timeout=10)
     assert stored.json()["id"] == first.id
     requests.delete(f"{srv.base_url}/responses/{first.id}", headers=auth, timeout=10)
     with pytest.raises(NotFoundError):
-        stream(client, follow)
-    unstored = complete(client, responses_body("grok-4", [user_message(["three"])],
-                                               stream=False)).response
+        client.respond_stream(follow)
+    unstored = client.respond(responses_body("grok-4", [user_message(["three"])],
+                                               stream=False))
     with pytest.raises(NotFoundError):
-        complete(client, {**follow, "previous_response_id": unstored.id})
+        client.respond({**follow, "previous_response_id": unstored.id})
 
 
 def test_faults_and_retries_use_the_clients_transport(client, srv):
     srv.enqueue_responses(Fault(503), ToolRun(text="after a retry"))
-    assert stream(client, GOOD).until_done().text == "after a retry"
+    assert client.respond_stream(GOOD).until_done().text == "after a retry"
     assert len(srv.responses_requests) == 2
