@@ -105,14 +105,20 @@ class GrokMagics(GrokOptions):
         last error (type, message and your frames). DataFrames, arrays and long values are
         described within `GrokMagics.max_value_chars` (shape, dtypes, a head/tail sample).
 
+        `--each VAR` sends the cell once per item of VAR (a list, dict, pandas Series / Index /
+        DataFrame, or a glob of image files) with `{item}` and `{index}` (and a DataFrame's
+        columns) filled in, concurrently; the table of answers goes to `-o OUT` and `_grok_each`.
+        Add `--batch-api` for xAI's Batch API (cheaper, within 24 h; the cell returns at once).
+
         Line commands: `%grok` (settings), `%grok reset`, `%grok history`,
         `%grok usage [--today | --week | --all]`, `%grok log [N]`,
-        `%grok export FILE [--session | --notebook] [--replace]`, `%grok models`, `%grok key`,
+        `%grok export FILE [--session | --notebook] [--replace]`, `%grok batches`,
+        `%grok batch ID`, `%grok models`, `%grok key`,
         `%grok chat`, `%grok explain` (the last error, explained), `%grok fix` (a corrected
         cell, put below, not run), or `%grok QUESTION`.
         Defaults: `%config GrokMagics.model = "grok-4.3"` (also system, detail, max_history,
         timeout, max_retries, max_image_side, stream, show_usage, ledger, replay, budget,
-        daily_budget). The last answer is `_grok`.
+        daily_budget, concurrency). The last answer is `_grok`.
         """
         if cell is None:
             return self._line(line)
