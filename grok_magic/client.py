@@ -322,7 +322,8 @@ class GrokClient(Transport):
         try:
             return self._send("POST", path, body, stream=stream, timeout=timeout)
         except GoneError as err:
-            err.hint = LIVE_SEARCH_HINT
+            if path == RESPONSES_PATH:  # what a 410 there means, and what replaces it
+                err.hint = LIVE_SEARCH_HINT
             raise
 
     def _open_stream(self, kind: type[ResponseStream], http, response: Response) -> ResponseStream:

@@ -34,6 +34,18 @@ class Ask:
     source: str = "script"
     cell: int | None = None
     replay: str | None = None  # this question's replay mode ("auto" to resume --each runs)
+    api: str = "chat"  # "chat" (/chat/completions) or "responses" (/responses)
+    server_tools: tuple = ()  # tools xAI runs (web_search, x_search, code_interpreter)
+    store: bool = False  # Responses API: keep the answer at xAI, continue from it next time
+
+    @property
+    def wire(self) -> str:
+        """The API this question goes to: server-side tools exist only in the Responses API."""
+        return "responses" if self.server_tools or self.api == "responses" else "chat"
+
+    @property
+    def endpoint(self) -> str:
+        return "/responses" if self.wire == "responses" else "/chat/completions"
 
     @property
     def sent_urls(self) -> set[str]:
@@ -59,6 +71,9 @@ class Conversation:
     responses: list[Response] = field(default_factory=list)
     tally: Totals = field(default_factory=Totals)
     recorder: Recorder = field(default_factory=Recorder.from_env)
+    # The last answer kept at xAI (store=True) that holds this whole history: the next stored
+    # Responses question continues from it instead of resending the turns.
+    stored_id: str | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -89,9 +104,30 @@ class Conversation:
             return [*prefix, *history, dict(user_turn)]
 
     def build(self, ask: Ask) -> dict:
-        """The request body for sending `ask` next."""
-        messages = self.request_messages(ask.user_turn, ask.system)
-        return build_request(ask.model, messages, stream=ask.stream, **dict(ask.options))
+        """The request body for sending `ask` next, for the API it goes to."""
+        if ask.wire == "chat":
+            messages = self.request_messages(ask.user_turn, ask.system)
+            return build_request(ask.model, messages, stream=ask.stream, **dict(ask.options))
+        from grok_magic.responses_api import responses_body
+
+        options = dict(ask.options)
+        tools = [*(options.pop("tools", None) or ()), *ask.server_tools]
+        with self._lock:
+            previous = self.stored_id if ask.store else None
+        if previous:
+            messages = [dict(ask.user_turn)]  # xAI holds the rest
+        else:
+            messages = self.request_messages(ask.user_turn, ask.system)
+        return responses_body(ask.model, messages, stream=ask.stream, tools=tools or None,
+                              store=ask.store, previous_response_id=previous, **options)
+
+    def follow(self, ask: Ask, response: Response) -> None:
+        """Note where the next stored question continues: a complete answer kept at xAI holds
+        the whole history; any other complete answer leaves xAI's copy behind."""
+        if response.complete:
+            with self._lock:
+                stored = ask.wire == "responses" and ask.store and bool(response.id)
+                self.stored_id = response.id if stored else None
 
     def record(self, user_turn: Mapping, response: Response) -> None:
         """Count a finished answer's usage; keep the exchange in history if it is complete."""
@@ -113,15 +149,18 @@ class Conversation:
             if (response is not None and response.complete and len(self.messages) >= 2
                     and self.messages[-2:] == [dict(user_turn), response.assistant_message()]):
                 del self.messages[-2:]
+                self.stored_id = None  # the answer kept at xAI still holds the forgotten turn
 
     def reset(self) -> None:
         """Forget the turns (the system prompt and session totals stay)."""
         with self._lock:
             self.messages.clear()
+            self.stored_id = None
 
     def send(self, client: GrokClient, ask: Ask) -> Response:
         """Send `ask` without streaming (or replay it) and record the answer."""
         response = self.recorder.complete(client, self.build(ask), ask)
+        self.follow(ask, response)
         self.record(ask.user_turn, response)
         return response
 
@@ -129,6 +168,7 @@ class Conversation:
         """Open a streaming turn (live or replayed); it records itself here when it ends
         (complete, stopped or cut off), through the stream's end hook."""
         stream = self.recorder.stream(client, self.build(ask), ask)
+        stream.on_end(lambda response: self.follow(ask, response))
         stream.on_end(lambda response: self.record(ask.user_turn, response))
         return stream
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from grok_magic.response import Response
 
 # The ledger, budget and replay modules load on the first exchange, not with %load_ext.
+ENDPOINTS = {"chat": "/chat/completions", "responses": "/responses"}  # the ledger's api -> path
 NOTEBOOK_ENV = "JPY_SESSION_NAME"  # set by Jupyter for a notebook's kernel
 _UNOPENED = object()
 
@@ -117,11 +118,13 @@ class Recorder:
         reserved = self._before_sending(client, body)
         started = time.monotonic()
         try:
-            stream = client.stream(body, timeout=ask.timeout)
+            send = client.respond_stream if ask.wire == "responses" else client.stream
+            stream = send(body, timeout=ask.timeout)
         except BaseException as err:
             self._release(reserved)
             if isinstance(err, GrokError):
-                self._write(canonical, ask.source, ask.cell, None, err, time.monotonic() - started)
+                self._write(canonical, ask.source, ask.cell, None, err,
+                            time.monotonic() - started, api=ask.wire)
             raise
         stream.on_end(lambda response: self.ended(canonical, ask, response, reserved))
         return stream
@@ -138,11 +141,13 @@ class Recorder:
         reserved = self._before_sending(client, body)
         started = time.monotonic()
         try:
-            response = client.complete(body, timeout=ask.timeout)
+            send = client.respond if ask.wire == "responses" else client.complete
+            response = send(body, timeout=ask.timeout)
         except BaseException as err:
             self._release(reserved)
             if isinstance(err, GrokError):
-                self._write(canonical, ask.source, ask.cell, None, err, time.monotonic() - started)
+                self._write(canonical, ask.source, ask.cell, None, err,
+                            time.monotonic() - started, api=ask.wire)
             raise
         self.ended(canonical, ask, response, reserved)
         return response
@@ -216,10 +221,11 @@ class Recorder:
         with self._lock:
             self.spent += cost or 0.0
             self.reserved = max(self.reserved - reserved, 0.0)
-        self._write(canonical, ask.source, ask.cell, response, None, None)
+        self._write(canonical, ask.source, ask.cell, response, None, None, api=ask.wire)
 
     def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
-               error: GrokError | str | None, seconds: float | None) -> None:
+               error: GrokError | str | None, seconds: float | None, *,
+               api: str = "chat") -> None:
         if self.ledger is None or self.ledger.readonly:
             return
         from grok_magic.canonical import canonical_json, question_of, request_hash
@@ -227,7 +233,7 @@ class Recorder:
 
         entry = Entry(
             time=utc_now(), session=self.session, notebook=self.notebook, cell=cell,
-            source=source, api="chat", endpoint="/chat/completions",
+            source=source, api=api, endpoint=ENDPOINTS[api],
             model_asked=canonical.get("model"), request_hash=request_hash(canonical),
             request=canonical_json(canonical), question=question_of(canonical),
             status="error" if response is None or isinstance(error, str) else response.status,

@@ -61,6 +61,10 @@ class Sink(Protocol):
     def reasoning(self, text: str) -> None:
         """The model's reasoning, shown folded after the answer."""
 
+    # Optional (a sink without them shows no tool results):
+    # sources(html, text) — the numbered Sources list under the answer (safe HTML, plain twin);
+    # code_ran(text) — the code Grok ran on xAI's servers, shown folded like the reasoning.
+
 
 class AnswerStream:
     """Drives a sink from stream events. Finished blocks are sent once, so the bytes sent grow
@@ -113,6 +117,13 @@ class AnswerStream:
         elif self._pacer.ready(UPDATE_INTERVAL):
             self.flush()
 
+    def take(self, delta) -> None:
+        """Take one stream delta: text, reasoning, and a tool activity line when it has one."""
+        activity = getattr(delta, "activity", "")
+        if activity:
+            self.activity(activity)
+        self.feed(delta.content, delta.reasoning)
+
     def activity(self, what: str) -> None:
         """What the model is doing now (e.g. "searching the web: 'query'…"), shown while waiting."""
         self._activity = redact(what)
@@ -156,8 +167,9 @@ class AnswerStream:
             self._shown = tail
         self.updates += 1
 
-    def finish(self, note: str = "", kind: str = "") -> None:
-        """The last update: the tail complete, a note on how the answer ended, the reasoning."""
+    def finish(self, note: str = "", kind: str = "", response=None) -> None:
+        """The last update: the tail complete, a note on how the answer ended, and under it what
+        `response` (a Response) cited and the code Grok ran, then the reasoning."""
         if self._ended:
             return
         self._ended = True
@@ -169,6 +181,20 @@ class AnswerStream:
         html = self._render(tail, highlight=True) if tail else ""
         self.sink.end(html, redact(tail), redact(note), kind)
         self.updates += 1
+        if response is not None:
+            self._tool_results(response)
         if self._reasoning:
             self.sink.reasoning(redact("".join(self._reasoning)))
 
+    def _tool_results(self, response) -> None:
+        sources, code_ran = getattr(self.sink, "sources", None), getattr(self.sink, "code_ran", None)
+        if not response.citations and not response.tool_calls:
+            return
+        from grok_magic.notebook.sources import code_runs, sources_html
+
+        found = sources_html(response.citations) if sources is not None else None
+        if found is not None:
+            sources(*found)
+        code = code_runs(response.tool_calls) if code_ran is not None else ""
+        if code:
+            code_ran(code)

@@ -58,6 +58,18 @@ def reasoning_bundle(reasoning: str) -> dict:
     }
 
 
+def code_ran_bundle(code: str) -> dict:
+    """The code Grok ran on xAI's servers, collapsed; escaped, since it is model output."""
+    code = redact(code)
+    lines = code.count("\n") + 1
+    summary = f"Code Grok ran ({lines:,} line{'s' if lines != 1 else ''}) — also in _grok.tool_calls"
+    return {
+        "text/html": wrap(f"<details class='grok-code-ran'><summary>{summary}</summary>"
+                          f"<pre style='white-space: pre-wrap'>{html.escape(code)}</pre></details>"),
+        "text/plain": f"[{summary}]",
+    }
+
+
 # -- sinks of an AnswerStream --------------------------------------------------------------------
 class NotebookSink:
     """An answer in the output area: one display per frozen block, the tail updated in place."""
@@ -91,6 +103,12 @@ class NotebookSink:
     def reasoning(self, text: str) -> None:
         self._display(reasoning_bundle(text), raw=True)
 
+    def sources(self, html_text: str, text: str) -> None:
+        self._display({"text/html": html_text, "text/plain": text}, raw=True)
+
+    def code_ran(self, code: str) -> None:
+        self._display(code_ran_bundle(code), raw=True)
+
 
 class TerminalSink:
     """Terminal IPython: print the answer as plain text as it arrives."""
@@ -121,6 +139,9 @@ class TerminalSink:
     def reasoning(self, text: str) -> None:
         pass
 
+    def sources(self, html_text: str, text: str) -> None:
+        self._write(f"{text}\n")
+
 
 # -- usage ---------------------------------------------------------------------------------------
 def usage_rows(response: Response, totals: Usage | None, total_cost: float | None,
@@ -134,19 +155,38 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
         ("completion", f"{u.completion_tokens:,}"),
         ("reasoning", f"{u.reasoning_tokens:,}"),
         ("total", f"{u.total_tokens:,}"),
-        ("cost", format_cost(response.cost)),
+        *tool_rows(response),
+        ("cost", format_cost(response.cost) + (" (tool fees included)" if u.cost_in_usd_ticks
+                                               is not None and u.server_side_tools_used else "")),
         ("time", f"{response.elapsed:.1f} s"),
     ]
     if response.usage is None:
-        rows[1:5] = [("tokens", "not reported (answer incomplete)")]
+        rows = [r for r in rows if r[0] not in ("prompt", "completion", "reasoning", "total")]
+        rows.insert(1, ("tokens", "not reported (answer incomplete)"))
     if response.replayed:
         rows = [("replayed", f"from the ledger: this time $0, first asked "
                              f"{format_cost(response.original_cost)}") if k == "cost" else (k, v)
                 for k, v in rows]
     if totals is not None:
-        rows.append(("session", f"{totals.total_tokens:,} tokens, {format_cost(total_cost)}"))
+        tools = totals.server_side_tools_used
+        rows.append(("session", f"{totals.total_tokens:,} tokens, "
+                                + (f"{tools:,} tool calls, " if tools else "")
+                                + format_cost(total_cost)))
     rows += [(limit.setting.replace("_", " "), limit.shown()) for limit in limits]
     return [(k, redact(str(v))) for k, v in rows]
+
+
+def tool_rows(response: Response) -> list:
+    """Sources used and server-side tool calls by kind, when the answer had any."""
+    u = response.usage or Usage()
+    rows = []
+    if response.sources_used:
+        rows.append(("sources", f"{response.sources_used:,}"))
+    if u.server_side_tools_used or u.tool_calls_by_kind:
+        kinds = ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in sorted(u.tool_calls_by_kind.items()))
+        total = max(u.server_side_tools_used, sum(u.tool_calls_by_kind.values()))
+        rows.append(("tool calls", f"{total:,}" + (f" ({kinds})" if kinds else "")))
+    return rows
 
 
 class UsageDisplay:

@@ -21,6 +21,7 @@ from grok_magic.notebook.panel_views import (
     html_text,
     turn_parts,
 )
+from grok_magic.notebook.tools import panel_tools
 from grok_magic.pricing import format_cost
 from grok_magic.prompt import build_user_turn, sent_image_urls
 from grok_magic.response import Response, Usage
@@ -213,7 +214,7 @@ class ChatPanel(PanelControls):
         """Build the question from what is in the panel now and hand it to the session."""
         # The one user-turn builder: inline images in the typed text, then the attachments.
         ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system,
-                  source="panel")
+                  source="panel", server_tools=panel_tools(self.search_toggle.value))
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
@@ -237,7 +238,7 @@ class ChatPanel(PanelControls):
         self.transcript.children = (*self.transcript.children, *exchange.view.boxes)
 
     def delta(self, exchange: Exchange, delta: Delta) -> None:
-        exchange.view.answer.feed(delta.content, delta.reasoning)
+        exchange.view.answer.take(delta)
 
     def busy_changed(self, busy: bool) -> None:
         self.send_button.disabled = busy
@@ -252,12 +253,12 @@ class ChatPanel(PanelControls):
         if response is not None:
             if response.stopped:
                 view.finish("Stopped — the partial answer is kept (not added to the history).",
-                            "grok-stopped")
+                            "grok-stopped", response)
             elif error is not None:
                 title = error.title if isinstance(error, GrokError) else type(error).__name__
-                view.finish(f"Incomplete answer — {title}.", "grok-incomplete")
+                view.finish(f"Incomplete answer — {title}.", "grok-incomplete", response)
             else:
-                view.finish()
+                view.finish(response=response)
             limits = self.conversation.recorder.limits()
             view.add_usage(UsageDisplay(response, self.totals, self.total_cost,
                                         limits=limits).widget)

@@ -152,8 +152,11 @@ class AnswerView:
     def feed(self, content: str, reasoning: str = "") -> None:
         self.stream.feed(content, reasoning)
 
-    def finish(self, note: str = "", css_class: str = "") -> None:
-        self.stream.finish(note, css_class)
+    def take(self, delta) -> None:
+        self.stream.take(delta)
+
+    def finish(self, note: str = "", css_class: str = "", response=None) -> None:
+        self.stream.finish(note, css_class, response)
 
     @property
     def text(self) -> str:
@@ -223,6 +226,20 @@ class AnswerView:
         box.add_class("grok-reasoning")
         self.extras.children = (*self.extras.children, box)
 
+    def sources(self, html_text_: str, text: str) -> None:
+        """The numbered Sources list under the answer (links only, from the safe renderer)."""
+        box = widgets.Output(layout=self.shared.layout, _dom_classes=("grok-sources",))
+        box.outputs = (html_output(html_text_, redact(text)),)
+        self.extras.children = (*self.extras.children, box)
+
+    def code_ran(self, code: str) -> None:
+        """The code Grok ran on xAI's servers, collapsed, shown as plain text."""
+        body = widgets.Output()
+        body.outputs = ({"output_type": "stream", "name": "stdout", "text": code},)
+        box = widgets.Accordion(children=[body], titles=("Code Grok ran",), selected_index=None)
+        box.add_class("grok-code-ran")
+        self.extras.children = (*self.extras.children, box)
+
     def add_usage(self, usage_widget: widgets.Widget) -> None:
         self.extras.children = (*self.extras.children, usage_widget)
 
@@ -281,6 +298,10 @@ class PanelControls:
             description="Retry", icon="redo", disabled=True, _dom_classes=("grok-retry",),
             tooltip="Ask the last question again",
         )
+        self.search_toggle = widgets.ToggleButton(
+            value=False, description="Search", icon="globe", _dom_classes=("grok-search",),
+            tooltip="Let Grok search the web and X and cite its sources (xAI's Responses API)",
+        )
         self.system_box = widgets.Textarea(
             value=system, placeholder="System prompt (optional)", rows=1,
             layout=widgets.Layout(width="100%"),
@@ -327,7 +348,8 @@ class PanelControls:
                                layout=widgets.Layout(width="auto"))
         self.widget = widgets.VBox([
             widgets.HTML(PANEL_CSS),
-            widgets.HBox([self.model_picker, self.new_button, self.retry_button]),
+            widgets.HBox([self.model_picker, self.new_button, self.retry_button,
+                          self.search_toggle]),
             self.system_box,
             scroller,
             self.error_box,
