@@ -14,9 +14,9 @@ from grok_magic.client import GrokClient
 from grok_magic.errors import APIStatusError, InputError
 from grok_magic.redaction import redact
 
-# xAI publishes no size limit for batch input files; OpenAI-style APIs take 100–200 MB. Larger
-# runs are refused before uploading (split the data), rather than rejected after it.
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+# xAI publishes no size limit for batch input files; OpenAI-style APIs take 100–200 MB. A run
+# whose JSONL is larger is split into several files, one batch each (the parts of one job).
+MAX_UPLOAD_BYTES = 100 * 2**20
 RESULTS_PAGE = 1000  # the most results the API returns per page
 CHAT_URL = "/v1/chat/completions"
 
@@ -57,6 +57,24 @@ class BatchStatus:
             cancelled_at=data.get("cancel_time"),
             cancel_by_xai_message=redact(data["cancel_by_xai_message"])
             if data.get("cancel_by_xai_message") else None,
+        )
+
+    @classmethod
+    def combine(cls, parts: list[BatchStatus]) -> BatchStatus:
+        """One status for a job of several batches (its first batch's id)."""
+        first = parts[0]
+        if len(parts) == 1:
+            return first
+        pending = [p for p in parts if p.pending]
+        expires = [p.expires for p in (pending or parts) if p.expires]
+        return cls(
+            id=first.id, name=first.name, requests=sum(p.requests for p in parts),
+            pending=sum(p.pending for p in parts), success=sum(p.success for p in parts),
+            error=sum(p.error for p in parts), cancelled=sum(p.cancelled for p in parts),
+            created=first.created, expires=min(expires) if expires else None,
+            cancelled_at=next((p.cancelled_at for p in parts if p.cancelled_at), None),
+            cancel_by_xai_message=next((p.cancel_by_xai_message for p in parts
+                                        if p.cancel_by_xai_message), None),
         )
 
     @property
@@ -145,9 +163,9 @@ class BatchAPI:
         size = os.path.getsize(path)
         if size > MAX_UPLOAD_BYTES:
             raise BatchTooLargeError(
-                f"the batch input is {size / 1e6:,.1f} MB, over the {MAX_UPLOAD_BYTES / 1e6:,.0f} "
-                "MB a file may hold; nothing was uploaded",
-                hint="Split the data into smaller runs (for example by slicing the DataFrame).")
+                f"the batch input is {size / 2**20:,.1f} MiB, over the "
+                f"{MAX_UPLOAD_BYTES / 2**20:,.0f} MiB a file may hold; nothing was uploaded",
+                hint="Send fewer or smaller items (images are scaled by --max-image-side).")
 
         def body():
             multipart = MultipartFile(Path(path), {"purpose": purpose})

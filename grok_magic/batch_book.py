@@ -15,6 +15,7 @@ class JobRecord:
     """One Batch API job as the ledger keeps it."""
 
     id: str
+    job_id: str
     name: str | None
     created: str
     session: str | None
@@ -84,6 +85,10 @@ class BatchBook:
         found = self._jobs("WHERE id = ?", (batch_id,))
         return found[0] if found else None
 
+    def parts(self, job_id: str) -> list[JobRecord]:
+        """Every batch of a job, in the order they were created."""
+        return self._jobs("WHERE job_id = ?", (job_id,), "ORDER BY rowid")
+
     def pending_job(self, job_key: str) -> JobRecord | None:
         """A job still running for exactly these requests (the same cell run again)."""
         found = self._jobs("WHERE job_key = ? AND status = 'pending'", (job_key,),
@@ -91,7 +96,8 @@ class BatchBook:
         return found[0] if found else None
 
     def jobs(self, limit: int = 50) -> list[JobRecord]:
-        return self._jobs("", (), f"ORDER BY created DESC LIMIT {int(limit)}")
+        """The latest jobs (their first parts)."""
+        return self._jobs("WHERE id = job_id", (), f"ORDER BY created DESC LIMIT {int(limit)}")
 
     def _jobs(self, where: str, params: tuple, tail: str = "") -> list[JobRecord]:
         sql = f"SELECT {', '.join(JOB_COLUMNS)} FROM batches {where} {tail}"
@@ -110,6 +116,11 @@ class BatchBook:
                "finished = coalesce(finished, ?) WHERE id = ?")
         params = (status, json.dumps(state) if state is not None else None, finished, batch_id)
         self.ledger._safely("write to", lambda conn: conn.execute(sql, params), None)
+
+    def parts_status(self, job_id: str) -> str:
+        """A job's state from its parts: pending while any part is."""
+        states = {p.status for p in self.parts(job_id)}
+        return "pending" if "pending" in states else next(iter(states - {"done"}), "done")
 
     def mark_recorded(self, batch_id: str, custom_ids: Iterable[str]) -> None:
         params = [(batch_id, c) for c in custom_ids]

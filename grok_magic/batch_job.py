@@ -1,30 +1,25 @@
-"""BatchJob: an `--each` run through xAI's Batch API — written as JSONL as it is built, uploaded,
+"""BatchJob: a submitted `--each` run at xAI's Batch API (one or more batches, its parts) —
 watched on a background thread, its results the same table as `--each`, recorded in the ledger
 (so running it again replays) and kept there, so a job outlives the kernel.
 
->>> job = submit(Each("Label {item}", "photos/*.jpg"))   # doctest: +SKIP
+>>> job = submit(Each("Label {item}", "photos/*.jpg"))   # doctest: +SKIP  (batch_submit)
 >>> job.wait()                                            # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchPendingError, BatchStatus
+from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchStatus
 from grok_magic.batch_book import BatchBook, JobRecord, SentRow
-from grok_magic.canonical import canonical_json, canonical_request, question_of, request_hash
 from grok_magic.client import GrokClient
-from grok_magic.each import Each, result_table, summarise
+from grok_magic.each import result_table, summarise
 from grok_magic.each_runner import Progress, Row, fill_row
 from grok_magic.errors import AuthenticationError, GrokError, InputError
-from grok_magic.ledger import utc_now
 from grok_magic.recorder import Recorder
 from grok_magic.replay import ReplayStream
 from grok_magic.response import Response
@@ -50,90 +45,11 @@ class PollSchedule:
 REPLAYED = 2  # SentRow.recorded: not sent, its answer was already in the ledger
 
 
-def _custom_id(position: int) -> str:
+def custom_id_of(position: int) -> str:
     return f"row-{position}"
 
 
-def submit(each: Each, *, name: str | None = None, out_name: str | None = None,
-           cell: int | None = None, schedule: PollSchedule | None = None) -> BatchJob:
-    """Send `each`'s items as one batch. Items already answered OK (in the ledger) are not sent
-    again; the same run still pending is re-attached rather than submitted twice."""
-    recorder, ledger = each.recorder, each.recorder.ledger
-    prefilled: dict[int, Row] = {}
-    sent: list[SentRow] = []
-    replayed: list[SentRow] = []  # answered before: replayed, not sent
-    parse = _parser(each.structured, each.validator)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False,
-                                     encoding="utf-8") as jsonl:
-        path = Path(jsonl.name)
-        try:
-            for position in range(len(each.items)):
-                body = {k: v for k, v in each.body(position).items()
-                        if k not in ("stream", "stream_options")}
-                canonical = canonical_request(body)
-                key = request_hash(canonical)
-                entry = ledger.find_answer(key) if ledger is not None else None
-                custom_id = _custom_id(position)
-                if entry is not None:
-                    prefilled[position] = fill_row(Row(), ReplayStream(entry).until_done(), parse)
-                    replayed.append(SentRow(custom_id, position, key, canonical_json(canonical),
-                                            question_of(canonical), REPLAYED))
-                    continue
-                jsonl.write(json.dumps({"custom_id": custom_id, "method": "POST", "url": CHAT_URL,
-                                        "body": body}, ensure_ascii=False) + "\n")
-                sent.append(SentRow(custom_id, position, key, canonical_json(canonical),
-                                    question_of(canonical)))
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-    job_key = hashlib.sha256(" ".join(r.request_hash for r in sent).encode()).hexdigest()
-    book = BatchBook(ledger) if ledger is not None and not ledger.readonly else None
-    api = BatchAPI(each.client)
-    try:
-        if not sent:
-            record = _record(each, "local-" + job_key[:16], name, out_name, cell, job_key)
-            record.status = "done"
-            return BatchJob(record, api, None, recorder, prefilled=prefilled, sent=[],
-                            parse=parse, schedule=schedule)
-        if book is not None:
-            running = book.pending_job(job_key)
-            if running is not None:
-                return BatchJob.attach(running.id, each.client, recorder, schedule=schedule)
-        _check_budget(each, recorder)
-        file_id = api.upload(path)
-        status = api.create(name or f"grok_magic {len(sent)} items", file_id)
-    finally:
-        path.unlink(missing_ok=True)
-    record = _record(each, status.id, name, out_name, cell, job_key, file_id)
-    if book is not None:
-        book.add(record, [*sent, *replayed])
-    job = BatchJob(record, api, book, recorder, prefilled=prefilled, sent=sent, parse=parse,
-                   schedule=schedule)
-    job.last = status
-    return job
-
-
-def _record(each: Each, batch_id: str, name, out_name, cell, job_key, file_id=None) -> JobRecord:
-    recorder = each.recorder
-    return JobRecord(
-        id=batch_id, name=name, created=utc_now(), session=recorder.session,
-        notebook=recorder.notebook, cell=cell, model=each.model, endpoint=CHAT_URL,
-        count=len(each.items), job_key=job_key, row_index=json.dumps(each.items.index,
-                                                                      default=str),
-        structured=int(each.structured), out_name=out_name, status="pending",
-        input_file_id=file_id, upload_bytes=None)
-
-
-def _check_budget(each: Each, recorder: Recorder) -> None:
-    limits = recorder.limits()
-    if limits:
-        from grok_magic.budget import check
-
-        plan = each.plan()
-        check(limits, plan.low, f"a batch of {plan.count:,} requests")
-
-
-def _parser(structured: bool, validator) -> Callable[[Response], object] | None:
+def parser(structured: bool, validator) -> Callable[[Response], object] | None:
     return (lambda r: parse_structured(r, validator)) if structured else None
 
 
@@ -141,11 +57,13 @@ class BatchJob:
     """A submitted Batch API run: `.status()`, `.wait(timeout)`, `.results()` (the same table
     as `--each`, rows aligned by custom_id; failed rows carry their error), `.cancel()`."""
 
-    def __init__(self, record: JobRecord, api: BatchAPI, book: BatchBook | None,
+    def __init__(self, records: list[JobRecord], api: BatchAPI, book: BatchBook | None,
                  recorder: Recorder, *, prefilled: dict[int, Row], sent: list[SentRow],
                  parse=None, schedule: PollSchedule | None = None) -> None:
-        self.record, self.api, self.book, self.recorder = record, api, book, recorder
-        self.id = record.id
+        self.records, self.api, self.book, self.recorder = records, api, book, recorder
+        self.record = records[0]  # what every part shares (items, index, OUT, cell)
+        self.id = self.record.job_id
+        self.parts = [r.id for r in records]
         self.prefilled = prefilled
         self.sent = {r.custom_id: r for r in sent}
         self.parse = parse
@@ -154,7 +72,7 @@ class BatchJob:
         self.last: BatchStatus | None = None
         self.rows: dict[str, Row] = {}  # custom_id -> row, as results arrive
         self.error: GrokError | None = None  # why watching stopped, if it did
-        self._token: str | None = None  # the page of results to read next
+        self._tokens: dict[str, str | None] = {}  # per part: the page of results to read next
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,7 +80,8 @@ class BatchJob:
     @classmethod
     def attach(cls, batch_id: str, client: GrokClient, recorder: Recorder,
                schedule: PollSchedule | None = None) -> BatchJob:
-        """A job from the ledger (after a kernel restart, or on another day)."""
+        """A job from the ledger (after a kernel restart, or on another day); `batch_id` is
+        the job's id or any of its parts'."""
         ledger = recorder.ledger
         book = BatchBook(ledger) if ledger is not None else None
         record = book.job(batch_id) if book is not None else None
@@ -170,11 +89,12 @@ class BatchJob:
             where = f"the ledger {ledger.path}" if ledger is not None else "the ledger (it is off)"
             raise InputError(f"there is no batch {batch_id!r} in {where}",
                              hint="%grok batches lists the jobs it knows.")
-        rows = book.rows(batch_id)
+        records = book.parts(record.job_id)
+        rows = [row for part in records for row in book.rows(part.id)]
         structured = bool(record.structured)
-        parse = _parser(structured, _schema_of(rows) if structured else None)
+        parse = parser(structured, _schema_of(rows) if structured else None)
         sent = [r for r in rows if r.recorded != REPLAYED]
-        job = cls(record, BatchAPI(client), book if not ledger.readonly else None, recorder,
+        job = cls(records, BatchAPI(client), book if not ledger.readonly else None, recorder,
                   prefilled={}, sent=sent, parse=parse, schedule=schedule)
         for row in rows:
             if row.recorded == REPLAYED:  # answered before the job: replayed from the ledger
@@ -190,17 +110,18 @@ class BatchJob:
         return self.record.count
 
     def status(self) -> BatchStatus:
-        """xAI's state of the job now (one request)."""
+        """xAI's state of the job now (one request per part)."""
         if not self.sent:
             return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
-        status = self.api.status(self.id)
+        statuses = [self.api.status(part) for part in self.parts]
+        if self.book is not None:
+            for status in statuses:
+                self.book.update(status.id, status.state, {
+                    "pending": status.pending, "success": status.success,
+                    "error": status.error, "cancelled": status.cancelled})
+        status = BatchStatus.combine(statuses)
         with self._lock:
             self.last = status
-        if self.book is not None:
-            self.book.update(self.id, status.state, {"pending": status.pending,
-                                                     "success": status.success,
-                                                     "error": status.error,
-                                                     "cancelled": status.cancelled})
         return status
 
     @property
@@ -218,23 +139,29 @@ class BatchJob:
         return progress
 
     def fetch(self) -> int:
-        """Read the results that arrived since the last call, record them; how many are new."""
-        if not self.sent:
-            return 0
+        """Read the results that arrived since the last call and record them, a page at a
+        time (one ledger transaction each); how many are new."""
         new = 0
-        for page, token in self.api.results(self.id, token=self._token):
-            added = [self._take(result) for result in page]
-            new += sum(added)
-            with self._lock:
-                self._token = token  # the last page is read again: it may have grown
+        for part in self.parts if self.sent else ():
+            for page, token in self.api.results(part, token=self._tokens.get(part)):
+                taken = [t for t in (self._take(result) for result in page) if t is not None]
+                self.recorder.record_results([(c, r, e) for _, c, r, e in taken],
+                                             cell=self.record.cell)
+                if self.book is not None and taken:
+                    self.book.mark_recorded(part, [custom_id for custom_id, *_ in taken])
+                new += len(taken)
+                with self._lock:
+                    self._tokens[part] = token  # the last page is read again: it may grow
         return new
 
-    def _take(self, result: dict) -> bool:
+    def _take(self, result: dict) -> tuple | None:
+        """A result as (custom_id, canonical request, Response or None, error), or None if it
+        is not ours or already read."""
         custom_id = str(result.get("batch_request_id") or result.get("custom_id") or "")
         sent = self.sent.get(custom_id)
         with self._lock:
             if sent is None or custom_id in self.rows:
-                return False
+                return None
         outcome = result.get("batch_result") or {}
         completion = ((outcome.get("response") or {}).get("chat_get_completion")
                       if isinstance(outcome, dict) else None)
@@ -252,10 +179,7 @@ class BatchJob:
         row.seconds = None
         with self._lock:
             self.rows[custom_id] = row
-        self.recorder.record_result(canonical, response, error, cell=self.record.cell)
-        if self.book is not None:
-            self.book.mark_recorded(self.id, [custom_id])
-        return True
+        return custom_id, canonical, response, error
 
     def results(self):
         """The results table; raises BatchPendingError while xAI is still working on it."""
@@ -273,7 +197,7 @@ class BatchJob:
         return result_table_from(self.record.index, rows, bool(self.record.structured))
 
     def _row_at(self, position: int, status: BatchStatus | None) -> Row:
-        row = self.rows.get(_custom_id(position))
+        row = self.rows.get(custom_id_of(position))
         if row is not None:
             return row
         state = status.state if status is not None else "pending"
@@ -338,17 +262,19 @@ class BatchJob:
         self._stop.set()
 
     def cancel(self) -> BatchStatus:
-        """Ask xAI to cancel the job; rows already answered are kept."""
-        status = self.api.cancel(self.id)
-        self.last = status
+        """Ask xAI to cancel the job (every part); rows already answered are kept."""
+        statuses = [self.api.cancel(part) for part in self.parts]
         if self.book is not None:
-            self.book.update(self.id, status.state)
-        return status
+            for status in statuses:
+                self.book.update(status.id, status.state)
+        self.last = BatchStatus.combine(statuses)
+        return self.last
 
     def __repr__(self) -> str:
         last = self.last
         state = f"{last.state}, {last.done:,} of {last.requests:,} answered" if last else "?"
-        return f"<BatchJob {self.id}: {state}; {len(self.prefilled):,} replayed>"
+        parts = f", {len(self.parts)} batches" if len(self.parts) > 1 else ""
+        return f"<BatchJob {self.id}: {state}; {len(self.prefilled):,} replayed{parts}>"
 
 
 def result_table_from(index: list, rows: list[Row], structured: bool):

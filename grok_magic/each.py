@@ -167,7 +167,7 @@ def ask_each(template: str, data: object, *, progress: Callable[[Progress], None
     `BatchJob` at once (`.wait()` gives the same table)."""
     each = Each(template, data, **options)
     if via == "batch-api":
-        from grok_magic.batch_job import submit
+        from grok_magic.batch_submit import submit
 
         return submit(each)
     if via != "live":

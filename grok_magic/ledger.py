@@ -67,7 +67,8 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: Batch API jobs, so they outlive the kernel (see batch_book.py).
     """
     CREATE TABLE batches (
-        id TEXT PRIMARY KEY,             -- xAI's batch id
+        id TEXT PRIMARY KEY,             -- xAI's batch id (one part of a job)
+        job_id TEXT NOT NULL,            -- the job's id: its first part's batch id
         name TEXT,
         created TEXT NOT NULL,
         session TEXT,
@@ -75,7 +76,7 @@ MIGRATIONS: tuple[str, ...] = (
         cell INTEGER,
         model TEXT,
         endpoint TEXT NOT NULL,
-        count INTEGER NOT NULL,          -- items in the run (sent + replayed)
+        count INTEGER NOT NULL,          -- items in the whole run (sent + replayed)
         job_key TEXT NOT NULL,           -- SHA-256 of every item's request hash, in order
         row_index TEXT NOT NULL,         -- the input's index, JSON
         structured INTEGER NOT NULL DEFAULT 0,
@@ -87,6 +88,7 @@ MIGRATIONS: tuple[str, ...] = (
         upload_bytes INTEGER
     );
     CREATE INDEX batches_key ON batches (job_key);
+    CREATE INDEX batches_job ON batches (job_id);
     CREATE TABLE batch_rows (
         batch_id TEXT NOT NULL,
         custom_id TEXT NOT NULL,
@@ -327,6 +329,26 @@ class Ledger:
         row_id = self._safely("write to", lambda conn: conn.execute(sql, values).lastrowid, None)
         entry.id = row_id
         return row_id
+
+    def record_many(self, entries: list[Entry]) -> int:
+        """Add many exchanges in one transaction; how many were written."""
+        if self.readonly or not entries:
+            return 0
+        sql = (f"INSERT INTO exchanges ({', '.join(COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(COLUMNS))})")
+        rows = [[getattr(e, c) for c in COLUMNS] for e in entries]
+
+        def write(conn) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return len(rows)
+
+        return self._safely("write to", write, 0)
 
     # -- reading -------------------------------------------------------------------------------
     def _select(self, where: str = "", params: tuple = (), tail: str = "") -> list[Entry]:

@@ -228,6 +228,11 @@ class Recorder:
                api: str = "chat") -> None:
         if self.ledger is None or self.ledger.readonly:
             return
+        self.ledger.record(self._entry(canonical, source, cell, response, error, seconds,
+                                       api=api))
+
+    def _entry(self, canonical: dict, source: str, cell: int | None, response: Response | None,
+               error: GrokError | str | None, seconds: float | None, *, api: str = "chat"):
         from grok_magic.canonical import canonical_json, question_of, request_hash
         from grok_magic.ledger import Entry, utc_now
 
@@ -244,14 +249,17 @@ class Recorder:
         if response is not None:
             _fill_answer(entry, response)
             entry.error = entry.error or (error if isinstance(error, str) else None)
-        self.ledger.record(entry)
+        return entry
 
-    def record_result(self, canonical: dict, response: Response | None, error: str | None,
-                      cell: int | None = None) -> None:
-        """A Batch API result (an answer, or the error xAI gave for that row)."""
+    def record_results(self, results: list[tuple[dict, Response | None, str | None]],
+                       cell: int | None = None) -> None:
+        """Batch API results — (canonical request, answer or None, error) — in one write."""
         with self._lock:
-            self.spent += (response.cost or 0.0) if response is not None else 0.0
-        self._write(canonical, "batch", cell, response, error, None)
+            self.spent += sum(r.cost or 0.0 for _, r, _ in results if r is not None)
+        if self.ledger is None or self.ledger.readonly or not results:
+            return
+        self.ledger.record_many([self._entry(c, "batch", cell, r, e, None)
+                                 for c, r, e in results])
 
 
 def _fill_answer(entry, response: Response) -> None:

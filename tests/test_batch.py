@@ -18,7 +18,8 @@ from xai_standin import FAKE_KEY, Close, Fault
 
 import grok_magic.batch_api as batch_api
 from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
-from grok_magic.batch_job import BatchJob, PollSchedule, submit
+from grok_magic.batch_job import BatchJob, PollSchedule
+from grok_magic.batch_submit import submit
 from grok_magic.client import GrokClient
 from grok_magic.each import Each, ask_each
 from grok_magic.errors import APIStatusError
@@ -211,11 +212,32 @@ def test_429_5xx_and_a_lost_network_while_polling_are_retried(client, recorder, 
     assert {"RateLimitError", "ServerError", "APIConnectionError"} <= set(errors)
 
 
-def test_too_large_is_refused_before_uploading(client, recorder, xai_env, monkeypatch):
-    monkeypatch.setattr(batch_api, "MAX_UPLOAD_BYTES", 200)
+def test_a_run_larger_than_one_file_becomes_several_batches(client, recorder, xai_env,
+                                                             monkeypatch):
+    monkeypatch.setattr(batch_api, "MAX_UPLOAD_BYTES", 700)
+    items = [f"item number {i}" for i in range(12)]
+    job = submit(make_each(client, recorder, items), schedule=FAST)
+    uploads = requests_to(xai_env, "/v1/files", "POST")
+    assert len(job.parts) == len(uploads) == len(requests_to(xai_env, "/v1/batches", "POST")) > 2
+    files = list(batch_state(xai_env).files.values())
+    assert all(len(f) <= 700 for f in files)
+    ids = [json.loads(line)["custom_id"] for f in files for line in f.decode().splitlines()]
+    assert ids == [f"row-{i}" for i in range(12)]  # every item once, in order
+    frame = job.wait(10)
+    assert [a.split('"')[1] for a in frame["answer"]] == [f"Label item number {i}"
+                                                          for i in range(12)]
+    # Any part's id re-attaches the whole job.
+    again = BatchJob.attach(job.parts[-1], client, recorder, schedule=FAST)
+    assert again.id == job.id and again.parts == job.parts
+    assert again.results()["error"].isna().all()
+
+
+def test_an_item_too_large_for_any_file_is_refused_before_uploading(client, recorder, xai_env,
+                                                                    monkeypatch):
+    monkeypatch.setattr(batch_api, "MAX_UPLOAD_BYTES", 100)
     with pytest.raises(BatchTooLargeError) as caught:
         submit(make_each(client, recorder, [str(i) for i in range(20)]))
-    assert "nothing was uploaded" in str(caught.value)
+    assert "alone makes a" in str(caught.value) and "item 0" in str(caught.value)
     assert requests_to(xai_env, "/v1/files") == []
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from IPython.display import display
 
-from grok_magic.batch_job import BatchJob, submit
+from grok_magic.batch_job import BatchJob
+from grok_magic.batch_submit import submit
 from grok_magic.markdown import wrap
 from grok_magic.notebook.display import Report, cell
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
