@@ -81,7 +81,9 @@ INCLUDABLE = frozenset({"reasoning.encrypted_content", "web_search_call.action.s
                         "message.output_text.logprobs", "message.input_image.image_url"})
 DOMAIN = re.compile(r"(?:[\w-]+\.)+[\w-]{2,}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-TOOL_FEE_TICKS = 50_000_000  # $0.005 per server-side tool call: invented (xAI bills tools per call, price not in the contract)
+# $0.005 per server-side tool call: invented (xAI bills tools per call; its price is not in the
+# contract), so tests can tell a cost with tool fees from one without.
+TOOL_FEE_TICKS = 50_000_000
 IMAGE_TOKENS = 256
 
 
