@@ -74,6 +74,44 @@ def shell() -> InteractiveShell:
     return InteractiveShell.instance()
 
 
+def magic_shell(**options) -> InteractiveShell:
+    """The shared shell with freshly registered GrokMagics, a clean namespace and no %config
+    left over from an earlier test; `options` are set on the magics (e.g. max_retries=0).
+    The magics are `shell.grok_magics`."""
+    from grok_magic.notebook.magics import GrokMagics
+
+    shell_ = shell()
+    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
+        if name not in shell_.user_ns_hidden:
+            shell_.user_ns.pop(name, None)
+    shell_.config.pop("GrokMagics", None)
+    magics = GrokMagics(shell=shell_)
+    shell_.register_magics(magics)
+    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
+    shell_.configurables.append(magics)
+    for name, value in options.items():
+        setattr(magics, name, value)
+    shell_.grok_magics = magics
+    return shell_
+
+
+def close_ledger(shell_: InteractiveShell) -> None:
+    ledger = shell_.grok_magics.recorder.ledger
+    if ledger is not None:
+        ledger.close()
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    """Wait for `condition()` to be true (widgets set from worker threads), or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
 def run(ip: InteractiveShell, source: str) -> Outcome:
     with capture_output() as cap:
         result = ip.run_cell(source)

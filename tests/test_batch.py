@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import close_ledger, magic_shell, run, wait_until
 from standin_batches import batch_state, enqueue_batches
 from test_markdown_inert import html_findings
 from xai_standin import FAKE_KEY, Close, Fault
@@ -20,13 +20,10 @@ import grok_magic.batch_api as batch_api
 from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
 from grok_magic.batch_job import BatchJob, PollSchedule
 from grok_magic.batch_submit import submit
-from grok_magic.client import GrokClient
 from grok_magic.each import Each, ask_each
 from grok_magic.errors import APIStatusError
 from grok_magic.ledger import Ledger
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.recorder import Recorder
-from grok_magic.settings import Settings
 
 FAST = PollSchedule(first=0.02, factor=1.0, floor=0.02, cap=0.02)
 TESTS = Path(__file__).resolve().parent
@@ -40,21 +37,6 @@ def requests_to(srv, path: str, method: str | None = None) -> list:
 def uploaded_lines(srv) -> list[dict]:
     [data] = batch_state(srv).files.values()
     return [json.loads(line) for line in data.decode().splitlines()]
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def client(xai_env) -> GrokClient:
-    c = GrokClient(Settings.load(max_retries=0))
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -290,17 +272,9 @@ def test_polling_is_at_most_every_10_s_after_the_first_minute():
 @pytest.fixture
 def ip(xai_env, tmp_path, monkeypatch):
     monkeypatch.setenv("GROK_LEDGER", str(tmp_path / "ledger.sqlite"))
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    magics.batch_schedule = FAST
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
+    shell_ = magic_shell(batch_schedule=FAST)
     yield shell_
+    close_ledger(shell_)
 
 
 def test_magic_returns_at_once_and_out_becomes_the_table(ip, xai_env):

@@ -12,18 +12,15 @@ import time
 
 import pandas as pd
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Fault, Reply
 
-from grok_magic.client import GrokClient
 from grok_magic.each import Each, EachInterrupted, ask_each
 from grok_magic.each_items import items_of
 from grok_magic.errors import InputError
 from grok_magic.ledger import Ledger
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.recorder import Recorder
-from grok_magic.settings import Settings
 
 ECHO = re.compile(r'to: "(.*?)"')
 
@@ -35,13 +32,6 @@ def chat_bodies(srv) -> list[dict]:
 def echoed(answer: str) -> str:
     """The prompt the stand-in says it answered (its default answer quotes it)."""
     return ECHO.search(answer).group(1)
-
-
-@pytest.fixture
-def client(xai_env) -> GrokClient:
-    c = GrokClient(Settings.load(max_retries=0))
-    yield c
-    c.close()
 
 
 @pytest.fixture
@@ -270,16 +260,9 @@ def test_without_a_ledger_a_rerun_resumes_from_this_session(client, xai_env):
 @pytest.fixture
 def ip(xai_env, tmp_path, monkeypatch):
     monkeypatch.setenv("GROK_LEDGER", str(tmp_path / "ledger.sqlite"))
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
+    shell_ = magic_shell()
     yield shell_
+    close_ledger(shell_)
 
 
 def test_magic_each_stores_out_and_shows_a_safe_summary(ip, xai_env):

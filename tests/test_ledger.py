@@ -39,13 +39,6 @@ def image_turn(text: str, data: bytes) -> dict:
 
 
 @pytest.fixture
-def client(xai_env) -> GrokClient:
-    c = GrokClient(Settings.load(max_retries=0))
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def ledger(tmp_path) -> Ledger:
     led = Ledger(tmp_path / "ledger.sqlite")
     yield led

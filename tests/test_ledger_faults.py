@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import FAKE_KEY, Fault, Reply, error_body
 
 from grok_magic.client import GrokClient
@@ -31,7 +31,6 @@ from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import GrokError
 from grok_magic.ledger import SCHEMA_VERSION, Ledger, LedgerWarning
 from grok_magic.messages import user_message
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.recorder import Recorder
 from grok_magic.redaction import FRAGMENT
 from grok_magic.settings import Settings
@@ -304,21 +303,10 @@ def test_a_ledger_from_a_newer_schema_is_refused_and_left_untouched(client, xai_
 # -- through the magic ---------------------------------------------------------------------------
 @pytest.fixture
 def ip(xai_env):
-    """A real shell with freshly registered magics and a clean namespace (as in test_magics)."""
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
-    magics.max_retries = 2
-    shell_.grok_magics = magics
+    """A real shell with freshly registered magics and a clean namespace."""
+    shell_ = magic_shell(max_retries=2)
     yield shell_
-    if magics.recorder.ledger is not None:
-        magics.recorder.ledger.close()
+    close_ledger(shell_)
 
 
 def test_grok_cells_with_a_corrupt_ledger_show_their_answers_and_warn_once(ip, xai_env,

@@ -6,13 +6,12 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Reply
 
 from grok_magic.budget import BudgetExceeded
 from grok_magic.ledger import Ledger
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.recorder import ReplayMissError
 
 
@@ -36,19 +35,9 @@ def ledger_path(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ip(xai_env, ledger_path):
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
-    magics.max_retries = 0
-    shell_.grok_magics = magics
+    shell_ = magic_shell(max_retries=0)
     yield shell_
-    magics.recorder.ledger and magics.recorder.ledger.close()
+    close_ledger(shell_)
 
 
 def test_a_cell_is_recorded_with_its_execution_count_and_notebook(notebook_path, ip, xai_env,

@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from magic_helpers import run, shell, visible_text
+from magic_helpers import magic_shell, run, shell, visible_text
 from test_markdown_inert import html_findings
 from xai_standin import FAKE_KEY, Close, Fault, Hang, Reply
 
@@ -38,18 +38,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 @pytest.fixture
 def ip(xai_env):
     """A real shell with freshly registered magics and a clean namespace."""
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)  # %config in an earlier test must not leak
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
-    magics.max_retries = 2
-    shell_.grok_magics = magics
-    yield shell_
+    return magic_shell(max_retries=2)
 
 
 def chat_requests(srv):

@@ -13,6 +13,7 @@ from unittest import mock
 
 import ipywidgets as widgets
 import pytest
+from magic_helpers import wait_until
 from xai_standin import Fault, Reply
 
 from grok_magic.client import GrokClient
@@ -38,14 +39,6 @@ HOSTILE = XSS + (
     "```html\n</code></pre><script>window.__grok_xss=5</script>\n```\n\n"
     "![p](javascript:alert(6)) ![q](data:image/png;base64,AAAA)"
 )
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def all_widgets(root: widgets.Widget) -> list[widgets.Widget]:
