@@ -2,8 +2,10 @@
 watched on a background thread, its results the same table as `--each`, recorded in the ledger
 (so running it again replays) and kept there, so a job outlives the kernel.
 
->>> job = submit(Each("Label {item}", "photos/*.jpg"))   # doctest: +SKIP  (batch_submit)
+>>> job = submit(Each("Label {item}", "photos/*.jpg"))   # doctest: +SKIP
 >>> job.wait()                                            # doctest: +SKIP
+
+(`submit` is in grok_magic.batch_submit.)
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay
 from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
+from grok_magic.notebook.tools import with_tools
 from grok_magic.prompt import build_user_turn
 from grok_magic.response import Response
 from grok_magic.structured import parse_structured, structured_format
@@ -81,6 +82,15 @@ class GrokMagics(GrokOptions):
     )
     @magic_arguments.argument(
         "--fresh", action="store_true", help="--each: ask every item again (no resume)."
+    )
+    @magic_arguments.argument(
+        "--search", metavar="SPEC",
+        help="Let Grok search: web, x or web,x; filters as web:arxiv.org,nature.com or x:@handle "
+             "(Responses API).",
+    )
+    @magic_arguments.argument(
+        "--run-code", action="store_true",
+        help="Let Grok run code on xAI's servers (Responses API; not --to-cell).",
     )
     @line_cell_magic
     def grok(self, line: str = "", cell: str | None = None):
@@ -168,12 +178,12 @@ class GrokMagics(GrokOptions):
             return run_each(self, args, dedent(text), system_prompt(args.system, self.system,
                                                                     self.user_ns))
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
-        ask = self._build_ask(args, text, response_format, literal)
+        ask = with_tools(self._build_ask(args, text, response_format, literal), args, self)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
             convo = (Conversation(max_history=self.max_history, recorder=self.recorder) if args.new
                      else self.conversation)
-            dry = DryRun(f"{self.settings(args.timeout).base_url}/chat/completions", convo.build(ask))
+            dry = DryRun(f"{self.settings(args.timeout).base_url}{ask.endpoint}", convo.build(ask))
             if args.out:
                 self.user_ns[args.out] = dry.body
             return display(dry)
@@ -206,7 +216,7 @@ class GrokMagics(GrokOptions):
                 view.finish(note=f"no answer: {err.title}")
                 raise
             view.feed(response.text, response.reasoning)
-            view.finish()
+            view.finish(response=response)
             self.user_ns[RESULT_NAME] = response
             return response
         try:
@@ -220,7 +230,7 @@ class GrokMagics(GrokOptions):
         deltas = iter(stream)
         try:
             for delta in deltas:
-                view.feed(delta.content, delta.reasoning)
+                view.take(delta)
         except KeyboardInterrupt:
             deltas.close()  # finishes the response as stopped, and records it
             stream.close()
@@ -232,12 +242,12 @@ class GrokMagics(GrokOptions):
                 err, StreamInterruptedError) else f"incomplete: {err.title}"
             self._keep(view, response, what, "incomplete")
             raise
-        view.finish()
+        view.finish(response=stream.response)
         self.user_ns[RESULT_NAME] = stream.response
         return stream.response
 
     def _keep(self, view: AnswerStream, response: Response, note: str, kind: str) -> None:
-        view.finish(note=note, kind=kind)
+        view.finish(note=note, kind=kind, response=response)
         self.user_ns[RESULT_NAME] = response
 
     def _show_usage(self, response: Response) -> None:

@@ -65,6 +65,15 @@ class GrokOptions(Magics):
         REPLAY_MODES, "off", help="off: always ask xAI; auto: answer a request already answered "
                                   "from the ledger; only: never contact xAI (also GROK_REPLAY)."
     ).tag(config=True)
+    api = Enum(
+        ("chat", "responses"), "chat",
+        help="xAI API for cells: chat (/chat/completions) or responses (/responses; a cell with "
+             "--search or --run-code always uses it).",
+    ).tag(config=True)
+    store = Bool(
+        False, help="Responses API: keep answers at xAI (30 days) and continue the next cell "
+                    "from the last one (previous_response_id) instead of resending the history.",
+    ).tag(config=True)
     concurrency = Int(8, help="Requests a --each run sends at once (it halves on a 429).").tag(
         config=True
     )

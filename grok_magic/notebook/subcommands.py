@@ -41,6 +41,7 @@ def settings(magics: GrokMagics, rest: str):
         ("image detail", magics.detail or "(xAI decides)"),
         ("max image side", f"{magics.max_image_side} px"),
         ("stream", str(magics.stream)), ("usage widget", str(magics.show_usage)),
+        ("API", magics.api + (" (answers stored at xAI)" if magics.store else "")),
         ("ledger", ledger_state(magics)), ("replay", magics.replay),
         ("budget", "none" if magics.budget is None else f"${magics.budget:g} (this kernel)"),
         ("daily budget", "none" if magics.daily_budget is None else f"${magics.daily_budget:g}"),
