@@ -21,6 +21,11 @@ ENCODED_RUN = re.compile(rf"{_URL_CHAR}*%[0-9A-Fa-f]{{2}}{_URL_CHAR}*")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _lock = threading.Lock()
 _fragments: dict[str, frozenset[str]] = {}  # secret (lower case) -> its FRAGMENT-long pieces
+# The fast path: one regex that finds something in (lowered) text whenever _masked_spans would,
+# so text holding no piece of a key (nearly all text) skips the exact search. Built for the
+# secrets registered (_generation counts them) and rebuilt when another is registered.
+_generation = 0
+_prefilter: tuple[int, int, re.Pattern[str]] | None = None  # generation, secrets, the regex
 
 
 class Secret:
@@ -71,6 +76,7 @@ def register_secret(key: str | None) -> None:
     """Remember a key in use so that every later redaction masks it, whatever its shape."""
     if not key or len(key) < MIN_SECRET_LENGTH:
         return
+    global _generation
     lowered = _ascii_lower(key)
     size = min(FRAGMENT, len(lowered))
     with _lock:
@@ -78,11 +84,38 @@ def register_secret(key: str | None) -> None:
             _fragments[lowered] = frozenset(
                 lowered[i : i + size] for i in range(len(lowered) - size + 1)
             )
+            _generation += 1
 
 
 def _ascii_lower(text: str) -> str:
     # Keys are ASCII; str.lower() could change the length (and so the offsets) of other text.
     return text.translate(_ASCII_LOWER)
+
+
+def _needles(secret: str) -> set[str]:
+    """Strings one of which is in any text that holds a piece of `secret`: its pieces, or (when
+    fewer) its blocks — `block` characters every `stride`. A piece is `size` long, so it covers
+    the block that starts at the first multiple of `stride` within its first `stride` characters
+    (stride + block - 1 == size). Fewer, shorter strings to look for; a false alarm only means
+    the exact search runs."""
+    size = min(FRAGMENT, len(secret))
+    block = (size + 1) // 2
+    stride = size - block + 1
+    pieces = _fragments[secret]
+    blocks = {secret[k : k + block] for k in range(0, len(secret) - block + 1, stride)}
+    return set(pieces) if len(pieces) <= len(blocks) else blocks
+
+
+def _may_hold_piece(lowered: str) -> bool:
+    """False when `lowered` holds no piece of any registered secret (one regex search)."""
+    global _prefilter
+    cached = _prefilter
+    if cached is None or cached[0] != _generation or cached[1] != len(_fragments):
+        with _lock:
+            needles = set().union(*map(_needles, list(_fragments)))
+            cached = _prefilter = (_generation, len(_fragments), re.compile(
+                "|".join(map(re.escape, sorted(needles, key=lambda n: (-len(n), n))))))
+    return cached[2].search(lowered) is not None
 
 
 def _masked_spans(lowered: str) -> list[tuple[int, int]]:
@@ -108,7 +141,11 @@ def redact(text: str, key: str | Secret | None = None) -> str:
         key = key.reveal()
     register_secret(key)
     text = ENCODED_RUN.sub(_redact_encoded, text) if "%" in text else text
-    spans = _masked_spans(_ascii_lower(text)) if _fragments else []
+    spans = []
+    if _fragments:
+        lowered = _ascii_lower(text)
+        if _may_hold_piece(lowered):
+            spans = _masked_spans(lowered)
     if spans:
         merged: list[list[int]] = []
         for start, end in sorted(spans):
@@ -128,7 +165,8 @@ def redact(text: str, key: str | Secret | None = None) -> str:
 def _redact_encoded(match: re.Match) -> str:
     run = match.group(0)
     decoded = unquote(run)
-    holds_key = bool(_fragments and _masked_spans(_ascii_lower(decoded)))
+    lowered = _ascii_lower(decoded) if _fragments else ""
+    holds_key = bool(_fragments and _may_hold_piece(lowered) and _masked_spans(lowered))
     return MASK if holds_key or KEY_LOOKALIKE.search(decoded) else run
 
 
