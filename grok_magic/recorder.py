@@ -108,49 +108,39 @@ class Recorder:
     # -- sending -------------------------------------------------------------------------------
     def stream(self, client: GrokClient, body: Mapping, ask: Ask) -> EndHooks:
         """A streaming answer to `body`: replayed, or sent to xAI and recorded when it ends."""
-        from grok_magic.canonical import canonical_request, request_hash
-        from grok_magic.replay import ReplayStream
-
-        canonical = canonical_request(body)
-        entry = self._replayable(request_hash(canonical), body, ask)
-        if entry is not None:
-            return ReplayStream(entry)
-        reserved = self._before_sending(client, body)
-        started = time.monotonic()
-        try:
-            send = client.respond_stream if ask.wire == "responses" else client.stream
-            stream = send(body, timeout=ask.timeout)
-        except BaseException as err:
-            self._release(reserved)
-            if isinstance(err, GrokError):
-                self._write(canonical, ask.source, ask.cell, None, err,
-                            time.monotonic() - started, api=ask.wire)
-            raise
-        stream.on_end(lambda response: self.ended(canonical, ask, response, reserved))
-        return stream
+        send = client.respond_stream if ask.wire == "responses" else client.stream
+        return self._exchange(client, body, ask, send, streaming=True)
 
     def complete(self, client: GrokClient, body: Mapping, ask: Ask) -> Response:
         """The whole answer to `body`: replayed, or sent to xAI and recorded."""
+        send = client.respond if ask.wire == "responses" else client.complete
+        return self._exchange(client, body, ask, send, streaming=False)
+
+    def _exchange(self, client: GrokClient, body: Mapping, ask: Ask, send: Callable, *,
+                  streaming: bool):
         from grok_magic.canonical import canonical_request, request_hash
         from grok_magic.replay import ReplayStream
 
         canonical = canonical_request(body)
         entry = self._replayable(request_hash(canonical), body, ask)
         if entry is not None:
-            return ReplayStream(entry).until_done()
+            replayed = ReplayStream(entry)
+            return replayed if streaming else replayed.until_done()
         reserved = self._before_sending(client, body)
         started = time.monotonic()
         try:
-            send = client.respond if ask.wire == "responses" else client.complete
-            response = send(body, timeout=ask.timeout)
+            answer = send(body, timeout=ask.timeout)
         except BaseException as err:
             self._release(reserved)
             if isinstance(err, GrokError):
                 self._write(canonical, ask.source, ask.cell, None, err,
                             time.monotonic() - started, api=ask.wire)
             raise
-        self.ended(canonical, ask, response, reserved)
-        return response
+        if streaming:  # recorded when it ends (complete, stopped or cut off)
+            answer.on_end(lambda response: self.ended(canonical, ask, response, reserved))
+        else:
+            self.ended(canonical, ask, answer, reserved)
+        return answer
 
     def _replayable(self, key: str, body: Mapping, ask: Ask):
         mode = "only" if self.replay == "only" else ask.replay or self.replay

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, magics_class
@@ -207,26 +209,14 @@ class GrokMagics(GrokOptions):
         sink = TerminalSink() if self.terminal else NotebookSink()
         view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
         if not ask.stream:
-            try:
+            with no_answer_note(view):
                 response = self.conversation.send(client, ask)
-            except KeyboardInterrupt:
-                view.finish(note="no answer: interrupted")
-                raise InterruptedByUser("you stopped the request") from None
-            except GrokError as err:
-                view.finish(note=f"no answer: {err.title}")
-                raise
             view.feed(response.text, response.reasoning)
             view.finish(response=response)
             self.user_ns[RESULT_NAME] = response
             return response
-        try:
+        with no_answer_note(view):
             stream = self.conversation.stream(client, ask)
-        except KeyboardInterrupt:
-            view.finish(note="no answer: interrupted")
-            raise InterruptedByUser("you stopped the request") from None
-        except GrokError as err:
-            view.finish(note=f"no answer: {err.title}")
-            raise
         deltas = iter(stream)
         try:
             for delta in deltas:
@@ -258,6 +248,19 @@ class GrokMagics(GrokOptions):
             print(usage.plain)
         else:
             display(usage)
+
+
+@contextmanager
+def no_answer_note(view: AnswerStream):
+    """Before any answer arrived: a failure or an interrupt ends the view with a note."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        view.finish(note="no answer: interrupted")
+        raise InterruptedByUser("you stopped the request") from None
+    except GrokError as err:
+        view.finish(note=f"no answer: {err.title}")
+        raise
 
 
 def system_prompt(value: str | None, default: str, namespace: dict) -> str | None:
