@@ -7,31 +7,19 @@ from __future__ import annotations
 import json
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import magic_shell, run
 from standin_responses import TOOL_FEE_TICKS, ToolRun, enqueue_responses
 from test_markdown_inert import html_findings
 from xai_standin import Fault
 
 from grok_magic.client import LIVE_SEARCH_HINT
 from grok_magic.ledger import Ledger
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.notebook.sources import source_links
 
 
 @pytest.fixture
 def ip(xai_env):
-    shell_ = shell()
-    for name in [n for n in shell_.user_ns if not n.startswith("_") or n == "_grok"]:
-        if name not in shell_.user_ns_hidden:
-            shell_.user_ns.pop(name, None)
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    shell_.configurables[:] = [c for c in shell_.configurables if not isinstance(c, GrokMagics)]
-    shell_.configurables.append(magics)
-    magics.max_retries = 2
-    shell_.grok_magics = magics
-    yield shell_
+    return magic_shell(max_retries=2)
 
 
 def findings(out) -> list[str]:
