@@ -16,7 +16,9 @@ MIN_SECRET_LENGTH = 4
 FRAGMENT = 8
 # Percent-encoded runs (e.g. `xai%2Dfake%2D...`) are decoded before they are searched.
 _URL_CHAR = r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9._~+\-])"
-ENCODED_RUN = re.compile(rf"{_URL_CHAR}*%[0-9A-Fa-f]{{2}}{_URL_CHAR}*")
+# Tried only where a run starts (the lookbehind): the leftmost match always starts there anyway,
+# and trying inside long runs made redaction quadratic in a long word with a "%" in the text.
+ENCODED_RUN = re.compile(rf"(?<![A-Za-z0-9._~+\-]){_URL_CHAR}*%[0-9A-Fa-f]{{2}}{_URL_CHAR}*")
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _lock = threading.Lock()
