@@ -562,3 +562,23 @@ def test_is_image_like():
     assert not is_image_like("photo.jpg")
     assert not is_image_like(b"\x89PNG")
     assert not is_image_like([1, 2, 3])
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_just_under_the_target(tmp_path):
+    """A 4000×3000 photo aimed at 2048 px decodes at half scale (2000×1500) and is sent at that
+    size (never scaled up); a 3000×2000 one, whose half scale is too small, is resized to 2048."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from grok_magic.images import to_image_part
+
+    sizes = {}
+    for width, height in ((4000, 3000), (3000, 2000)):
+        path = tmp_path / f"photo{width}.jpg"
+        Image.effect_noise((width, height), 60).convert("RGB").save(path, "JPEG", quality=85)
+        part = to_image_part(str(path), max_side=2048)
+        data = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+        sizes[width] = Image.open(io.BytesIO(data)).size
+    assert sizes == {4000: (2000, 1500), 3000: (2048, 1365)}
