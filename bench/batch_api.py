@@ -1,42 +1,46 @@
-"""Batch API sizing (issue 13, item 7): what `submit(each)` costs in time, disk and memory, each
-against a baseline measured in this run, and an extrapolation to 1,000,000 items on paper.
+"""Batch API sizing (issue 13, item 7): what `submit(each)` (grok_magic/batch_submit.py) costs
+in time, disk and memory, each against a baseline measured in this run, and an extrapolation to
+1,000,000 items on paper. A run whose JSONL outgrows MAX_UPLOAD_BYTES is split into several
+batches, the parts of one job (`BatchJob.parts`).
 
-1. 10,000 short product reviews (generated deterministically): `submit` end to end and the part
-   before the upload (building the JSONL: body, canonical form, hash, ledger lookup, one line
-   written per item), against a plain loop of `Each.body(i)` + json.dumps to a file ("just
-   serialising"); the JSONL size; the upload to the stand-in (multipart streamed from disk);
-   peak memory during submit (tracemalloc peak, and RSS growth sampled from /proc/self/status
-   every 10 ms) against the naive alternative that builds all the lines in a list first; the
-   memory a job keeps (`BatchJob.sent`, then `.rows`); bytes per batch_rows / exchanges row;
-   then the results read back (`wait`: status polls, result pages, one ledger write per row).
+1. 10,000 short product reviews (generated deterministically): `submit` end to end and the build
+   (`_write_parts`: body, canonical form once, hash, ledger lookup, one line written per item),
+   against a plain loop of `Each.body(i)` + json.dumps to a file ("just serialising"); the
+   JSONL size; the upload to the stand-in (multipart streamed from disk), create and
+   `BatchBook.add` timed per call; peak memory during submit (tracemalloc peak, and RSS growth
+   sampled from /proc/self/status every 10 ms) against the naive alternative that builds all
+   the lines in a list first; the memory a job keeps (`BatchJob.sent`, then `.rows`); bytes
+   per batch_rows / exchanges row; then the results read back (`wait`: status polls, result
+   pages, `Recorder.record_results` + `BatchBook.mark_recorded` once a page).
 2. 1,000 one-megapixel JPEG files (generated with Pillow from gradients and noise): JSONL bytes
-   per image and in total, build time and peak RSS, against the same two baselines. They do not
-   fit one upload (MAX_UPLOAD_BYTES), so `submit` refuses them — after building the whole file;
-   the largest prefix that fits is submitted and uploaded as well.
-3. 1,000,000 items, computed from the numbers measured above (nothing hard-coded): files and
-   jobs, JSONL size, API calls (upload, create, status polls per PollSchedule over 24 h, result
-   pages of RESULTS_PAGE), build time, memory, ledger rows and size, and where the limits are.
+   per image and in total; `submit` splits them into parts — their number and bytes, build
+   and upload time, peak RSS (and while uploading each part) against the same baselines.
+3. 1,000,000 items as one job, computed from the numbers measured above (nothing hard-coded):
+   parts (files), JSONL size and temporary disk, calls (uploads, creates, status polls = looks
+   per PollSchedule over 24 h x parts, result pages of RESULTS_PAGE), build/upload/create time,
+   memory, ledger rows, size and transactions, and where the limits are.
 
 Every measurement runs in a fresh interpreter; the xAI stand-in (from tests/, Batch API latency
 0) runs in a child process, so it shares neither the measured GIL nor the measured memory.
 GROK_LEDGER points at a temporary file per run. Timed runs are medians of --reps.
 
-What it found (2 cores; the exact numbers are in the output):
-- Text: building the JSONL in `submit` costs 3.3-4x the bare serialisation (130-170 us an item:
-  canonical form with every string redacted, SHA-256, one ledger lookup per item); the JSONL is
-  ~435 B an item, so one 100 MiB file holds ~240,000 reviews and 1,000,000 need 5 files, i.e.
-  5 jobs (one file per job), 2-3 minutes of building, ~1,450 status polls per job in 24 h.
-- Memory: streaming the JSONL does not keep `submit` flat for text: every SentRow holds the
-  canonical JSON of its request (about the line's size), so submit peaks near the naive list
-  (~1.5 KB an item); a job keeps ~1 KB an item in `BatchJob.sent`, ~1.5 KB with `.rows`
-  (~1.5 GB for 1,000,000 rows). For images streaming works: ~30 MB against ~1 GB for the naive
-  list (canonical rows hold a hash, not the image). The upload streams: RSS does not grow.
-- Images: ~324 KB of JSONL per 1 MP JPEG (base64 of ~242 KB), so ~320 fit a file: 1,000 need
-  4 jobs, 1,000,000 need ~3,100 jobs (~4.5 M status polls); `submit` builds the whole file
-  (323 MB, ~8 s for 1,000) before the size check refuses it.
-- Ledger: ~825 B per batch_rows row (request JSON and the question, which repeats its text),
-  a job's rows in one transaction (~2 s for a full text file); reading results writes two
-  autocommit transactions per row (the exchange, then `mark_recorded`), ~220 us a row.
+What it found (2 busy cores, shared with other work; the exact numbers are in the output):
+- Text: building the JSONL costs 2.6-3.7x the bare serialisation (105-170 us an item; the 3x
+  target is met or MISSED from run to run, with the load); ~435 B an item, so 1,000,000 reviews are one job
+  of 5 parts of <= 241,000 items: ~3 minutes of building, 5 uploads + 5 creates, 1,447 looks
+  x 5 parts = 7,235 status polls in 24 h, ~1,000 result pages.
+- Memory: submit peaks at about the naive list for text (0.8x tracemalloc, 1.0x RSS): every
+  SentRow keeps its canonical request JSON (~340 chars); a job keeps ~1 KB a row in
+  `BatchJob.sent`, ~1.5 KB with `.rows` (~1.5 GB for 1,000,000 rows in one process). Images
+  stream: ~35 MB against ~1 GB for the naive list. An upload streams: RSS does not grow.
+- Images: ~324 KB of JSONL per 1 MP JPEG, 324 to a file: 1,000 are now submitted as 4 parts
+  (100.0, 99.9, 100.0, 8.6 MiB), built in ~9 s, uploaded in ~7 s. 1,000,000 would be one job of
+  3,087 parts: 324 GB of temporary files written before the first upload, ~4.5 M status polls
+  (a look asks every part: 3,087 GETs, 17 s to 5 min at the 5.6-96 ms a status call measured
+  here, against a 10-60 s interval), and the whole run's row_index repeated in each
+  part's batches row (~18 GB).
+- Ledger: ~825 B per batch_rows row (text); a part's rows in one transaction (~3 s for a full
+  text part); results are recorded a page at a time, ~85-180 us a row (1.5-3 min for 1,000,000).
 Run: python bench/batch_api.py [--items 10000] [--images 1000] [--reps 3] [--skip-images]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
@@ -236,12 +240,14 @@ def ledger_stats(path: Path) -> dict:
 def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
           results: bool) -> dict:
     """One measurement: mode serialise | naive | submit over `count` text items or images."""
-    from grok_magic import batch_api, batch_job
+    from grok_magic import batch_api, batch_job, batch_submit
     from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchTooLargeError
     from grok_magic.batch_book import BatchBook
-    from grok_magic.batch_job import BatchJob, PollSchedule, submit
+    from grok_magic.batch_job import BatchJob, PollSchedule
+    from grok_magic.batch_submit import submit
     from grok_magic.client import GrokClient
     from grok_magic.each import Each
+    from grok_magic.recorder import Recorder
 
     if kind == "text":
         each = Each(TEXT_TEMPLATE, [review(i) for i in range(count)], model=MODEL, max_tokens=8)
@@ -259,6 +265,7 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
     ledger_before = ledger_stats(ledger.path)
     marks: dict = {}
     calls = {"upload": 0, "create": 0, "status": 0, "results": 0}
+    windows: dict[str, list] = {}  # key -> [(start, end)] of every call
 
     def timed(owner, name, key, before=None):
         original = getattr(owner, name)
@@ -274,14 +281,22 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
             finally:
                 marks[key + "_end"] = time.perf_counter()
                 marks[key + "_s"] = marks.get(key + "_s", 0.0) + marks[key + "_end"] - start
+                windows.setdefault(key, []).append((start, marks[key + "_end"]))
 
         setattr(owner, name, wrapper)
 
+    # The JSONL is built (every part written) by _write_parts, then each part is uploaded and
+    # created, then BatchBook.add writes each part's rows; results are recorded a page at a time.
+    timed(batch_submit, "_write_parts", "build")
     timed(BatchAPI, "upload", "upload",
-          before=lambda self, path, *a: marks.setdefault("jsonl_bytes", os.path.getsize(path)))
+          before=lambda self, path, *a: marks.setdefault("part_bytes", []).append(
+              os.path.getsize(path)))
     timed(BatchAPI, "create", "create")
+    timed(BatchAPI, "status", "status_call")
     timed(BatchBook, "add", "add")
     timed(BatchJob, "fetch", "fetch")
+    timed(Recorder, "record_results", "record")
+    timed(BatchBook, "mark_recorded", "mark")
     original_get = GrokClient.get_json
 
     def get_json(self, path, **kwargs):
@@ -320,16 +335,23 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
             result["refused"] = None
         except BatchTooLargeError as err:
             result["refused"] = str(err)
-        result["jsonl_bytes"] = marks.get("jsonl_bytes")
+        result["part_bytes"] = marks.get("part_bytes", [])
+        result["jsonl_bytes"] = sum(result["part_bytes"]) or None
     end = time.perf_counter()
     sampler.stop()
     result.update(seconds=end - start, rss0_kb=rss0, rss_peak_kb=sampler.peak(start, end),
                   hwm_kb=status_kb("VmHWM") if hwm_ok else None, marks=marks)
-    if "upload_start" in marks:
-        result["build_s"] = marks["upload_start"] - start
-        upload_end = marks.get("upload_end", end)
-        result["upload_rss_kb"] = (sampler.peak(marks["upload_start"], upload_end)
-                                   - sampler.at(marks["upload_start"]))
+    if "build_s" in marks:
+        result["build_s"] = marks["build_s"]
+        b0, b1 = windows["build"][0]
+        result["build_rss_kb"] = sampler.peak(b0, b1) - sampler.at(b0)
+        # bytes an item still holds: RSS growth over the second half of the build, per item
+        # (items are built at an even pace; the first half carries the fixed costs)
+        result["build_slope_b"] = max(0, sampler.at(b1) - sampler.at((b0 + b1) / 2)) * 1024 \
+            / max(1, count / 2)
+    if windows.get("upload"):  # the most RSS grew while any one part was being sent
+        result["upload_rss_kb"] = max(sampler.peak(a, b) - sampler.at(a)
+                                      for a, b in windows["upload"])
     if trace:
         current, peak = tracemalloc.get_traced_memory()
         result["trace_peak"] = peak
@@ -338,6 +360,8 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
     result["ledger_before"] = ledger_before
     if job is not None:
         result["sent"] = len(job.sent)
+        result["parts"] = len(job.parts)
+        result["request_chars"] = sum(len(r.request) for r in job.sent.values())
         result["ledger_after_submit"] = ledger_stats(ledger.path)
     if job is not None and results:
         job.schedule = PollSchedule(first=0.1, factor=1.5, floor=0.25, cap=0.5, quick_for=0.0)
@@ -354,6 +378,7 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
             gc.collect()
             result["kept_after_results"] = tracemalloc.get_traced_memory()[0]
     result["calls"] = calls
+    result["pages_recorded"] = len(windows.get("record", []))
     result["limits"] = {"max_upload": batch_api.MAX_UPLOAD_BYTES,
                         "results_page": batch_api.RESULTS_PAGE}
     result["schedule"] = [getattr(batch_job.PollSchedule(), f) for f in
@@ -440,7 +465,9 @@ def main() -> int:
     text: dict = {}
     images: dict = {}
     try:
-        server.set(latency=0.0, max_file_bytes=100 * 1024 * 1024)
+        # The stand-in limits the multipart body, not the file in it: leave room for its header
+        # (a part filled to within a few hundred bytes of MAX_UPLOAD_BYTES would be refused).
+        server.set(latency=0.0, max_file_bytes=100 * 2**20 + 2**16)
         n = args.items
         # 1. text: timed runs interleaved (fresh interpreters), then memory runs with tracemalloc.
         timed = {"serialise": [], "submit": []}
@@ -471,14 +498,9 @@ def main() -> int:
                                                 args.images, folder=folder)
                 images["naive"] = run_child(place, server.base_url, "naive", "image",
                                             args.images, folder=folder)
+                server.set(latency=0.0, expire_after=0)  # uploaded and created, not answered
                 images["submit"] = run_child(place, server.base_url, "submit", "image",
                                              args.images, folder=folder)
-                limit = images["submit"]["limits"]["max_upload"]
-                per_line = images["serialise"]["jsonl_bytes"] / args.images
-                fit = min(args.images, int(limit * 0.99 / per_line))
-                server.set(latency=0.0, expire_after=0)  # uploaded and created, not answered
-                images["fit"] = run_child(place, server.base_url, "submit", "image", fit,
-                                          folder=folder)
     finally:
         server.stop()
         shutil.rmtree(place, ignore_errors=True)
@@ -513,8 +535,8 @@ def report(args, text: dict, images: dict) -> None:
         f"{ratio:.2f}x", f"baseline Each.body + json.dumps to a file; {build / n * 1e6:.0f} us "
         f"an item; <= {TARGETS['build_ratio']:g}x {verdict(ratio <= TARGETS['build_ratio'])}")
     row("text: submit end to end", f"{whole:.2f} s", f"{serial:.2f} s", f"{whole / serial:.2f}x",
-        f"upload {upload * 1000:.0f} ms, create {create * 1000:.0f} ms (the stand-in checks every "
-        f"line), ledger add {add * 1000:.0f} ms")
+        f"{first['parts']} part(s); upload {upload * 1000:.0f} ms, create {create * 1000:.0f} ms "
+        f"(the stand-in checks every line), ledger add {add * 1000:.0f} ms")
     rate = jsonl / upload
     row("text: JSONL size / upload", size(jsonl), "-", "-",
         f"{jsonl / n:,.0f} B an item; uploaded at {mb(rate):,.0f} MB/s to the local stand-in")
@@ -533,8 +555,10 @@ def report(args, text: dict, images: dict) -> None:
         f"streamed serialise {size(statistics.median(growth_kb(r) for r in serials) * 1024)}")
     kept = trace["submit"]["kept_after_submit"]
     kept_rows = trace["submit"].get("kept_after_results", kept)
+    request_chars = first["request_chars"] / n
     row("text: kept by the job after submit", size(kept), "-", "-",
-        f"{kept / n:,.0f} B an item (BatchJob.sent: canonical request JSON per row)")
+        f"{kept / n:,.0f} B an item (BatchJob.sent; its canonical request JSON "
+        f"{request_chars:,.0f} chars a row)")
     row("text: kept by the job after results", size(kept_rows), "-", "-",
         f"{kept_rows / n:,.0f} B an item (+ BatchJob.rows)")
     before, ledger = first["ledger_before"], first["ledger_after_submit"]
@@ -548,96 +572,127 @@ def report(args, text: dict, images: dict) -> None:
     row("text: ledger batch_rows", size(rows_bytes_added), "-", "-",
         f"{rows_added:,} rows, {per_row:,.0f} B a row with its index (dbstat); row_index "
         f"{index_chars:.1f} chars an item; add {add / n * 1e6:.1f} us a row")
-    fetch = first["marks"].get("fetch_s", float("nan"))
+    marks = first["marks"]
+    fetch = marks.get("fetch_s", float("nan"))
     pages = first["calls"]["results"]
+    recorded_pages = first["pages_recorded"]
+    record = marks.get("record_s", 0.0) + marks.get("mark_s", 0.0)
+    status_each = marks.get("status_call_s", 0.0) / max(1, first["calls"].get("status_call", 0))
     row("text: results read back (wait)", f"{first.get('wait_s', 0):.2f} s", "-", "-",
-        f"{first.get('rows', 0):,} rows; {first.get('polls', 0)} polls, {pages} result pages; "
-        f"fetch {fetch:.2f} s = {fetch / n * 1e6:.0f} us a row; exchanges {per_exchange:,.0f} B "
-        "a row")
+        f"{first.get('rows', 0):,} rows; {first.get('polls', 0)} polls "
+        f"({status_each * 1000:.1f} ms a status call), {pages} result pages; fetch {fetch:.2f} s "
+        f"= {fetch / n * 1e6:.0f} us a row")
+    row("text: results recorded a page at a time", f"{record:.2f} s", "-", "-",
+        f"{recorded_pages} pages, one record_many + one mark_recorded each: "
+        f"{record / n * 1e6:.0f} us a row; exchanges {per_exchange:,.0f} B a row")
 
-    per_image = None
+    image_case = None
     if images:
         count = args.images
-        ser, nai, sub, fit = images["serialise"], images["naive"], images["submit"], images["fit"]
+        ser, nai, sub = images["serialise"], images["naive"], images["submit"]
         per_image = ser["jsonl_bytes"] / count
+        parts = sub.get("parts", 0)
+        part_bytes = sub["part_bytes"]
         print()
         print(f"{count:,} one-megapixel JPEGs ({images['file_bytes'] / count / 1e3:,.0f} KB a "
               f"file on disk, generated in {images['generated_s']:.0f} s)")
         row("images: JSONL size", size(ser["jsonl_bytes"]), size(images["file_bytes"]),
             f"{ser['jsonl_bytes'] / images['file_bytes']:.2f}x",
             f"{per_image / 1e3:,.0f} KB an image (baseline: the JPEG files); limit "
-            f"{limits['max_upload'] / 2**20:.0f} MiB a file -> {limits['max_upload'] / per_image:,.0f}"
-            " images a file")
+            f"{limits['max_upload'] / 2**20:.0f} MiB a file -> "
+            f"{int(limits['max_upload'] // per_image):,} images a file")
         refused = sub.get("refused")
-        row("images: submit (refused at upload)", f"{sub['seconds']:.2f} s",
-            f"{ser['seconds']:.2f} s", f"{sub['seconds'] / ser['seconds']:.2f}x",
-            ("refused after building the whole file: " + refused.split(";")[0]) if refused
-            else "not refused")
+        expected = math.ceil(count / int(limits["max_upload"] // per_image))
+        row("images: submit, parts", f"{parts} parts", f"{expected} files", "-",
+            ("REFUSED: " + refused.split(";")[0]) if refused else
+            f"MiB per part: {', '.join(f'{b / 2**20:.1f}' for b in part_bytes)} (all <= "
+            f"{limits['max_upload'] / 2**20:.0f}) "
+            f"{verdict(parts == expected and max(part_bytes) <= limits['max_upload'])}")
+        sm = sub["marks"]
+        row("images: build JSONL in submit", f"{sub['build_s']:.2f} s", f"{ser['seconds']:.2f} s",
+            f"{sub['build_s'] / ser['seconds']:.2f}x",
+            f"baseline Each.body + json.dumps to a file; {sub['build_s'] / count * 1e3:.1f} ms "
+            f"an image; <= {TARGETS['build_ratio']:g}x "
+            f"{verdict(sub['build_s'] / ser['seconds'] <= TARGETS['build_ratio'])}")
+        row("images: submit end to end", f"{sub['seconds']:.2f} s", f"{ser['seconds']:.2f} s",
+            f"{sub['seconds'] / ser['seconds']:.2f}x",
+            f"upload {size(sum(part_bytes))} in {sm['upload_s']:.2f} s "
+            f"({mb(sum(part_bytes) / sm['upload_s']):,.0f} MB/s, {sm['upload_s'] / parts:.2f} s a "
+            f"part), create {sm['create_s']:.2f} s, ledger add {sm['add_s'] * 1000:.0f} ms")
         gi, gn, gs = growth_kb(sub) * 1024, growth_kb(nai) * 1024, growth_kb(ser) * 1024
         ratio = gi / max(1, gn)
-        row("images: RSS growth, submit vs naive list", size(gi), size(gn), f"{ratio:.2f}x",
-            f"streamed serialise {size(gs)}; <= {TARGETS['image_memory_ratio']:g}x naive "
+        row("images: peak RSS growth, submit vs naive", size(gi), size(gn), f"{ratio:.2f}x",
+            f"while building {size(sub['build_rss_kb'] * 1024)}; streamed serialise {size(gs)}; "
+            f"<= {TARGETS['image_memory_ratio']:g}x naive "
             f"{verdict(ratio <= TARGETS['image_memory_ratio'])}")
-        fit_n = fit["count"]
-        fit_rate = fit["jsonl_bytes"] / fit["marks"]["upload_s"]
-        row(f"images: submit the {fit_n} that fit one file", f"{fit['seconds']:.2f} s", "-", "-",
-            f"build {fit['build_s']:.2f} s ({fit['build_s'] / fit_n * 1e3:.1f} ms an image), "
-            f"upload {size(fit['jsonl_bytes'])} in {fit['marks']['upload_s']:.2f} s "
-            f"({mb(fit_rate):,.0f} MB/s), create {fit['marks']['create_s']:.2f} s")
-        fit_up = fit["upload_rss_kb"] / 1024
-        row("images: RSS growth while uploading", f"{fit_up:.1f} MiB", "-", "-",
-            f"file {fit['jsonl_bytes'] / 2**20:.0f} MiB; <= {TARGETS['upload_rss_mb']:g} MiB "
-            f"{verdict(fit_up <= TARGETS['upload_rss_mb'])}; submit RSS growth "
-            f"{size(growth_kb(fit) * 1024)}")
+        up = sub["upload_rss_kb"] / 1024
+        row("images: RSS growth while uploading a part", f"{up:.1f} MiB", "-", "-",
+            f"largest part {max(part_bytes) / 2**20:.0f} MiB; <= {TARGETS['upload_rss_mb']:g} MiB "
+            f"{verdict(up <= TARGETS['upload_rss_mb'])}")
+        ib, ia = sub["ledger_before"], sub["ledger_after_submit"]
+        image_row = (ia["batch_rows_bytes"] - ib["batch_rows_bytes"]) / max(
+            1, ia["batch_rows"] - ib["batch_rows"])
+        row("images: kept by the job / ledger row", size(sub["request_chars"] / count),
+            "-", "-", f"canonical request JSON a row in BatchJob.sent (an image is kept as its "
+            f"hash); batch_rows {image_row:,.0f} B a row")
+        image_case = ("images", per_image, sub["build_s"] / count, sm["upload_s"] / sum(part_bytes),
+                      sub["build_slope_b"], sub["request_chars"] / count, image_row,
+                      sm["create_s"] / parts)
 
-    # 3. on paper: 1,000,000 items at the rates measured above
+    # 3. on paper: 1,000,000 items as one job, at the rates measured above
     m = TARGET_ITEMS
     print()
-    print(f"On paper: {m:,} items, at the rates measured above "
+    print(f"On paper: {m:,} items as one job, at the rates measured above "
           f"(MAX_UPLOAD_BYTES {limits['max_upload'] / 2**20:.0f} MiB, RESULTS_PAGE "
           f"{limits['results_page']:,}, PollSchedule{tuple(schedule)})")
     polls = polls_in(WINDOW, schedule)
-    cases = [("text", jsonl / n, build / n, upload / jsonl, sub_rss / n)]
-    if per_image:
-        fit = images["fit"]
-        # RSS per image: the slope between the two image submits (the encode cache is fixed)
-        extra = args.images - fit["count"]
-        slope = (max(0.0, (growth_kb(images["submit"]) - growth_kb(fit)) * 1024 / extra)
-                 if extra > 0 else growth_kb(fit) * 1024 / fit["count"])
-        cases.append(("images", per_image, fit["build_s"] / fit["count"],
-                      fit["marks"]["upload_s"] / fit["jsonl_bytes"], slope))
-    for label, line_bytes, build_each, upload_each, rss_each in cases:
+    text_kept = kept / n
+    slope = statistics.median(r["build_slope_b"] for r in submits)
+    cases = [("text", jsonl / n, build / n, upload / jsonl, slope, first["request_chars"] / n,
+              per_row, create / first["parts"])]
+    if image_case:
+        cases.append(image_case)
+    page = limits["results_page"]
+    for label, line_bytes, build_each, upload_each, rss_each, chars_each, row_b, create_each in cases:
         per_file = int(limits["max_upload"] // line_bytes)
         files = math.ceil(m / per_file)
         total = m * line_bytes
-        pages = files * math.ceil(per_file / limits["results_page"])
-        print(f"  {label}: JSONL {size(total)} ({line_bytes:,.0f} B an item) -> {files:,} files of "
-              f"<= {per_file:,} items; one file per job, so {files:,} jobs (each its own submit)")
-        print(f"    calls: {files:,} uploads + {files:,} creates + up to {files * polls:,} status "
-              f"polls ({polls:,} per job over 24 h) + {pages:,} result pages (more with the "
-              f"watcher: the last page is re-read after each poll with progress) = "
-              f"{2 * files + files * polls + pages:,}")
-        print(f"    build {duration(m * build_each)} in all ({build_each * 1e6:,.0f} us an item), "
-              f"upload {duration(total * upload_each)} at the local rate; as one submit: "
-              f"RSS +{size(m * rss_each)} ({rss_each:,.0f} B an item), temp file {size(total)}, "
-              "refused only after it is built")
-    rows_bytes = m * per_row
-    rows_job = int(limits["max_upload"] // (jsonl / n))
-    print(f"  ledger: {m:,} batch_rows ({size(rows_bytes)}) + {m:,} exchanges as results arrive "
-          f"({size(m * per_exchange)}); BatchBook.add inserts a job's {rows_job:,} rows in one "
-          f"transaction (~{add / n * rows_job:.1f} s holding the write lock; {add / n * m:.0f} s "
-          f"for all {m:,} in one job); row_index JSON {size(m * index_chars)} "
-          "in one batches cell")
-    print(f"  memory per job: BatchJob.sent ~{size(kept / n * rows_job)} for {rows_job:,} rows "
-          f"(~{size(kept)} per {n:,}), with .rows ~{size(kept_rows / n * rows_job)}; "
-          f"{size(kept_rows / n * m)} if {m:,} rows were one job")
-    print(f"  results: {math.ceil(m / limits['results_page']):,} pages; fetch at "
-          f"{fetch / n * 1e6:.0f} us a row (two ledger transactions each: the exchange, then "
-          f"mark_recorded) = {duration(fetch / n * m)} for {m:,} rows")
-    print("  limits: the upload size per file (jobs = files, each job watched and polled on its "
-          "own), submit building the whole file before the size check, memory of "
-          "BatchJob.sent/rows per job, the one-transaction batch_rows insert, per-row ledger "
-          "writes when fetching")
+        pages = (m // per_file) * math.ceil(per_file / page) + math.ceil((m % per_file) / page)
+        looks = files * polls
+        print(f"  {label}: JSONL {size(total)} ({line_bytes:,.0f} B an item) -> one job of "
+              f"{files:,} batches (parts) of <= {per_file:,} items, every part written to a "
+              f"temporary file before the first upload: {size(total)} of disk at once")
+        print(f"    calls: {files:,} uploads + {files:,} creates + up to {looks:,} status polls "
+              f"({polls:,} looks over 24 h x {files:,} parts; a look is {files:,} GETs, "
+              f"{files * status_each:,.1f} s at {status_each * 1000:.1f} ms each, against a "
+              f"{schedule[2]:g}-{schedule[3]:g} s interval) + {pages:,} result pages (more with "
+              f"the watcher: each part's last page is re-read after a look with progress) = "
+              f"{2 * files + looks + pages:,}")
+        print(f"    build {duration(m * build_each)} ({build_each * 1e6:,.0f} us an item), upload "
+              f"{duration(total * upload_each)} at the local rate, create "
+              f"{duration(files * create_each)} ({create_each:.2f} s a part at the stand-in); "
+              f"submit RSS +{size(m * rss_each)} ({rss_each:,.0f} B an item: RSS growth over the "
+              "second half of the build)")
+        # BatchJob.sent is measured (tracemalloc) for text; other kinds scale it by request JSON
+        kept_each = text_kept * chars_each / (first["request_chars"] / n)
+        scaled = "" if label == "text" else ", scaled from text by its request JSON"
+        print(f"    memory: BatchJob.sent ~{size(m * kept_each)} for the whole job "
+              f"({kept_each:,.0f} B a row{scaled}), + BatchJob.rows as results arrive "
+              f"(text: {kept_rows / n:,.0f} B a row in all = {size(m * kept_rows / n)}); "
+              f"ledger batch_rows {size(m * row_b)} "
+              f"({row_b:,.0f} B a row), BatchBook.add one transaction a part "
+              f"({per_file:,} rows, ~{add / n * per_file:.1f} s holding the write lock at the "
+              f"text rate); row_index JSON (the whole run's index) in each of the {files:,} "
+              f"batches rows: {size(m * index_chars * files)}")
+    print(f"  ledger: {m:,} exchanges as results arrive ({size(m * per_exchange)}), "
+          f"{math.ceil(m / page):,}+ pages recorded in one transaction each: "
+          f"{duration(record / n * m)} at {record / n * 1e6:.0f} us a row; fetch in all "
+          f"{duration(fetch / n * m)}")
+    print("  limits: the temporary disk (every part is written before the first upload), "
+          "the status polls (every look asks every part; thousands of parts make one look "
+          "longer than the polling interval and thousands of GETs a minute), memory of "
+          "BatchJob.sent/rows (one process holds the whole job), row_index repeated "
+          "in every part's batches row, upload time over a real network")
 
 
 if __name__ == "__main__":
