@@ -75,6 +75,7 @@ class BatchJob:
         self.rows: dict[str, Row] = {}  # custom_id -> row, as results arrive
         self.error: GrokError | None = None  # why watching stopped, if it did
         self._tokens: dict[str, str | None] = {}  # per part: the page of results to read next
+        self._part_status: dict[str, BatchStatus] = {}
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -115,13 +116,16 @@ class BatchJob:
         """xAI's state of the job now (one request per part)."""
         if not self.sent:
             return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
-        statuses = [self.api.status(part) for part in self.parts]
-        if self.book is not None:
-            for status in statuses:
+        for part in self.parts:
+            known = self._part_status.get(part)
+            if known is not None and known.finished:
+                continue  # a finished part does not change: only the others are asked
+            status = self._part_status[part] = self.api.status(part)
+            if self.book is not None:
                 self.book.update(status.id, status.state, {
                     "pending": status.pending, "success": status.success,
                     "error": status.error, "cancelled": status.cancelled})
-        status = BatchStatus.combine(statuses)
+        status = BatchStatus.combine([self._part_status[p] for p in self.parts])
         with self._lock:
             self.last = status
         return status
@@ -269,6 +273,7 @@ class BatchJob:
         if self.book is not None:
             for status in statuses:
                 self.book.update(status.id, status.state)
+        self._part_status.update((s.id, s) for s in statuses)
         self.last = BatchStatus.combine(statuses)
         return self.last
 

@@ -131,8 +131,11 @@ def _create(each, api, parts, file_ids, name, out_name, cell, job_key):
                                 f"{records[0].id}; the rest were not sent)")
             raise
         job_id = records[0].id if records else status.id
-        records.append(_record(each, status.id, job_id, label + suffix, out_name, cell, job_key,
-                               file_id, part.size))
+        record = _record(each, status.id, job_id, label + suffix, out_name, cell, job_key,
+                         file_id, part.size)
+        if records:
+            record.row_index = "[]"  # the run's index is kept once, with the first part
+        records.append(record)
         statuses.append(status)
     return records, statuses
 

@@ -136,15 +136,15 @@ def _upload(handler, state: BatchState, raw: bytes) -> None:
     ctype = handler.headers.get("Content-Type", "")
     if not ctype.lower().startswith("multipart/form-data"):
         raise ApiError(415, "Expected a multipart/form-data upload with a `file` part.")
-    if len(raw) > state.max_file_bytes:
-        raise ApiError(413, f"File too large: {len(raw):,} bytes; the limit is "
-                            f"{state.max_file_bytes:,} bytes.")
     message = BytesParser(policy=email_policy).parsebytes(
         b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
     parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
     if "file" not in parts:
         raise ApiError(400, "The upload has no `file` part.")
     data = parts["file"].get_payload(decode=True) or b""
+    if len(data) > state.max_file_bytes:
+        raise ApiError(413, f"File too large: {len(data):,} bytes; the limit is "
+                            f"{state.max_file_bytes:,} bytes.")
     file_id = f"file_{uuid.uuid4().hex[:24]}"
     state.files[file_id] = data
     handler._send_json(200, {"id": file_id, "object": "file", "bytes": len(data),

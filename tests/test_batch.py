@@ -18,6 +18,7 @@ from xai_standin import FAKE_KEY, Close, Fault
 
 import grok_magic.batch_api as batch_api
 from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
+from grok_magic.batch_book import BatchBook
 from grok_magic.batch_job import BatchJob, PollSchedule
 from grok_magic.batch_submit import submit
 from grok_magic.each import Each, ask_each
@@ -208,6 +209,13 @@ def test_a_run_larger_than_one_file_becomes_several_batches(client, recorder, xa
     frame = job.wait(10)
     assert [a.split('"')[1] for a in frame["answer"]] == [f"Label item number {i}"
                                                           for i in range(12)]
+    # Finished parts are not asked again; only the first part's row keeps the run's index.
+    polls = len([r for r in xai_env.requests if r.path.startswith("/v1/batches/batch_")])
+    assert job.status().state == "done"
+    assert len([r for r in xai_env.requests if r.path.startswith("/v1/batches/batch_")]) == polls
+    records = BatchBook(recorder.ledger).parts(job.id)
+    assert [json.loads(r.row_index) == list(range(12)) for r in records] == [
+        True] + [False] * (len(records) - 1)
     # Any part's id re-attaches the whole job.
     again = BatchJob.attach(job.parts[-1], client, recorder, schedule=FAST)
     assert again.id == job.id and again.parts == job.parts
