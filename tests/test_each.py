@@ -339,3 +339,22 @@ def test_terminal_progress_is_plain_text(client, recorder):
     bar.update(Progress(total=2, concurrency=1, done=2, tokens=10, cost=0.001))
     bar.close()
     assert "2/2" in stream.getvalue() and "10 tokens" in stream.getvalue()
+
+
+def test_options_apply_to_every_item(client, recorder, xai_env, tmp_path):
+    """-i images, the system prompt, temperature, max tokens and reasoning effort go with each
+    item's request."""
+    reference = png_file(tmp_path / "reference.png", (9, 9, 9))
+    ask_each("Compare {item} with the reference", ["apple", "pear"], client=client,
+             recorder=recorder, images=[reference], system="Be brief.", temperature=0.3,
+             max_tokens=40, reasoning_effort="low", model="grok-3-mini")
+    bodies = chat_bodies(xai_env)
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["model"] == "grok-3-mini" and body["temperature"] == 0.3
+        assert body["max_completion_tokens"] == 40 and body["reasoning_effort"] == "low"
+        system, user = body["messages"]
+        assert system == {"role": "system", "content": "Be brief."}
+        assert [p["type"] for p in user["content"]] == ["text", "image_url"]
+    assert sorted(b["messages"][1]["content"][0]["text"] for b in bodies) == [
+        "Compare apple with the reference", "Compare pear with the reference"]
