@@ -36,7 +36,12 @@ class JobRecord:
 
     @property
     def index(self) -> list:
-        return json.loads(self.row_index)
+        """The run's index (kept with the job's first part)."""
+        return json.loads(self.row_index).get("values", [])
+
+    @property
+    def index_name(self):
+        return json.loads(self.row_index).get("name")
 
 
 @dataclass(frozen=True)

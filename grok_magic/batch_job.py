@@ -200,7 +200,8 @@ class BatchJob:
 
     def table(self, status: BatchStatus | None = None):
         rows = [self.prefilled.get(p) or self._row_at(p, status) for p in range(self.total)]
-        return result_table_from(self.record.index, rows, bool(self.record.structured))
+        return result_table_from(self.record.index, rows, bool(self.record.structured),
+                                 self.record.index_name)
 
     def _row_at(self, position: int, status: BatchStatus | None) -> Row:
         row = self.rows.get(custom_id_of(position))
@@ -284,10 +285,10 @@ class BatchJob:
         return f"<BatchJob {self.id}: {state}; {len(self.prefilled):,} replayed{parts}>"
 
 
-def result_table_from(index: list, rows: list[Row], structured: bool):
+def result_table_from(index: list, rows: list[Row], structured: bool, name=None):
     from grok_magic.each_items import Items
 
-    return result_table(Items(list(index), None, "list"), rows, structured)
+    return result_table(Items(list(index), None, "list"), rows, structured, name)
 
 
 def _schema_of(rows: list[SentRow]) -> dict | None:

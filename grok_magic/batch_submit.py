@@ -15,7 +15,7 @@ from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchStatus, BatchTooLargeE
 from grok_magic.batch_book import BatchBook, JobRecord, SentRow
 from grok_magic.batch_job import REPLAYED, BatchJob, PollSchedule, custom_id_of, parser
 from grok_magic.canonical import canonical_json, canonical_request, question_of
-from grok_magic.each import Each
+from grok_magic.each import Each, index_name_of
 from grok_magic.each_runner import Row, fill_row
 from grok_magic.errors import GrokError
 from grok_magic.ledger import utc_now
@@ -134,7 +134,7 @@ def _create(each, api, parts, file_ids, name, out_name, cell, job_key):
         record = _record(each, status.id, job_id, label + suffix, out_name, cell, job_key,
                          file_id, part.size)
         if records:
-            record.row_index = "[]"  # the run's index is kept once, with the first part
+            record.row_index = "{}"  # the run's index is kept once, with the first part
         records.append(record)
         statuses.append(status)
     return records, statuses
@@ -147,7 +147,8 @@ def _record(each: Each, batch_id: str, job_id: str, name, out_name, cell, job_ke
         id=batch_id, job_id=job_id, name=name, created=utc_now(), session=recorder.session,
         notebook=recorder.notebook, cell=cell, model=each.model, endpoint=CHAT_URL,
         count=len(each.items), job_key=job_key,
-        row_index=json.dumps(each.items.index, default=str), structured=int(each.structured),
+        row_index=json.dumps({"name": index_name_of(each.items), "values": each.items.index},
+                             default=str), structured=int(each.structured),
         out_name=out_name, status="pending", input_file_id=file_id, upload_bytes=size)
 
 

@@ -184,7 +184,7 @@ def summarise(rows: list[Row], progress: Progress, stopped: str | None) -> Summa
                    tokens=progress.tokens, cost=sum(r.cost or 0.0 for r in rows), stopped=stopped)
 
 
-def result_table(items: Items, rows: list[Row], structured: bool):
+def result_table(items: Items, rows: list[Row], structured: bool, index_name=None):
     """A DataFrame indexed like the input (a list of dicts when pandas is missing)."""
     records = [_record(row, structured) for row in rows]
     try:
@@ -192,9 +192,15 @@ def result_table(items: Items, rows: list[Row], structured: bool):
     except ImportError:
         return [{"index": key, **record} for key, record in zip(items.index, records,
                                                                  strict=True)]
-    index = pd.Index(items.index, name=getattr(getattr(items.data, "index", None), "name", None))
+    name = index_name if index_name is not None else index_name_of(items)
+    index = pd.Index(items.index, name=name)
     columns = list(dict.fromkeys(k for record in records for k in record if k not in METADATA))
     return pd.DataFrame(records, index=index, columns=[*(columns or ["answer"]), *METADATA])
+
+
+def index_name_of(items: Items):
+    """The name of the input's index (a DataFrame's or Series'), or None."""
+    return getattr(getattr(items.data, "index", None), "name", None)
 
 
 def _record(row: Row, structured: bool) -> dict:

@@ -234,10 +234,12 @@ class EachRun:
                 outcome, "retry_after", None) is not None else None
             return self.clock() + retry_delay(self._attempts[position] - 1, headers)
         row.error = one_line(outcome) if isinstance(outcome, BaseException) else str(outcome)
+        if isinstance(outcome, BudgetExceeded):
+            row.error = f"not sent: {row.error}"  # refused before it was sent
         if isinstance(outcome, GrokError) and getattr(outcome, "response", None) is not None:
             self._fill(row, outcome.response, keep_error=True)
         progress.done += 1
-        progress.failed += 1
+        progress.failed += not isinstance(outcome, BudgetExceeded)
         if isinstance(outcome, CreditsExhaustedError):
             self.stopped = "the run stopped: xAI says the credits or spending limit are used up"
             self._cancel()

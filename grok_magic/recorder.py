@@ -44,6 +44,12 @@ def kernel_session() -> str:
     return _SESSION
 
 
+def _new_tally():
+    from grok_magic.response import Totals
+
+    return Totals()
+
+
 class ReplayMissError(InputError):
     """Not in the ledger."""
 
@@ -70,6 +76,7 @@ class Recorder:
         self.session = kernel_session()
         self.spent = 0.0  # USD spent through this recorder (this kernel); replays are free
         self.reserved = 0.0  # estimated prompt cost of requests in flight (counted as spent)
+        self.tally = _new_tally()  # every answer this session: cells, panel, --each, batches
         self._location, self._notify = location, notify
         self._ledger = ledger if ledger is not None or location is None else _UNOPENED
         self._lock = threading.Lock()
@@ -125,6 +132,7 @@ class Recorder:
         entry = self._replayable(request_hash(canonical), body, ask)
         if entry is not None:
             replayed = ReplayStream(entry)
+            replayed.on_end(self.tally.add)  # counted (it costs nothing), not written again
             return replayed if streaming else replayed.until_done()
         reserved = self._before_sending(client, body)
         started = time.monotonic()
@@ -211,6 +219,7 @@ class Recorder:
         with self._lock:
             self.spent += cost or 0.0
             self.reserved = max(self.reserved - reserved, 0.0)
+        self.tally.add(response)
         self._write(canonical, ask.source, ask.cell, response, None, None, api=ask.wire)
 
     def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
@@ -246,6 +255,9 @@ class Recorder:
         """Batch API results — (canonical request, answer or None, error) — in one write."""
         with self._lock:
             self.spent += sum(r.cost or 0.0 for _, r, _ in results if r is not None)
+        for _, response, _ in results:
+            if response is not None:
+                self.tally.add(response)
         if self.ledger is None or self.ledger.readonly or not results:
             return
         self.ledger.record_many([self._entry(c, "batch", cell, r, e, None)

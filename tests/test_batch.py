@@ -117,6 +117,18 @@ def test_ask_each_via_batch_api_returns_a_job(client, recorder, xai_env):
         ask_each("Q {item}", ["x"], client=client, recorder=recorder, via="carrier pigeon")
 
 
+def test_the_table_keeps_the_inputs_index_and_its_name(client, recorder, xai_env):
+    import pandas as pd
+
+    frame = pd.DataFrame({"review": ["good", "bad"]},
+                         index=pd.Index(["r1", "r2"], name="review_id"))
+    job = submit(make_each(client, recorder, frame, template="Label {review}"), schedule=FAST)
+    table = job.wait(10)
+    assert table.index.name == "review_id" and list(table.index) == ["r1", "r2"]
+    again = BatchJob.attach(job.id, client, recorder, schedule=FAST).results()
+    assert again.index.name == "review_id" and list(again.index) == ["r1", "r2"]
+
+
 def test_structured_rows_become_columns(client, recorder, xai_env):
     schema = {"type": "object", "properties": {"label": {"type": "string"}},
               "required": ["label"]}
@@ -214,7 +226,7 @@ def test_a_run_larger_than_one_file_becomes_several_batches(client, recorder, xa
     assert job.status().state == "done"
     assert len([r for r in xai_env.requests if r.path.startswith("/v1/batches/batch_")]) == polls
     records = BatchBook(recorder.ledger).parts(job.id)
-    assert [json.loads(r.row_index) == list(range(12)) for r in records] == [
+    assert [r.index == list(range(12)) for r in records] == [
         True] + [False] * (len(records) - 1)
     # Any part's id re-attaches the whole job.
     again = BatchJob.attach(job.parts[-1], client, recorder, schedule=FAST)

@@ -203,12 +203,16 @@ def test_a_budget_stops_the_run_before_the_request_that_would_cross_it(client, t
     one = probe.loc[0, "cost"]
     recorder = Recorder(Ledger(tmp_path / "l.sqlite"), budget=one * 2.5)
     sent = len(chat_bodies(xai_env))
-    frame = ask_each("Q {item}", [str(i) for i in range(8)], client=client, recorder=recorder,
-                     concurrency=1)
+    each = Each("Q {item}", [str(i) for i in range(8)], client=client, recorder=recorder,
+                concurrency=1)
+    frame = each.run()
     assert frame["error"][:3].isna().all()
-    assert frame.loc[3, "error"].startswith("Budget reached")
+    assert frame.loc[3, "error"].startswith("not sent: Budget reached")
     assert frame["error"][4:].str.startswith("not sent: the run stopped at the budget").all()
     assert len(chat_bodies(xai_env)) - sent == 3
+    # The refused request is not a failure: the summary says 5 were not sent.
+    assert each.summary.line().startswith("3 of 8 answered · 5 not sent")
+    assert each.summary.failed == 0
 
 
 # -- interrupt and resume ------------------------------------------------------------------------
@@ -289,6 +293,10 @@ def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
     assert "12 requests like this one" in plain and "0 to 100 tokens" in plain
     assert re.search(r"about \$[\d.]+–\$[\d.]+", plain)
     assert '"content": "Square 0"' in plain
+    out = run(ip, "%%grok --each items --dry-run -o plan\nSquare {item}")
+    plan = ip.user_ns["plan"]
+    assert plan.count == 12 and plan.first_body["messages"][0]["content"] == "Square 0"
+    assert chat_bodies(xai_env) == []
 
 
 def test_magic_each_over_a_glob_string(ip, xai_env, tmp_path):
@@ -358,3 +366,14 @@ def test_options_apply_to_every_item(client, recorder, xai_env, tmp_path):
         assert [p["type"] for p in user["content"]] == ["text", "image_url"]
     assert sorted(b["messages"][1]["content"][0]["text"] for b in bodies) == [
         "Compare apple with the reference", "Compare pear with the reference"]
+
+
+def test_session_usage_counts_each_runs(ip, xai_env):
+    ip.user_ns["xs"] = ["a", "b", "c"]
+    run(ip, "%%grok --each xs -q\nQ {item}")
+    run(ip, "%%grok\nOne more question")
+    table = ip.user_ns["_grok_each"]
+    plain = run(ip, "%grok usage").plain()
+    assert "answers: 4" in plain
+    total = table["cost"].sum() + ip.user_ns["_grok"].cost
+    assert f"cost: ${total:.6f}" in plain or f"cost: ${total:.4f}" in plain

@@ -89,6 +89,8 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         return run_batch(magics, args, each)
     if args.dry_run:
         plan = each.plan()
+        if args.out:
+            magics.user_ns[args.out] = plan  # first_body, count, low, high
         return display(DryRun(f"{client.settings.base_url}/chat/completions", plan.first_body,
                               note=plan_note(plan)))
     if magics.recorder.replay != "only":

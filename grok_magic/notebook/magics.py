@@ -241,8 +241,8 @@ class GrokMagics(GrokOptions):
         self.user_ns[RESULT_NAME] = response
 
     def _show_usage(self, response: Response) -> None:
-        convo = self.conversation
-        usage = UsageDisplay(response, convo.totals, convo.total_cost, widget=not self.terminal,
+        tally = self.recorder.tally  # the whole session: cells, panel, --each, batches
+        usage = UsageDisplay(response, tally.usage, tally.cost, widget=not self.terminal,
                              limits=self.recorder.limits())
         if self.terminal:
             print(usage.plain)

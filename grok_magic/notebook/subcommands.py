@@ -75,7 +75,7 @@ def usage(magics: GrokMagics, rest: str):
         raise UsageError("%grok usage takes at most one of --today, --week or --all "
                          f"(got {rest.strip()!r}).")
     if not periods:
-        return display(usage_report(magics.conversation.tally, magics.recorder.limits()))
+        return display(usage_report(magics.recorder.tally, magics.recorder.limits()))
     from grok_magic.ledger import period_start
 
     ledger = _ledger_or_say(magics)
