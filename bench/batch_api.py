@@ -36,9 +36,8 @@ What it found (2 busy cores, shared with other work; the exact numbers are in th
 - Images: ~324 KB of JSONL per 1 MP JPEG, 324 to a file: 1,000 are now submitted as 4 parts
   (100.0, 99.9, 100.0, 8.6 MiB), built in ~9 s, uploaded in ~7 s. 1,000,000 would be one job of
   3,087 parts: 324 GB of temporary files written before the first upload, ~4.5 M status polls
-  (a look asks every part: 3,087 GETs, 17 s to 5 min at the 5.6-96 ms a status call measured
-  here, against a 10-60 s interval), and the whole run's row_index repeated in each
-  part's batches row (~18 GB).
+  (a look asks every part still pending: up to 3,087 GETs, 17 s to 5 min at the 5.6-96 ms a
+  status call measured here, against a 10-60 s interval); the run's row_index is kept once.
 - Ledger: ~825 B per batch_rows row (text); a part's rows in one transaction (~3 s for a full
   text part); results are recorded a page at a time, ~85-180 us a row (1.5-3 min for 1,000,000).
 Run: python bench/batch_api.py [--items 10000] [--images 1000] [--reps 3] [--skip-images]
@@ -66,6 +65,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 TEXT_TEMPLATE = ("Classify the sentiment of this product review as positive, negative or mixed. "
@@ -82,43 +83,25 @@ TARGETS = {"build_ratio": 3.0, "text_memory_ratio": 1.0, "image_memory_ratio": 0
            "upload_rss_mb": 16.0}
 
 
-# -- the stand-in, in its own process ---------------------------------------------------------------
-def serve(conn) -> None:
-    """Child process: a stand-in; ("set", knobs) sets Batch API knobs, ("stop",) ends it."""
+# -- the stand-in, in its own process (bench/standin_process.py) ---------------------------------
+def batch_knobs(srv, command) -> str:
+    """In the stand-in's process: forget uploads and batches, set Batch API knobs."""
     from standin_batches import batch_state
-    from xai_standin import FAKE_KEY, XaiStandin
 
-    srv = XaiStandin(api_key=FAKE_KEY).start()
-    conn.send(srv.base_url)
-    while True:
-        command = conn.recv()
-        if command[0] == "stop":
-            break
-        if command[0] == "set":
-            state = batch_state(srv)
-            state.files.clear()  # uploaded bodies are large: keep the server's memory flat
-            state.batches.clear()
-            for name, value in command[1].items():
-                setattr(state, name, value)
-            conn.send("ok")
-    srv.stop()
+    state = batch_state(srv)
+    state.files.clear()  # uploaded bodies are large: keep the server's memory flat
+    state.batches.clear()
+    for name, value in command[1].items():
+        setattr(state, name, value)
+    return "ok"
 
 
-class Server:
+class Server(StandinProcess):
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, there = ctx.Pipe()
-        self.child = ctx.Process(target=serve, args=(there,), daemon=True)
-        self.child.start()
-        self.base_url = self.conn.recv()
+        super().__init__(batch_knobs)
 
-    def set(self, **knobs) -> None:
-        self.conn.send(("set", knobs))
-        self.conn.recv()
-
-    def stop(self) -> None:
-        self.conn.send(("stop",))
-        self.child.join(10)
+    def set(self, **values) -> None:
+        self.ask("set", values)
 
 
 # -- inputs -----------------------------------------------------------------------------------------
@@ -658,7 +641,7 @@ def report(args, text: dict, images: dict) -> None:
         files = math.ceil(m / per_file)
         total = m * line_bytes
         pages = (m // per_file) * math.ceil(per_file / page) + math.ceil((m % per_file) / page)
-        looks = files * polls
+        looks = files * polls  # an upper bound: finished parts are no longer asked
         print(f"  {label}: JSONL {size(total)} ({line_bytes:,.0f} B an item) -> one job of "
               f"{files:,} batches (parts) of <= {per_file:,} items, every part written to a "
               f"temporary file before the first upload: {size(total)} of disk at once")
@@ -682,17 +665,17 @@ def report(args, text: dict, images: dict) -> None:
               f"ledger batch_rows {size(m * row_b)} "
               f"({row_b:,.0f} B a row), BatchBook.add one transaction a part "
               f"({per_file:,} rows, ~{add / n * per_file:.1f} s holding the write lock at the "
-              f"text rate); row_index JSON (the whole run's index) in each of the {files:,} "
-              f"batches rows: {size(m * index_chars * files)}")
+              f"text rate); row_index JSON (the whole run's index), kept once with the "
+              f"first part: {size(m * index_chars)}")
     print(f"  ledger: {m:,} exchanges as results arrive ({size(m * per_exchange)}), "
           f"{math.ceil(m / page):,}+ pages recorded in one transaction each: "
           f"{duration(record / n * m)} at {record / n * 1e6:.0f} us a row; fetch in all "
           f"{duration(fetch / n * m)}")
     print("  limits: the temporary disk (every part is written before the first upload), "
-          "the status polls (every look asks every part; thousands of parts make one look "
-          "longer than the polling interval and thousands of GETs a minute), memory of "
-          "BatchJob.sent/rows (one process holds the whole job), row_index repeated "
-          "in every part's batches row, upload time over a real network")
+          "the status polls (a look asks every part still pending — finished parts are not "
+          "asked again — so thousands of pending parts make one look longer than the polling "
+          "interval), memory of BatchJob.sent/rows (one process holds the whole job), upload "
+          "time over a real network")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import re
 import shutil
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 CONCURRENCY = 8
@@ -46,42 +47,23 @@ DISTINCT_IMAGES = 8  # generated; the other files are hard links (or copies) of 
 SAMPLE_EVERY = 0.02  # seconds between VmRSS samples
 
 
-# -- the stand-in, in its own process ---------------------------------------------------------------
-def serve(conn) -> None:
-    """Child process: a stand-in; ("set", knobs) resets it and sets knobs, ("stop",) ends it."""
-    from xai_standin import FAKE_KEY, XaiStandin
-
-    srv = XaiStandin(api_key=FAKE_KEY).start()
-    conn.send(srv.base_url)
-    while True:
-        command = conn.recv()
-        if command[0] == "stop":
-            break
-        if command[0] == "set":
-            seen = srv._chat_seen
-            srv.reset()  # also forgets the requests received (image bodies are large)
-            for name, value in command[1].items():
-                setattr(srv, name, value)
-            conn.send(seen)
-    srv.stop()
+# -- the stand-in, in its own process (bench/standin_process.py) ---------------------------------
+def knobs(srv, command) -> int:
+    """In the stand-in's process: reset it, set knobs; how many chat requests it saw since."""
+    seen = srv._chat_seen
+    srv.reset()  # also forgets the requests received (image bodies are large)
+    for name, value in command[1].items():
+        setattr(srv, name, value)
+    return seen
 
 
-class Server:
+class Server(StandinProcess):
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, there = ctx.Pipe()
-        self.child = ctx.Process(target=serve, args=(there,), daemon=True)
-        self.child.start()
-        self.base_url = self.conn.recv()
+        super().__init__(knobs)
 
-    def set(self, **knobs) -> int:
+    def set(self, **values) -> int:
         """Reset the stand-in, then set knobs; how many chat requests it saw since the last set."""
-        self.conn.send(("set", knobs))
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        self.conn.send(("stop",))
-        self.child.join(10)
+        return self.ask("set", values)
 
 
 # -- 1. and 2. throughput ---------------------------------------------------------------------------

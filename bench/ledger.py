@@ -19,7 +19,6 @@ Exits non-zero only on a crash; a missed target prints MISSED.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import random
 import shutil
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 ANSWER_CHARS = 20_000
@@ -42,38 +43,22 @@ LEDGER_MODULES = ("grok_magic.ledger", "grok_magic.recorder", "grok_magic.canoni
 TARGETS = {"record": 5.0, "replay": 150.0, "usage": 200.0}  # ms
 
 
-# -- the stand-in, in its own process ---------------------------------------------------------------
-def serve(conn) -> None:
-    """Child process: a stand-in; ("reply", text, n) queues n Replies, ("stop",) ends it."""
-    from xai_standin import FAKE_KEY, Reply, XaiStandin
+# -- the stand-in, in its own process (bench/standin_process.py) ---------------------------------
+def replies(srv, command) -> int:
+    """In the stand-in's process: queue `count` Replies of `text`."""
+    from xai_standin import Reply
 
-    srv = XaiStandin(api_key=FAKE_KEY).start()
-    conn.send(srv.base_url)
-    while True:
-        command = conn.recv()
-        if command[0] == "stop":
-            break
-        _, text, count = command
-        srv.enqueue(*[Reply(text) for _ in range(count)])
-        conn.send(srv.pending)
-    srv.stop()
+    _, text, count = command
+    srv.enqueue(*[Reply(text) for _ in range(count)])
+    return srv.pending
 
 
-class Server:
+class Server(StandinProcess):
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, there = ctx.Pipe()
-        self.child = ctx.Process(target=serve, args=(there,), daemon=True)
-        self.child.start()
-        self.base_url = self.conn.recv()
+        super().__init__(replies)
 
     def queue(self, text: str, count: int) -> None:
-        self.conn.send(("reply", text, count))
-        self.conn.recv()
-
-    def stop(self) -> None:
-        self.conn.send(("stop",))
-        self.child.join(10)
+        self.ask("reply", text, count)
 
 
 def ms(seconds: float) -> float:

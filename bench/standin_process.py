@@ -1,0 +1,44 @@
+"""The benchmarks' stand-in, run in its own process so it shares neither CPU time nor memory with
+what is measured. `StandinProcess(handler)` starts it; `ask(*command)` sends a command, which
+`handler(srv, command)` (a module-level function of the benchmark) carries out in the child,
+and returns its answer; `stop()` ends it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+
+
+def _serve(conn, handler: Callable) -> None:
+    sys.path.insert(0, str(TESTS))
+    from xai_standin import FAKE_KEY, XaiStandin
+
+    srv = XaiStandin(api_key=FAKE_KEY).start()
+    conn.send(srv.base_url)
+    while True:
+        command = conn.recv()
+        if command[0] == "stop":
+            break
+        conn.send(handler(srv, command))
+    srv.stop()
+
+
+class StandinProcess:
+    def __init__(self, handler: Callable) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, there = ctx.Pipe()
+        self.child = ctx.Process(target=_serve, args=(there, handler), daemon=True)
+        self.child.start()
+        self.base_url = self.conn.recv()
+
+    def ask(self, *command):
+        self.conn.send(command)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.conn.send(("stop",))
+        self.child.join(10)
