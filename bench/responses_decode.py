@@ -39,7 +39,8 @@ def raw_json(lines: list[str], _chunks: list[bytes]) -> int:
     return sum(1 for line in lines if loads(line))
 
 
-def client_path(_lines: list[str], chunks: list[bytes]) -> int:
+def _decode(chunks: list[bytes]):
+    """Our SSE splitter and the Responses fold over the stream: (accumulator, events)."""
     from grok_magic.responses_api import ResponsesAccumulator
     from grok_magic.sse import iter_sse_json
 
@@ -49,6 +50,11 @@ def client_path(_lines: list[str], chunks: list[bytes]) -> int:
     for event in iter_sse_json(chunks):
         fold(event)
         count += 1
+    return accumulator, count
+
+
+def client_path(_lines: list[str], chunks: list[bytes]) -> int:
+    accumulator, count = _decode(chunks)
     response = accumulator.response
     assert response.finish_reason == "stop" and len(response.citations) == 20
     return count
@@ -56,15 +62,7 @@ def client_path(_lines: list[str], chunks: list[bytes]) -> int:
 
 def with_finish(lines: list[str], chunks: list[bytes]) -> int:
     """The decoding, then Response.finish (joining the text and masking any key in it)."""
-    from grok_magic.responses_api import ResponsesAccumulator
-    from grok_magic.sse import iter_sse_json
-
-    accumulator = ResponsesAccumulator()
-    fold = accumulator.fold
-    count = 0
-    for event in iter_sse_json(chunks):
-        fold(event)
-        count += 1
+    accumulator, count = _decode(chunks)
     accumulator.response.finish()
     return count
 

@@ -315,3 +315,25 @@ def test_multibyte_content_split_inside_characters_over_http(client, xai_server)
     xai_server.enqueue(Stream(events=[event], split=1))
     body = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
     assert client.stream(body).until_done().text == text
+
+
+def test_the_event_parser_is_json_loads_without_its_wrapper():
+    """`_loads` gives what json.loads gives — on every event of every recording, and on the
+    edge cases the bare scanner cannot take whole (spaces, garbage, empty, non-objects)."""
+    import json
+
+    from grok_magic.sse import _loads
+
+    recordings = Path(__file__).resolve().parent / "fixtures" / "xai-recorded"
+    events = [line[6:] for path in recordings.rglob("*") if path.suffix in (".sse", ".txt")
+              for line in path.read_text(encoding="utf-8").splitlines()
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    events += [line for path in (recordings / "responses").glob("*.chunks.txt")
+               for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("{")]
+    assert len(events) > 1000
+    assert all(_loads(e) == json.loads(e) for e in events)
+    for text in (' {"a": 1}', '{"a": 1}\t', "[1, 2]", '"s"', "3.5", "null", '{"a": "\\u00e9"}'):
+        assert _loads(text) == json.loads(text)
+    for bad in ('{"a": 1} x', "", "{", '{"a": }', "nan nan"):
+        with pytest.raises(ValueError):
+            _loads(bad)
