@@ -57,11 +57,13 @@ def parser(structured: bool, validator) -> Callable[[Response], object] | None:
 
 class BatchJob:
     """A submitted Batch API run: `.status()`, `.wait(timeout)`, `.results()` (the same table
-    as `--each`, rows aligned by custom_id; failed rows carry their error), `.cancel()`."""
+    as `--each`, rows aligned by custom_id; failed rows carry their error), `.cancel()`.
+    Watching and waiting make one status request a look (each pending part in turn)."""
 
     def __init__(self, records: list[JobRecord], api: BatchAPI, book: BatchBook | None,
                  recorder: Recorder, *, prefilled: dict[int, Row], sent: list[SentRow],
-                 parse=None, schedule: PollSchedule | None = None) -> None:
+                 parse=None, schedule: PollSchedule | None = None,
+                 part_sizes: dict[str, int] | None = None) -> None:
         self.records, self.api, self.book, self.recorder = records, api, book, recorder
         self.record = records[0]  # what every part shares (items, index, OUT, cell)
         self.id = self.record.job_id
@@ -75,7 +77,13 @@ class BatchJob:
         self.rows: dict[str, Row] = {}  # custom_id -> row, as results arrive
         self.error: GrokError | None = None  # why watching stopped, if it did
         self._tokens: dict[str, str | None] = {}  # per part: the page of results to read next
-        self._part_status: dict[str, BatchStatus] = {}
+        # Each part's last known state (until asked: pending, with its size), and how many of
+        # its results have been read.
+        self._part_status: dict[str, BatchStatus] = {
+            part: BatchStatus(part, None, size, size, 0, 0, 0)
+            for part, size in (part_sizes or {}).items()}
+        self._taken: dict[str, int] = {}
+        self._turn = 0  # which pending part the next look asks
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -93,12 +101,15 @@ class BatchJob:
             raise InputError(f"there is no batch {batch_id!r} in {where}",
                              hint="%grok batches lists the jobs it knows.")
         records = book.parts(record.job_id)
-        rows = [row for part in records for row in book.rows(part.id)]
+        by_part = {part.id: book.rows(part.id) for part in records}
+        rows = [row for part_rows in by_part.values() for row in part_rows]
         structured = bool(record.structured)
         parse = parser(structured, _schema_of(rows) if structured else None)
         sent = [r for r in rows if r.recorded != REPLAYED]
+        sizes = {part: sum(r.recorded != REPLAYED for r in part_rows)
+                 for part, part_rows in by_part.items()}
         job = cls(records, BatchAPI(client), book if not ledger.readonly else None, recorder,
-                  prefilled={}, sent=sent, parse=parse, schedule=schedule)
+                  prefilled={}, sent=sent, parse=parse, schedule=schedule, part_sizes=sizes)
         for row in rows:
             if row.recorded == REPLAYED:  # answered before the job: replayed from the ledger
                 entry = ledger.find_answer(row.request_hash)
@@ -113,19 +124,42 @@ class BatchJob:
         return self.record.count
 
     def status(self) -> BatchStatus:
-        """xAI's state of the job now (one request per part)."""
+        """xAI's state of the job now: every part still pending is asked."""
         if not self.sent:
             return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
-        for part in self.parts:
-            known = self._part_status.get(part)
-            if known is not None and known.finished:
-                continue  # a finished part does not change: only the others are asked
-            status = self._part_status[part] = self.api.status(part)
-            if self.book is not None:
-                self.book.update(status.id, status.state, {
-                    "pending": status.pending, "success": status.success,
-                    "error": status.error, "cancelled": status.cancelled})
-        status = BatchStatus.combine([self._part_status[p] for p in self.parts])
+        for part in self._pending_parts():
+            self._ask(part)
+        return self._combined()
+
+    def look(self) -> tuple[BatchStatus, str | None]:
+        """One status request — for the next part still pending, in turn — and the job's
+        state from what is known; (state, the part asked)."""
+        pending = self._pending_parts() if self.sent else []
+        if not pending:
+            return self._combined(), None
+        part = pending[self._turn % len(pending)]
+        self._turn += 1
+        self._ask(part)
+        return self._combined(), part
+
+    def _pending_parts(self) -> list[str]:
+        return [p for p in self.parts
+                if p not in self._part_status or not self._part_status[p].finished]
+
+    def _ask(self, part: str) -> BatchStatus:
+        status = self._part_status[part] = self.api.status(part)
+        if self.book is not None:
+            self.book.update(status.id, status.state, {
+                "pending": status.pending, "success": status.success,
+                "error": status.error, "cancelled": status.cancelled})
+        return status
+
+    def _combined(self) -> BatchStatus:
+        if not self.sent:
+            return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
+        known = [self._part_status[p] for p in self.parts if p in self._part_status]
+        status = BatchStatus.combine(known) if known else BatchStatus(
+            self.id, self.record.name, len(self.sent), len(self.sent), 0, 0, 0)
         with self._lock:
             self.last = status
         return status
@@ -144,11 +178,15 @@ class BatchJob:
                                   + (r.reasoning_tokens or 0) for r in self.rows.values())
         return progress
 
-    def fetch(self) -> int:
-        """Read the results that arrived since the last call and record them, a page at a
-        time (one ledger transaction each); how many are new."""
+    def fetch(self, parts: list[str] | None = None) -> int:
+        """Read the results that arrived since the last call (of `parts`, else of every part
+        with results not yet read) and record them, a page at a time (one ledger transaction
+        each); how many are new."""
         new = 0
-        for part in self.parts if self.sent else ():
+        if parts is None:
+            parts = [p for p in self.parts if p not in self._part_status
+                     or self._taken.get(p, 0) < self._part_status[p].done]
+        for part in parts if self.sent else ():
             for page, token in self.api.results(part, token=self._tokens.get(part)):
                 taken = [t for t in (self._take(result) for result in page) if t is not None]
                 self.recorder.record_results([(c, r, e) for _, c, r, e in taken],
@@ -157,6 +195,7 @@ class BatchJob:
                     self.book.mark_recorded(part, [custom_id for custom_id, *_ in taken])
                 new += len(taken)
                 with self._lock:
+                    self._taken[part] = self._taken.get(part, 0) + len(taken)
                     self._tokens[part] = token  # the last page is read again: it may grow
         return new
 
@@ -222,8 +261,8 @@ class BatchJob:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = None
         while True:
-            status = self.status() if self.sent else None
-            if status is None or status.finished:
+            status, _ = self.look()
+            if not self.sent or status.finished:
                 self.fetch()
                 return self.table(status)
             delay = self.schedule.next(time.monotonic() - self.started, delay)
@@ -242,11 +281,13 @@ class BatchJob:
             delay: float | None = None
             while not self._stop.is_set():
                 try:
-                    status = self.status() if self.sent else None
-                    if status is None or status.done > len(self.rows):
-                        self.fetch()
+                    status, part = self.look()  # one status request a look
+                    if part is not None and self._taken.get(part, 0) < \
+                            self._part_status[part].done:
+                        self.fetch([part])
                     on_update(self)
-                    if status is None or status.finished:
+                    if not self.sent or status.finished:
+                        self.fetch()
                         on_done(self, self.table(status))
                         return
                     self.error = None

@@ -67,7 +67,9 @@ def submit(each: Each, *, name: str | None = None, out_name: str | None = None,
         for index, (record, part) in enumerate(zip(records, parts, strict=False)):
             book.add(record, [*part.rows, *(replayed if index == 0 else [])])
     job = BatchJob(records, api, book, recorder, prefilled=prefilled, sent=sent, parse=parse,
-                   schedule=schedule)
+                   schedule=schedule,
+                   part_sizes={r.id: len(p.rows) for r, p in zip(records, parts, strict=True)})
+    job._part_status.update((status.id, status) for status in statuses)
     job.last = BatchStatus.combine(statuses)
     return job
 

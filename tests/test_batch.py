@@ -234,6 +234,24 @@ def test_a_run_larger_than_one_file_becomes_several_batches(client, recorder, xa
     assert again.results()["error"].isna().all()
 
 
+def test_watching_a_job_of_many_parts_makes_one_status_request_a_look(client, recorder,
+                                                                     xai_env, monkeypatch):
+    monkeypatch.setattr(batch_api, "MAX_UPLOAD_BYTES", 700)
+    batch_state(xai_env).latency = 0.01
+    job = submit(make_each(client, recorder, [f"item number {i}" for i in range(12)]),
+                 schedule=FAST)
+    assert len(job.parts) > 2
+    before = len([r for r in xai_env.requests if r.path.startswith("/v1/batches/batch_")
+                  and "/results" not in r.path and r.method == "GET"])
+    looks, finished = [], []
+    job.watch(lambda j: looks.append(1), lambda j, table: finished.append(table))
+    wait_until(lambda: finished)
+    polls = len([r for r in xai_env.requests if r.path.startswith("/v1/batches/batch_")
+                 and "/results" not in r.path and r.method == "GET"]) - before
+    assert polls == len(looks)  # one status request a look, whatever the number of parts
+    assert finished[0]["error"].isna().all() and len(finished[0]) == 12
+
+
 def test_an_item_too_large_for_any_file_is_refused_before_uploading(client, recorder, xai_env,
                                                                     monkeypatch):
     monkeypatch.setattr(batch_api, "MAX_UPLOAD_BYTES", 100)
