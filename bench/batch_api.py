@@ -27,17 +27,17 @@ GROK_LEDGER points at a temporary file per run. Timed runs are medians of --reps
 What it found (2 busy cores, shared with other work; the exact numbers are in the output):
 - Text: building the JSONL costs 2.6-3.7x the bare serialisation (105-170 us an item; the 3x
   target is met or MISSED from run to run, with the load); ~435 B an item, so 1,000,000 reviews are one job
-  of 5 parts of <= 241,000 items: ~3 minutes of building, 5 uploads + 5 creates, 1,447 looks
-  x 5 parts = 7,235 status polls in 24 h, ~1,000 result pages.
+  of 5 parts of <= 241,000 items: ~3 minutes of building, 5 uploads + 5 creates, 1,447
+  status polls in 24 h (one a look, the parts in turn), ~1,000 result pages.
 - Memory: submit peaks at about the naive list for text (0.8x tracemalloc, 1.0x RSS): every
   SentRow keeps its canonical request JSON (~340 chars); a job keeps ~1 KB a row in
   `BatchJob.sent`, ~1.5 KB with `.rows` (~1.5 GB for 1,000,000 rows in one process). Images
   stream: ~35 MB against ~1 GB for the naive list. An upload streams: RSS does not grow.
 - Images: ~324 KB of JSONL per 1 MP JPEG, 324 to a file: 1,000 are now submitted as 4 parts
   (100.0, 99.9, 100.0, 8.6 MiB), built in ~9 s, uploaded in ~7 s. 1,000,000 would be one job of
-  3,087 parts: 324 GB of temporary files written before the first upload, ~4.5 M status polls
-  (a look asks every part still pending: up to 3,087 GETs, 17 s to 5 min at the 5.6-96 ms a
-  status call measured here, against a 10-60 s interval); the run's row_index is kept once.
+  3,087 parts: 324 GB of temporary files written before the first upload, ~1,450 status polls
+  in 24 h (one a look; the parts are asked in turn, so each is seen every 3,087 looks); the
+  run's row_index is kept once.
 - Ledger: ~825 B per batch_rows row (text); a part's rows in one transaction (~3 s for a full
   text part); results are recorded a page at a time, ~85-180 us a row (1.5-3 min for 1,000,000).
 Run: python bench/batch_api.py [--items 10000] [--images 1000] [--reps 3] [--skip-images]
@@ -641,16 +641,16 @@ def report(args, text: dict, images: dict) -> None:
         files = math.ceil(m / per_file)
         total = m * line_bytes
         pages = (m // per_file) * math.ceil(per_file / page) + math.ceil((m % per_file) / page)
-        looks = files * polls  # an upper bound: finished parts are no longer asked
+        looks = polls  # one status request a look: the pending parts are asked in turn
         print(f"  {label}: JSONL {size(total)} ({line_bytes:,.0f} B an item) -> one job of "
               f"{files:,} batches (parts) of <= {per_file:,} items, every part written to a "
               f"temporary file before the first upload: {size(total)} of disk at once")
         print(f"    calls: {files:,} uploads + {files:,} creates + up to {looks:,} status polls "
-              f"({polls:,} looks over 24 h x {files:,} parts; a look is {files:,} GETs, "
-              f"{files * status_each:,.1f} s at {status_each * 1000:.1f} ms each, against a "
-              f"{schedule[2]:g}-{schedule[3]:g} s interval) + {pages:,} result pages (more with "
-              f"the watcher: each part's last page is re-read after a look with progress) = "
-              f"{2 * files + looks + pages:,}")
+              f"(one a look over 24 h at {status_each * 1000:.1f} ms each, against a "
+              f"{schedule[2]:g}-{schedule[3]:g} s interval; the {files:,} parts are asked in "
+              f"turn, so each part is seen every {files:,} looks) + {pages:,} result pages "
+              f"(more with the watcher: a part's last page is re-read after a look with "
+              f"progress) = {2 * files + looks + pages:,}")
         print(f"    build {duration(m * build_each)} ({build_each * 1e6:,.0f} us an item), upload "
               f"{duration(total * upload_each)} at the local rate, create "
               f"{duration(files * create_each)} ({create_each:.2f} s a part at the stand-in); "
@@ -672,10 +672,9 @@ def report(args, text: dict, images: dict) -> None:
           f"{duration(record / n * m)} at {record / n * 1e6:.0f} us a row; fetch in all "
           f"{duration(fetch / n * m)}")
     print("  limits: the temporary disk (every part is written before the first upload), "
-          "the status polls (a look asks every part still pending — finished parts are not "
-          "asked again — so thousands of pending parts make one look longer than the polling "
-          "interval), memory of BatchJob.sent/rows (one process holds the whole job), upload "
-          "time over a real network")
+          "progress of a job of thousands of parts (one status request a look, the parts in "
+          "turn: a part is seen every few hours), memory of BatchJob.sent/rows (one process "
+          "holds the whole job), upload time over a real network")
 
 
 if __name__ == "__main__":
