@@ -122,11 +122,6 @@ class BatchBook:
         params = (status, json.dumps(state) if state is not None else None, finished, batch_id)
         self.ledger._safely("write to", lambda conn: conn.execute(sql, params), None)
 
-    def parts_status(self, job_id: str) -> str:
-        """A job's state from its parts: pending while any part is."""
-        states = {p.status for p in self.parts(job_id)}
-        return "pending" if "pending" in states else next(iter(states - {"done"}), "done")
-
     def mark_recorded(self, batch_id: str, custom_ids: Iterable[str]) -> None:
         params = [(batch_id, c) for c in custom_ids]
         sql = "UPDATE batch_rows SET recorded = 1 WHERE batch_id = ? AND custom_id = ?"
