@@ -77,13 +77,8 @@ class BatchJob:
         self.rows: dict[str, Row] = {}  # custom_id -> row, as results arrive
         self.error: GrokError | None = None  # why watching stopped, if it did
         self._tokens: dict[str, str | None] = {}  # per part: the page of results to read next
-        # Each part's last known state (until asked: pending, with its size), and how many of
-        # its results have been read.
-        self._part_status: dict[str, BatchStatus] = {
-            part: BatchStatus(part, None, size, size, 0, 0, 0)
-            for part, size in (part_sizes or {}).items()}
-        self._taken: dict[str, int] = {}
-        self._turn = 0  # which pending part the next look asks
+        self.batches = Parts(self.parts, api, book, part_sizes or {})
+        self._taken: dict[str, int] = {}  # per part: how many of its results have been read
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -125,41 +120,21 @@ class BatchJob:
 
     def status(self) -> BatchStatus:
         """xAI's state of the job now: every part still pending is asked."""
-        if not self.sent:
-            return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
-        for part in self._pending_parts():
-            self._ask(part)
+        if self.sent:
+            for part in self.batches.pending():
+                self.batches.ask(part)
         return self._combined()
 
     def look(self) -> tuple[BatchStatus, str | None]:
         """One status request — for the next part still pending, in turn — and the job's
         state from what is known; (state, the part asked)."""
-        pending = self._pending_parts() if self.sent else []
-        if not pending:
-            return self._combined(), None
-        part = pending[self._turn % len(pending)]
-        self._turn += 1
-        self._ask(part)
+        part = self.batches.ask_next() if self.sent else None
         return self._combined(), part
-
-    def _pending_parts(self) -> list[str]:
-        return [p for p in self.parts
-                if p not in self._part_status or not self._part_status[p].finished]
-
-    def _ask(self, part: str) -> BatchStatus:
-        status = self._part_status[part] = self.api.status(part)
-        if self.book is not None:
-            self.book.update(status.id, status.state, {
-                "pending": status.pending, "success": status.success,
-                "error": status.error, "cancelled": status.cancelled})
-        return status
 
     def _combined(self) -> BatchStatus:
         if not self.sent:
             return BatchStatus(self.id, self.record.name, 0, 0, 0, 0, 0)
-        known = [self._part_status[p] for p in self.parts if p in self._part_status]
-        status = BatchStatus.combine(known) if known else BatchStatus(
-            self.id, self.record.name, len(self.sent), len(self.sent), 0, 0, 0)
+        status = self.batches.combined()
         with self._lock:
             self.last = status
         return status
@@ -184,8 +159,7 @@ class BatchJob:
         each); how many are new."""
         new = 0
         if parts is None:
-            parts = [p for p in self.parts if p not in self._part_status
-                     or self._taken.get(p, 0) < self._part_status[p].done]
+            parts = [p for p in self.parts if self._taken.get(p, 0) < self.batches.done(p)]
         for part in parts if self.sent else ():
             for page, token in self.api.results(part, token=self._tokens.get(part)):
                 taken = [t for t in (self._take(result) for result in page) if t is not None]
@@ -282,8 +256,7 @@ class BatchJob:
             while not self._stop.is_set():
                 try:
                     status, part = self.look()  # one status request a look
-                    if part is not None and self._taken.get(part, 0) < \
-                            self._part_status[part].done:
+                    if part is not None and self._taken.get(part, 0) < self.batches.done(part):
                         self.fetch([part])
                     on_update(self)
                     if not self.sent or status.finished:
@@ -311,19 +284,61 @@ class BatchJob:
 
     def cancel(self) -> BatchStatus:
         """Ask xAI to cancel the job (every part); rows already answered are kept."""
-        statuses = [self.api.cancel(part) for part in self.parts]
-        if self.book is not None:
-            for status in statuses:
-                self.book.update(status.id, status.state)
-        self._part_status.update((s.id, s) for s in statuses)
-        self.last = BatchStatus.combine(statuses)
-        return self.last
+        self.batches.learn([self.api.cancel(part) for part in self.parts])
+        return self._combined()
 
     def __repr__(self) -> str:
         last = self.last
         state = f"{last.state}, {last.done:,} of {last.requests:,} answered" if last else "?"
         parts = f", {len(self.parts)} batches" if len(self.parts) > 1 else ""
         return f"<BatchJob {self.id}: {state}; {len(self.prefilled):,} replayed{parts}>"
+
+
+class Parts:
+    """A job's batches and what xAI last said of each (until asked: pending, with its size);
+    the pending ones are asked in turn, one request a look."""
+
+    def __init__(self, ids: list[str], api: BatchAPI, book: BatchBook | None,
+                 sizes: dict[str, int]) -> None:
+        self.ids, self.api, self.book = ids, api, book
+        self.known = {part: BatchStatus(part, None, size, size, 0, 0, 0)
+                      for part, size in sizes.items()}
+        self._turn = 0
+
+    def pending(self) -> list[str]:
+        return [p for p in self.ids if p not in self.known or not self.known[p].finished]
+
+    def done(self, part: str) -> int:
+        known = self.known.get(part)
+        return known.done if known is not None else 1  # not yet asked: look at its results
+
+    def ask(self, part: str) -> BatchStatus:
+        status = self.api.status(part)
+        self.learn([status])
+        return status
+
+    def ask_next(self) -> str | None:
+        """Ask the next pending part; which one (None when none is pending)."""
+        pending = self.pending()
+        if not pending:
+            return None
+        part = pending[self._turn % len(pending)]
+        self._turn += 1
+        self.ask(part)
+        return part
+
+    def learn(self, statuses: list[BatchStatus]) -> None:
+        """What xAI said of some parts (a status, a creation, a cancellation), kept and noted
+        in the ledger."""
+        for status in statuses:
+            self.known[status.id] = status
+            if self.book is not None:
+                self.book.update(status.id, status.state, {
+                    "pending": status.pending, "success": status.success,
+                    "error": status.error, "cancelled": status.cancelled})
+
+    def combined(self) -> BatchStatus:
+        return BatchStatus.combine([self.known[p] for p in self.ids if p in self.known])
 
 
 def result_table_from(index: list, rows: list[Row], structured: bool, name=None):

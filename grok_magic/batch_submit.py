@@ -69,7 +69,7 @@ def submit(each: Each, *, name: str | None = None, out_name: str | None = None,
     job = BatchJob(records, api, book, recorder, prefilled=prefilled, sent=sent, parse=parse,
                    schedule=schedule,
                    part_sizes={r.id: len(p.rows) for r, p in zip(records, parts, strict=True)})
-    job._part_status.update((status.id, status) for status in statuses)
+    job.batches.learn(statuses)
     job.last = BatchStatus.combine(statuses)
     return job
 

@@ -15,6 +15,7 @@ from grok_magic.errors import (
     GrokError,
     StreamInterruptedError,
 )
+from grok_magic.messages import ENDPOINTS
 from grok_magic.pricing import Price, PriceBook, price_from_language_model
 from grok_magic.redaction import redact
 from grok_magic.response import Response
@@ -30,7 +31,6 @@ LIVE_SEARCH_HINT = (
     "Live Search (search_parameters) is retired; use --search web or --search x, which run "
     "xAI's search tools through the Responses API."
 )
-RESPONSES_PATH = "/responses"
 
 
 
@@ -272,7 +272,7 @@ class GrokClient(Transport):
         """Send a request and return the whole answer (the body's `stream` is forced off)."""
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         response = Response(requested_model=body.get("model"))
-        http = self._post("/chat/completions", body, stream=False, timeout=timeout)
+        http = self._post(ENDPOINTS["chat"], body, stream=False, timeout=timeout)
         data = self._read_json(http, "the answer")
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
@@ -288,7 +288,7 @@ class GrokClient(Transport):
         """Send a streaming request; iterate the result for Deltas, or call `.until_done()`."""
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
-        http = self._post("/chat/completions", body, stream=True, timeout=timeout)
+        http = self._post(ENDPOINTS["chat"], body, stream=True, timeout=timeout)
         return self._open_stream(ResponseStream, http, response)
 
     def respond(self, body: Mapping, *, timeout: float | None = None) -> Response:
@@ -298,7 +298,7 @@ class GrokClient(Transport):
 
         body = {k: v for k, v in body.items() if k != "stream"}
         started = Response().started
-        http = self._post(RESPONSES_PATH, body, stream=False, timeout=timeout)
+        http = self._post(ENDPOINTS["responses"], body, stream=False, timeout=timeout)
         data = self._read_json(http, "the answer")
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a response object",
@@ -315,14 +315,14 @@ class GrokClient(Transport):
 
         body = dict(body, stream=True)
         response = Response(requested_model=body.get("model"))
-        http = self._post(RESPONSES_PATH, body, stream=True, timeout=timeout)
+        http = self._post(ENDPOINTS["responses"], body, stream=True, timeout=timeout)
         return self._open_stream(ResponsesStream, http, response)
 
     def _post(self, path: str, body: Mapping, *, stream: bool, timeout: float | None):
         try:
             return self._send("POST", path, body, stream=stream, timeout=timeout)
         except GoneError as err:
-            if path == RESPONSES_PATH:  # what a 410 there means, and what replaces it
+            if path == ENDPOINTS["responses"]:  # what a 410 there means, and what replaces it
                 err.hint = LIVE_SEARCH_HINT
             raise
 

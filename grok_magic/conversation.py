@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from grok_magic.client import EndHooks, GrokClient
-from grok_magic.messages import build_request, system_message
+from grok_magic.messages import ENDPOINTS, build_request, system_message
 from grok_magic.prompt import sent_image_urls
 from grok_magic.recorder import Recorder
 from grok_magic.response import Response, Totals, Usage
@@ -45,7 +45,7 @@ class Ask:
 
     @property
     def endpoint(self) -> str:
-        return "/responses" if self.wire == "responses" else "/chat/completions"
+        return ENDPOINTS[self.wire]
 
     @property
     def sent_urls(self) -> set[str]:

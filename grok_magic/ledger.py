@@ -102,7 +102,6 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-STATUSES = ("ok", "error", "stopped", "incomplete")
 
 
 class LedgerProblem(Exception):

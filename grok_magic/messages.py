@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 DETAILS = ("auto", "low", "high")
+# The two wire formats and where they are sent (below the base URL).
+ENDPOINTS = {"chat": "/chat/completions", "responses": "/responses"}
 # Options forwarded to the API only when the user set them (None means "not set").
 OPTIONAL_FIELDS = (
     "temperature",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grok_magic.errors import ConfigError, GrokError, InputError
+from grok_magic.messages import ENDPOINTS
 from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from grok_magic.response import Response
 
 # The ledger, budget and replay modules load on the first exchange, not with %load_ext.
-ENDPOINTS = {"chat": "/chat/completions", "responses": "/responses"}  # the ledger's api -> path
 NOTEBOOK_ENV = "JPY_SESSION_NAME"  # set by Jupyter for a notebook's kernel
 _UNOPENED = object()
 

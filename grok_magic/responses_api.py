@@ -22,7 +22,6 @@ from grok_magic.responses_events import (  # noqa: F401 - the decoder's names, r
     usage_from_responses,
 )
 
-PATH = "/responses"
 # Options that map one to one; the chat names of the others are translated in responses_body.
 PASSED_OPTIONS = ("temperature", "top_p", "seed", "user", "max_output_tokens", "tool_choice",
                   "include", "service_tier", "parallel_tool_calls")
