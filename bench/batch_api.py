@@ -66,7 +66,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from standin_process import StandinProcess, status_kb  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 TEXT_TEMPLATE = ("Classify the sentiment of this product review as positive, negative or mixed. "
@@ -156,14 +156,6 @@ def make_images(folder: Path, count: int) -> list[int]:
 
 
 # -- measured in a fresh interpreter ----------------------------------------------------------------
-def status_kb(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 class RssSampler:
     """VmRSS every SAMPLE_EVERY seconds on a thread; the peak within a window."""
 

@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from standin_process import StandinProcess, status_kb  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 CONCURRENCY = 8
@@ -179,14 +179,6 @@ def make_images(folder: Path, count: int) -> dict:
     return {"seconds": time.monotonic() - start, "mean_mb": sum(sizes) / len(sizes) / 1e6,
             "linked": linked, "disk_mb": sum(sizes) / 1e6 + (count - DISTINCT_IMAGES - linked)
             * sum(sizes) / len(sizes) / 1e6}
-
-
-def status_kb(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def memory_child(mode: str, folder: str) -> None:

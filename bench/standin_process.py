@@ -1,7 +1,8 @@
-"""The benchmarks' stand-in, run in its own process so it shares neither CPU time nor memory with
-what is measured. `StandinProcess(handler)` starts it; `ask(*command)` sends a command, which
-`handler(srv, command)` (a module-level function of the benchmark) carries out in the child,
-and returns its answer; `stop()` ends it."""
+"""What the benchmarks share: the stand-in, run in its own process so it shares neither CPU
+time nor memory with what is measured, and reading /proc/self/status. `StandinProcess(handler)`
+starts the stand-in; `ask(*command)` sends a command, which `handler(srv, command)` (a
+module-level function of the benchmark) carries out in the child, and returns its answer;
+`stop()` ends it."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ class StandinProcess:
     def stop(self) -> None:
         self.conn.send(("stop",))
         self.child.join(10)
+
+
+def status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS, VmHWM), 0 where there is none."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
