@@ -74,7 +74,6 @@ class Recorder:
         self.daily_budget = daily_budget
         self.notebook = notebook if notebook is not None else os.environ.get(NOTEBOOK_ENV) or None
         self.session = kernel_session()
-        self.spent = 0.0  # USD spent through this recorder (this kernel); replays are free
         self.reserved = 0.0  # estimated prompt cost of requests in flight (counted as spent)
         self.tally = _new_tally()  # every answer this session: cells, panel, --each, batches
         self._location, self._notify = location, notify
@@ -192,6 +191,11 @@ class Recorder:
                 self.reserved = max(self.reserved - reserved, 0.0)
 
     # -- budgets -------------------------------------------------------------------------------
+    @property
+    def spent(self) -> float:
+        """USD this recorder's answers cost (this kernel); replays cost nothing."""
+        return self.tally.cost
+
     def limits(self) -> list[Limit]:
         """The limits that are set, with what has been spent against each."""
         if self.budget is None and self.daily_budget is None:
@@ -215,11 +219,9 @@ class Recorder:
     # -- recording -----------------------------------------------------------------------------
     def ended(self, canonical: dict, ask: Ask, response: Response, reserved: float = 0.0) -> None:
         """An answer from xAI ended (complete, stopped or cut off): count and record it."""
-        cost = response.cost
+        self.tally.add(response)  # counted before its reservation is let go: never under
         with self._lock:
-            self.spent += cost or 0.0
             self.reserved = max(self.reserved - reserved, 0.0)
-        self.tally.add(response)
         self._write(canonical, ask.source, ask.cell, response, None, None, api=ask.wire)
 
     def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
@@ -253,8 +255,6 @@ class Recorder:
     def record_results(self, results: list[tuple[dict, Response | None, str | None]],
                        cell: int | None = None) -> None:
         """Batch API results — (canonical request, answer or None, error) — in one write."""
-        with self._lock:
-            self.spent += sum(r.cost or 0.0 for _, r, _ in results if r is not None)
         for _, response, _ in results:
             if response is not None:
                 self.tally.add(response)
