@@ -14,7 +14,7 @@ from IPython.display import display
 from grok_magic.batch_job import BatchJob
 from grok_magic.batch_submit import submit
 from grok_magic.markdown import wrap
-from grok_magic.notebook.display import Report, cell
+from grok_magic.notebook.display import Report, cell, with_widget
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
 from grok_magic.notebook.reports import table
 from grok_magic.pricing import format_cost
@@ -96,13 +96,7 @@ class JobView:
             print(f"{self.text}\n{note}")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = {"text/plain": self.text, "text/html": self._html()}
-        if self.widget is not None:
-            view = (self.widget._repr_mimebundle_() or {}).get(
-                "application/vnd.jupyter.widget-view+json")
-            if view:
-                bundle["application/vnd.jupyter.widget-view+json"] = view
-        return bundle
+        return with_widget({"text/plain": self.text, "text/html": self._html()}, self.widget)
 
 
 def run_batch(magics: GrokMagics, args, each: Each):

@@ -42,6 +42,19 @@ def cell(value: object) -> str:
     return escape_markdown(redact(str(value)))
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def with_widget(bundle: dict, widget) -> dict:
+    """`bundle` (static HTML and text, for saved notebooks and nbconvert) plus the live view of
+    `widget` when there is one: front ends that run widgets show it, others the static twin."""
+    if widget is not None:
+        view = (widget._repr_mimebundle_() or {}).get(WIDGET_VIEW)
+        if view:
+            bundle[WIDGET_VIEW] = view
+    return bundle
+
+
 def is_terminal(shell) -> bool:
     """Terminal IPython gets plain text and no widgets."""
     return type(shell).__name__ == "TerminalInteractiveShell"
@@ -225,13 +238,7 @@ class UsageDisplay:
         return wrap(f"<div class='grok-usage-static'>{self._items_html()}</div>")
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = {"text/plain": self.plain, "text/html": self.html}
-        if self.widget is not None:
-            widget_bundle = self.widget._repr_mimebundle_() or {}
-            view = widget_bundle.get("application/vnd.jupyter.widget-view+json")
-            if view:
-                bundle["application/vnd.jupyter.widget-view+json"] = view
-        return bundle
+        return with_widget({"text/plain": self.plain, "text/html": self.html}, self.widget)
 
     def __repr__(self) -> str:
         return self.plain
