@@ -16,7 +16,7 @@ from grok_magic.batch_submit import submit
 from grok_magic.markdown import wrap
 from grok_magic.notebook.display import Report, cell, with_widget
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
-from grok_magic.notebook.reports import table
+from grok_magic.notebook.reports import local_time, table
 from grok_magic.pricing import format_cost
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def batches(magics: GrokMagics, rest: str):
     if not jobs:
         message = f"No batch jobs in the ledger {ledger.path} yet."
         return display(Report(f"*{cell(message)}*", message))
-    rows = [(j.id, _local(j.created), f"{j.count:,}", j.status, j.model or "?",
+    rows = [(j.id, local_time(j.created), f"{j.count:,}", j.status, j.model or "?",
              j.notebook or "", j.name or "") for j in jobs]
     plain = [f"{r[0]}  {r[1]}  {r[2]} rows  {r[3]}  {r[4]}" for r in rows]
     markdown = table(("batch", "created", "rows", "state", "model", "notebook", "name"), rows)
@@ -169,7 +169,3 @@ def batch(magics: GrokMagics, rest: str):
     display(EachReport(job.summary(), result))
     return None
 
-
-def _local(moment: str) -> str:
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone().strftime(
-        "%Y-%m-%d %H:%M")

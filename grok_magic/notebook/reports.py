@@ -143,8 +143,12 @@ def first_words(text: str | None, words: int) -> str:
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
-def local_time(entry) -> str:
-    return entry.when.astimezone().strftime("%Y-%m-%d %H:%M")
+def local_time(moment: str) -> str:
+    """A ledger time (UTC, ISO 8601) as local time, to the minute."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone().strftime(
+        "%Y-%m-%d %H:%M")
 
 
 def log_report(entries: Sequence, total: int, path: object) -> Report:
@@ -157,9 +161,9 @@ def log_report(entries: Sequence, total: int, path: object) -> Report:
         model = e.model_served or e.model_asked or "?"
         status = e.status if not e.error else f"{e.status}: {first_words(e.error, 8)}"
         question, answer = first_words(e.question, 8), first_words(e.answer, 10)
-        rows.append((local_time(e), model, f"{e.total_tokens:,}", format_cost(e.cost), status,
+        rows.append((local_time(e.time), model, f"{e.total_tokens:,}", format_cost(e.cost), status,
                      question, answer))
-        plain.append(f"{local_time(e)}  {model}  {e.total_tokens:,} tokens  "
+        plain.append(f"{local_time(e.time)}  {model}  {e.total_tokens:,} tokens  "
                      f"{format_cost(e.cost)}  {status}\n  Q: {question}\n  A: {answer}")
     title = f"Last {len(entries)} of {total:,} exchanges in {path}"
     markdown = f"**{cell(title)}**\n\n" + table(
