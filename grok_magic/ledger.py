@@ -150,11 +150,6 @@ class Entry:
     id: int | None = None
 
     @property
-    def when(self) -> datetime:
-        """The time as an aware UTC datetime."""
-        return datetime.fromisoformat(self.time.replace("Z", "+00:00"))
-
-    @property
     def usage_fields(self) -> dict:
         return json.loads(self.usage) if self.usage else {}
 
