@@ -11,6 +11,7 @@ from IPython.display import display
 
 from grok_magic.each import Each, EachInterrupted, Plan, Summary
 from grok_magic.each_runner import Progress
+from grok_magic.messages import ENDPOINTS
 from grok_magic.notebook.display import Report, cell
 from grok_magic.notebook.reports import DryRun, table
 from grok_magic.pricing import format_cost
@@ -81,20 +82,18 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         max_retries=magics.max_retries, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh, cache=magics.each_cache,
         name=name)
-    if args.batch_api and not args.dry_run:
-        from grok_magic.notebook.batch_view import run_batch
-
-        if magics.recorder.replay != "only":
-            client.settings.require_secret()
-        return run_batch(magics, args, each)
     if args.dry_run:
         plan = each.plan()
         if args.out:
             magics.user_ns[args.out] = plan  # first_body, count, low, high
-        return display(DryRun(f"{client.settings.base_url}/chat/completions", plan.first_body,
+        return display(DryRun(f"{client.settings.base_url}{ENDPOINTS['chat']}", plan.first_body,
                               note=plan_note(plan)))
     if magics.recorder.replay != "only":
         client.settings.require_secret()  # one clear message, rather than one per item
+    if args.batch_api:
+        from grok_magic.notebook.batch_view import run_batch
+
+        return run_batch(magics, args, each)
     bar = ProgressBar(len(each.items), magics.terminal)
     try:
         result = each.run(bar.update)
