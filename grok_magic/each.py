@@ -93,7 +93,7 @@ class Each:
         reasoning_effort: str | None = None, json: bool = False, schema: str | object = None,
         timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY,
         max_retries: int = 2, max_side: int | None = None, max_value_chars: int | None = None,
-        resume: bool = True, cache: dict | None = None, source: str = "each",
+        resume: bool = True, source: str = "each",
         name: str = "the data",
     ) -> None:
         namespace = dict(namespace or {})
@@ -106,7 +106,6 @@ class Each:
         self.recorder = recorder if recorder is not None else Recorder.from_env()
         self.model = model or self.client.settings.model or DEFAULT_MODEL
         self.max_tokens, self.concurrency, self.max_retries = max_tokens, concurrency, max_retries
-        self.cache, self.resume = cache, resume
         options = {"temperature": temperature, "max_completion_tokens": max_tokens,
                    "reasoning_effort": reasoning_effort, "response_format": response_format}
         self.make_ask = template_ask(
@@ -141,8 +140,7 @@ class Each:
         parse = (lambda r: parse_structured(r, self.validator)) if self.structured else None
         runner = EachRun(len(self.items), self.make_ask, client, self.recorder,
                          concurrency=self.concurrency, max_retries=self.max_retries,
-                         on_progress=on_progress, cache=self.cache, parse=parse,
-                         resume=self.resume)
+                         on_progress=on_progress, parse=parse)
         try:
             rows = runner.run()
         finally:

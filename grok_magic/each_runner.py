@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from grok_magic.budget import BudgetExceeded
-from grok_magic.canonical import canonical_request, request_hash
 from grok_magic.client import GrokClient
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.each_items import Items
@@ -110,16 +109,14 @@ class EachRun:
         self, size: int, make_ask: Callable[[int], Ask], client: GrokClient, recorder: Recorder,
         *, concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = 2,
         on_progress: Callable[[Progress], None] | None = None,
-        cache: dict | None = None, parse: Callable[[Response], object] | None = None,
-        resume: bool = True, clock: Callable[[], float] = time.monotonic,
+        parse: Callable[[Response], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.size, self.make_ask, self.client, self.recorder = size, make_ask, client, recorder
         self.concurrency = max(1, int(concurrency))
         self.limit = self.concurrency
         self.max_retries = max_retries
         self.on_progress = on_progress
-        self.cache = cache if cache is not None else {}
-        self.resume = resume
         self.parse = parse
         self.clock = clock
         self.rows = [Row() for _ in range(size)]
@@ -276,12 +273,6 @@ class EachRun:
     def _one(self, position: int) -> Response:
         ask = self.make_ask(position)
         convo = Conversation(max_history=0, recorder=self.recorder)
-        key = None
-        if self.recorder.ledger is None:  # no ledger to resume from: this session's cache
-            key = request_hash(canonical_request(convo.build(ask)))
-            cached = self.cache.get(key) if self.resume else None
-            if cached is not None:
-                return replace(cached, replay_of=0, original_cost=cached.cost, started=time.monotonic())
         stream = convo.stream(self.client, ask)
         with self._lock:
             self._streams[position] = stream
@@ -294,8 +285,6 @@ class EachRun:
                 self._streams.pop(position, None)
         if response.stopped and self._cancelled.is_set():
             raise InterruptedByUser(response=response)
-        if key is not None and response.complete:
-            self.cache[key] = response
         return response
 
 

@@ -76,6 +76,9 @@ class Recorder:
         self.session = kernel_session()
         self.reserved = 0.0  # estimated prompt cost of requests in flight (counted as spent)
         self.tally = _new_tally()  # every answer this session: cells, panel, --each, batches
+        # With the ledger off, the answers to questions that may be replayed (ask.replay set,
+        # as --each sets it) are kept here instead, so a run resumes within the session.
+        self.memory: dict = {}
         self._location, self._notify = location, notify
         self._ledger = ledger if ledger is not None or location is None else _UNOPENED
         self._lock = threading.Lock()
@@ -153,7 +156,8 @@ class Recorder:
         mode = "only" if self.replay == "only" else ask.replay or self.replay
         if mode == "off":
             return None
-        entry = self.ledger.find_answer(key) if self.ledger is not None else None
+        entry = (self.ledger.find_answer(key) if self.ledger is not None
+                 else self.memory.get(key))
         if entry is None and mode == "only":
             from grok_magic.canonical import question_of
 
@@ -223,6 +227,11 @@ class Recorder:
         with self._lock:
             self.reserved = max(self.reserved - reserved, 0.0)
         self._write(canonical, ask.source, ask.cell, response, None, None, api=ask.wire)
+        if self.ledger is None and ask.replay and response.complete:
+            entry = self._entry(canonical, ask.source, ask.cell, response, None, None,
+                                api=ask.wire)
+            entry.id = 0  # replayed from this session's memory, not from a ledger row
+            self.memory[entry.request_hash] = entry
 
     def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *,

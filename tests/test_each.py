@@ -16,10 +16,12 @@ from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Fault, Reply
 
+from grok_magic.conversation import Ask, Conversation
 from grok_magic.each import Each, EachInterrupted, ask_each
 from grok_magic.each_items import items_of
 from grok_magic.errors import InputError
 from grok_magic.ledger import Ledger
+from grok_magic.messages import user_message
 from grok_magic.recorder import Recorder
 
 ECHO = re.compile(r'to: "(.*?)"')
@@ -246,18 +248,21 @@ def test_interrupt_drops_in_flight_keeps_finished_rows_and_resumes(client, recor
 
 
 def test_without_a_ledger_a_rerun_resumes_from_this_session(client, xai_env):
-    cache: dict = {}
-    first = ask_each("Q {item}", ["a", "b"], client=client, recorder=Recorder(None), cache=cache)
+    session = Recorder(None)  # the ledger is off: the recorder remembers this session's answers
+    first = ask_each("Q {item}", ["a", "b"], client=client, recorder=session)
     sent = len(chat_bodies(xai_env))
-    again = ask_each("Q {item}", ["a", "b", "c"], client=client, recorder=Recorder(None),
-                     cache=cache)
+    again = ask_each("Q {item}", ["a", "b", "c"], client=client, recorder=session)
     assert len(chat_bodies(xai_env)) == sent + 1  # only "c"
     assert list(again["replayed"]) == [True, True, False]
     assert list(again["answer"][:2]) == list(first["answer"])
     assert list(again["cost"][:2]) == [0.0, 0.0]
-    fresh = ask_each("Q {item}", ["a"], client=client, recorder=Recorder(None), cache=cache,
-                     resume=False)
+    fresh = ask_each("Q {item}", ["a"], client=client, recorder=session, resume=False)
     assert not fresh.loc[0, "replayed"] and len(chat_bodies(xai_env)) == sent + 2
+    # Another session (recorder) remembers nothing; plain questions are never kept.
+    ask_each("Q {item}", ["a"], client=client, recorder=Recorder(None))
+    assert len(chat_bodies(xai_env)) == sent + 3
+    Conversation(recorder=session).send(client, Ask(user_message(["plain"]), "grok-4"))
+    assert len(session.memory) == 3
 
 
 # -- the magic ---------------------------------------------------------------------------------

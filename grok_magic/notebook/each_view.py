@@ -80,7 +80,7 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         max_tokens=args.max_tokens, reasoning_effort=args.reasoning_effort, json=args.json,
         schema=args.schema, timeout=args.timeout, concurrency=args.concurrency or magics.concurrency,
         max_retries=magics.max_retries, max_side=magics.max_image_side,
-        max_value_chars=magics.max_value_chars, resume=not args.fresh, cache=magics.each_cache,
+        max_value_chars=magics.max_value_chars, resume=not args.fresh,
         name=name)
     if args.dry_run:
         plan = each.plan()

@@ -102,7 +102,6 @@ class GrokOptions(Magics):
                                  daily_budget=self.daily_budget)
         self._open_ledger()
         self.conversation = Conversation(max_history=self.max_history, recorder=self.recorder)
-        self.each_cache: dict = {}  # --each answers of this session, to resume without a ledger
         self.batch_schedule = None  # how often Batch API jobs are polled (None: PollSchedule())
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None
