@@ -84,14 +84,11 @@ class BatchStatus:
     @property
     def state(self) -> str:
         """pending, done, cancelled (by you or by xAI) or expired."""
-        if self.pending and self.expires and _past(self.expires):
-            return "expired"
+        expired = bool(self.expires) and _past(self.expires)
         if self.pending:
-            return "pending"
-        if self.cancel_by_xai_message or (self.cancelled_at and self.cancelled):
-            return "cancelled"
-        if self.cancelled and self.expires and _past(self.expires):
-            return "expired"
+            return "expired" if expired else "pending"
+        if self.cancelled:  # requests that will never be answered: by you, by xAI, or by time
+            return "expired" if expired and not self.cancelled_at else "cancelled"
         return "done"
 
     @property

@@ -49,10 +49,10 @@ class Batch:
     cancelled_at: float | None = None
     cancel_by_xai_message: str | None = None
     expired: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def state(self) -> dict:
-        with self.lock:
+        with self.lock:  # (an RLock: body() holds it too, so a body is one consistent view)
             done = len(self.results)
             errors = sum(1 for r in self.results if r["batch_result"].get("error"))
             stopped = self.cancelled_at is not None or self.expired
@@ -62,13 +62,14 @@ class Batch:
                     "num_cancelled": len(self.lines) - done if stopped else 0}
 
     def body(self) -> dict:
-        expire = self.created + EXPIRES_AFTER
-        if self.expired:
-            expire = time.time() - 1
-        return {"batch_id": self.id, "name": self.name, "create_time": _iso(self.created),
-                "expire_time": _iso(expire),
-                "cancel_time": _iso(self.cancelled_at) if self.cancelled_at else None,
-                "cancel_by_xai_message": self.cancel_by_xai_message, "state": self.state()}
+        with self.lock:
+            expire = self.created + EXPIRES_AFTER
+            if self.expired:
+                expire = time.time() - 1
+            return {"batch_id": self.id, "name": self.name, "create_time": _iso(self.created),
+                    "expire_time": _iso(expire),
+                    "cancel_time": _iso(self.cancelled_at) if self.cancelled_at else None,
+                    "cancel_by_xai_message": self.cancel_by_xai_message, "state": self.state()}
 
 
 @dataclass
