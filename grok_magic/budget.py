@@ -23,6 +23,7 @@ MESSAGE_TOKENS = 3  # role and separators per message
 TILE_SIDE = 448
 TILE_TOKENS = 256
 MAX_TILES = 6
+HEADER_CHARS = 64 * 1024  # base64 characters decoded to find an image's size (48 KB of it)
 
 
 class BudgetExceeded(InputError):
@@ -105,12 +106,18 @@ def _image_size(url: str) -> tuple[int, int] | None:
         return None
     try:
         from PIL import Image
-
-        # Only the header is read: the image is not decoded.
-        with Image.open(io.BytesIO(base64.b64decode(payload))) as image:
-            return image.size
-    except (binascii.Error, ValueError, OSError, ImportError):
+    except ImportError:
         return None
+    # Only the header is read (the size is near the start), so only the start is decoded from
+    # base64; the whole image only when its header lies further in (a JPEG with large EXIF).
+    for chunk in (payload[:HEADER_CHARS], payload):
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(chunk[: len(chunk) // 4 * 4]))) as image:
+                return image.size
+        except (binascii.Error, ValueError, OSError):
+            if len(chunk) == len(payload):
+                return None
+    return None
 
 
 def estimate_prompt_cost(body: Mapping, price: Price | None) -> float | None:

@@ -423,3 +423,15 @@ def test_a_stopped_connection_before_any_answer_is_an_error_row(client, xai_serv
         convo_with(ledger).send(client, Ask(user_message(["Q"]), "grok-4"))
     [row] = ledger.entries()
     assert row.status == "error" and row.error
+
+
+def test_an_images_size_is_read_from_its_start_or_else_from_all_of_it():
+    """The size is found from the first bytes of a data URL; a JPEG whose header lies further
+    in (a 150 KB ICC profile before it) is still measured, from the whole image."""
+    from PIL import Image
+
+    for icc in (b"", b"\0" * 150_000):
+        buffer = io.BytesIO()
+        Image.new("RGB", (900, 500), (1, 2, 3)).save(buffer, "JPEG", icc_profile=icc or None)
+        url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+        assert image_tokens(url) == (3 * 2 + 1) * 256  # 900×500: 3×2 tiles of 448, plus one
