@@ -61,9 +61,11 @@ class Sink(Protocol):
     def reasoning(self, text: str) -> None:
         """The model's reasoning, shown folded after the answer."""
 
-    # Optional (a sink without them shows no tool results):
-    # sources(html, text) — the numbered Sources list under the answer (safe HTML, plain twin);
-    # code_ran(text) — the code Grok ran on xAI's servers, shown folded like the reasoning.
+    def sources(self, html: str, text: str) -> None:
+        """The numbered Sources list under the answer (safe HTML, and its plain twin)."""
+
+    def code_ran(self, text: str) -> None:
+        """The code Grok ran on xAI's servers, shown folded like the reasoning."""
 
 
 class AnswerStream:
@@ -187,14 +189,13 @@ class AnswerStream:
             self.sink.reasoning(redact("".join(self._reasoning)))
 
     def _tool_results(self, response) -> None:
-        sources, code_ran = getattr(self.sink, "sources", None), getattr(self.sink, "code_ran", None)
         if not response.citations and not response.tool_calls:
             return
         from grok_magic.notebook.sources import code_runs, sources_html
 
-        found = sources_html(response.citations) if sources is not None else None
+        found = sources_html(response.citations)
         if found is not None:
-            sources(*found)
-        code = code_runs(response.tool_calls) if code_ran is not None else ""
+            self.sink.sources(*found)
+        code = code_runs(response.tool_calls)
         if code:
-            code_ran(code)
+            self.sink.code_ran(code)

@@ -60,27 +60,30 @@ def is_terminal(shell) -> bool:
     return type(shell).__name__ == "TerminalInteractiveShell"
 
 
-def reasoning_bundle(reasoning: str) -> dict:
-    """Reasoning text, collapsed; escaped, since it is model output."""
-    reasoning = redact(reasoning)
-    summary = f"Reasoning ({len(reasoning):,} characters) — also in _grok.reasoning"
+def folded_bundle(css_class: str, summary: str, text: str) -> dict:
+    """Model text shown folded under an answer, as text (escaped), with our summary line."""
     return {
-        "text/html": wrap(f"<details class='grok-reasoning'><summary>{summary}</summary>"
-                          f"<pre style='white-space: pre-wrap'>{html.escape(reasoning)}</pre></details>"),
+        "text/html": wrap(f"<details class='{css_class}'><summary>{html.escape(summary)}"
+                          f"</summary><pre style='white-space: pre-wrap'>{html.escape(text)}"
+                          "</pre></details>"),
         "text/plain": f"[{summary}]",
     }
+
+
+def reasoning_bundle(reasoning: str) -> dict:
+    """Reasoning text, collapsed."""
+    reasoning = redact(reasoning)
+    return folded_bundle("grok-reasoning", f"Reasoning ({len(reasoning):,} characters) — also "
+                                           "in _grok.reasoning", reasoning)
 
 
 def code_ran_bundle(code: str) -> dict:
-    """The code Grok ran on xAI's servers, collapsed; escaped, since it is model output."""
+    """The code Grok ran on xAI's servers, collapsed."""
     code = redact(code)
     lines = code.count("\n") + 1
-    summary = f"Code Grok ran ({lines:,} line{'s' if lines != 1 else ''}) — also in _grok.tool_calls"
-    return {
-        "text/html": wrap(f"<details class='grok-code-ran'><summary>{summary}</summary>"
-                          f"<pre style='white-space: pre-wrap'>{html.escape(code)}</pre></details>"),
-        "text/plain": f"[{summary}]",
-    }
+    return folded_bundle("grok-code-ran", f"Code Grok ran ({lines:,} line"
+                                          f"{'s' if lines != 1 else ''}) — also in "
+                                          "_grok.tool_calls", code)
 
 
 # -- sinks of an AnswerStream --------------------------------------------------------------------
@@ -154,6 +157,9 @@ class TerminalSink:
 
     def sources(self, html_text: str, text: str) -> None:
         self._write(f"{text}\n")
+
+    def code_ran(self, code: str) -> None:
+        pass  # in _grok.tool_calls; a terminal shows the answer only
 
 
 # -- usage ---------------------------------------------------------------------------------------

@@ -219,11 +219,13 @@ class AnswerView:
 
     def reasoning(self, text: str) -> None:
         """The model's reasoning, collapsed, shown as plain text."""
+        self._folded("grok-reasoning", f"Reasoning ({len(text):,} characters)", text)
+
+    def _folded(self, css_class: str, title: str, text: str) -> None:
         body = widgets.Output()
         body.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
-        box = widgets.Accordion(children=[body], titles=(f"Reasoning ({len(text):,} characters)",),
-                                selected_index=None)
-        box.add_class("grok-reasoning")
+        box = widgets.Accordion(children=[body], titles=(title,), selected_index=None)
+        box.add_class(css_class)
         self.extras.children = (*self.extras.children, box)
 
     def sources(self, html_text_: str, text: str) -> None:
@@ -234,11 +236,7 @@ class AnswerView:
 
     def code_ran(self, code: str) -> None:
         """The code Grok ran on xAI's servers, collapsed, shown as plain text."""
-        body = widgets.Output()
-        body.outputs = ({"output_type": "stream", "name": "stdout", "text": code},)
-        box = widgets.Accordion(children=[body], titles=("Code Grok ran",), selected_index=None)
-        box.add_class("grok-code-ran")
-        self.extras.children = (*self.extras.children, box)
+        self._folded("grok-code-ran", "Code Grok ran", code)
 
     def add_usage(self, usage_widget: widgets.Widget) -> None:
         self.extras.children = (*self.extras.children, usage_widget)
