@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchStatus
 from grok_magic.batch_book import BatchBook, JobRecord, SentRow
+from grok_magic.canonical import Canonical
 from grok_magic.client import GrokClient
 from grok_magic.each import result_table, summarise
 from grok_magic.each_runner import Progress, Row, fill_row
@@ -184,9 +185,10 @@ class BatchJob:
         outcome = result.get("batch_result") or {}
         completion = ((outcome.get("response") or {}).get("chat_get_completion")
                       if isinstance(outcome, dict) else None)
-        canonical = json.loads(sent.request)
+        canonical = Canonical(json.loads(sent.request), sent.request, sent.request_hash)
         if completion:
-            response = Response.from_completion(completion, requested_model=canonical.get("model"))
+            response = Response.from_completion(completion,
+                                                requested_model=canonical.body.get("model"))
             row = fill_row(Row(), response, self.parse)
             error = None if row.ok else row.error
         else:

@@ -14,7 +14,7 @@ from grok_magic import batch_api
 from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchStatus, BatchTooLargeError
 from grok_magic.batch_book import BatchBook, JobRecord, SentRow
 from grok_magic.batch_job import REPLAYED, BatchJob, PollSchedule, custom_id_of, parser
-from grok_magic.canonical import canonical_json, canonical_request, question_of
+from grok_magic.canonical import Canonical, question_of
 from grok_magic.each import Each, index_name_of
 from grok_magic.each_runner import Row, fill_row
 from grok_magic.errors import GrokError
@@ -83,15 +83,13 @@ def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Par
         for position in range(len(each.items)):
             body = {k: v for k, v in each.body(position).items()
                     if k not in ("stream", "stream_options")}
-            canonical = canonical_request(body)
-            text = canonical_json(canonical)
-            key = hashlib.sha256(text.encode()).hexdigest()
+            canonical = Canonical.of(body)
+            key, text, question = canonical.hash, canonical.text, question_of(canonical.body)
             custom_id = custom_id_of(position)
             entry = ledger.find_answer(key) if ledger is not None else None
             if entry is not None:
                 prefilled[position] = fill_row(Row(), ReplayStream(entry).until_done(), parse)
-                replayed.append(SentRow(custom_id, position, key, text, question_of(canonical),
-                                        REPLAYED))
+                replayed.append(SentRow(custom_id, position, key, text, question, REPLAYED))
                 continue
             line = (json.dumps({"custom_id": custom_id, "method": "POST", "url": CHAT_URL,
                                 "body": body}, ensure_ascii=False) + "\n").encode()
@@ -107,8 +105,7 @@ def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Par
                 parts.append(Part(Path(handle.name)))
             handle.write(line)
             parts[-1].size += len(line)
-            parts[-1].rows.append(SentRow(custom_id, position, key, text,
-                                          question_of(canonical)))
+            parts[-1].rows.append(SentRow(custom_id, position, key, text, question))
     except BaseException:
         for part in parts:
             part.path.unlink(missing_ok=True)

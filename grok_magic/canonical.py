@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from grok_magic.redaction import redact_value
 
@@ -22,8 +23,24 @@ def canonical_request(body: Mapping) -> dict:
     return redact_value(_hash_images(trimmed))
 
 
-def request_hash(canonical: Mapping) -> str:
-    return hashlib.sha256(canonical_json(canonical).encode()).hexdigest()
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """A request in canonical form, its JSON text and that text's hash, each made once."""
+
+    body: dict
+    text: str
+    hash: str
+
+    @classmethod
+    def of(cls, body: Mapping) -> Canonical:
+        """From a request body as sent."""
+        canonical = canonical_request(body)
+        text = canonical_json(canonical)
+        return cls(canonical, text, _digest(text))
 
 
 def canonical_json(canonical: Mapping) -> str:

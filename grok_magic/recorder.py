@@ -22,6 +22,7 @@ from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
 
 if TYPE_CHECKING:
     from grok_magic.budget import Limit
+    from grok_magic.canonical import Canonical
     from grok_magic.client import EndHooks, GrokClient
     from grok_magic.conversation import Ask
     from grok_magic.ledger import Ledger
@@ -127,11 +128,11 @@ class Recorder:
 
     def _exchange(self, client: GrokClient, body: Mapping, ask: Ask, send: Callable, *,
                   streaming: bool):
-        from grok_magic.canonical import canonical_request, request_hash
+        from grok_magic.canonical import Canonical
         from grok_magic.replay import ReplayStream
 
-        canonical = canonical_request(body)
-        entry = self._replayable(request_hash(canonical), body, ask)
+        canonical = Canonical.of(body)
+        entry = self._replayable(canonical.hash, body, ask)
         if entry is not None:
             replayed = ReplayStream(entry)
             replayed.on_end(self.tally.add)  # counted (it costs nothing), not written again
@@ -221,7 +222,7 @@ class Recorder:
         return found
 
     # -- recording -----------------------------------------------------------------------------
-    def ended(self, canonical: dict, ask: Ask, response: Response, reserved: float = 0.0) -> None:
+    def ended(self, canonical: Canonical, ask: Ask, response: Response, reserved: float = 0.0) -> None:
         """An answer from xAI ended (complete, stopped or cut off): count and record it."""
         self.tally.add(response)  # counted before its reservation is let go: never under
         with self._lock:
@@ -233,7 +234,7 @@ class Recorder:
             entry.id = 0  # replayed from this session's memory, not from a ledger row
             self.memory[entry.request_hash] = entry
 
-    def _write(self, canonical: dict, source: str, cell: int | None, response: Response | None,
+    def _write(self, canonical: Canonical, source: str, cell: int | None, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *,
                api: str = "chat") -> None:
         if self.ledger is None or self.ledger.readonly:
@@ -241,16 +242,16 @@ class Recorder:
         self.ledger.record(self._entry(canonical, source, cell, response, error, seconds,
                                        api=api))
 
-    def _entry(self, canonical: dict, source: str, cell: int | None, response: Response | None,
+    def _entry(self, canonical: Canonical, source: str, cell: int | None, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *, api: str = "chat"):
-        from grok_magic.canonical import canonical_json, question_of, request_hash
+        from grok_magic.canonical import question_of
         from grok_magic.ledger import Entry, utc_now
 
         entry = Entry(
             time=utc_now(), session=self.session, notebook=self.notebook, cell=cell,
             source=source, api=api, endpoint=ENDPOINTS[api],
-            model_asked=canonical.get("model"), request_hash=request_hash(canonical),
-            request=canonical_json(canonical), question=question_of(canonical),
+            model_asked=canonical.body.get("model"), request_hash=canonical.hash,
+            request=canonical.text, question=question_of(canonical.body),
             status="error" if response is None or isinstance(error, str) else response.status,
             error=error if isinstance(error, str) or error is None else
             f"{error.title}: {error.message}",
@@ -261,7 +262,7 @@ class Recorder:
             entry.error = entry.error or (error if isinstance(error, str) else None)
         return entry
 
-    def record_results(self, results: list[tuple[dict, Response | None, str | None]],
+    def record_results(self, results: list[tuple[Canonical, Response | None, str | None]],
                        cell: int | None = None) -> None:
         """Batch API results — (canonical request, answer or None, error) — in one write."""
         for _, response, _ in results:

@@ -14,7 +14,7 @@ import pytest
 from xai_standin import FAKE_KEY, Close, Fault, Reply
 
 from grok_magic.budget import BudgetExceeded, estimate_prompt_tokens, image_tokens
-from grok_magic.canonical import canonical_request, request_hash
+from grok_magic.canonical import Canonical, canonical_request
 from grok_magic.client import GrokClient
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import AuthenticationError, MissingKeyError, StreamInterruptedError
@@ -129,7 +129,7 @@ def test_a_streamed_exchange_is_recorded_with_every_field(client, xai_server, le
                             "media_type": "image/png"}, "detail": "low"}
     assert "base64" not in row.request and "iVBOR" not in row.request  # no image bytes stored
     assert row.question == "What is 2+2? Look: [image]"
-    assert row.request_hash == request_hash(canonical_request(xai_server.last_request.json))
+    assert row.request_hash == Canonical.of(xai_server.last_request.json).hash
 
 
 def test_the_image_digest_is_of_the_decoded_bytes():
@@ -143,15 +143,20 @@ def test_the_image_digest_is_of_the_decoded_bytes():
 def test_the_hash_ignores_stream_flags_and_sees_images_and_options():
     turn = image_turn("Describe", png())
     base = {"model": "grok-4", "messages": [turn]}
-    h = request_hash(canonical_request(base))
-    assert request_hash(canonical_request(
-        {**base, "stream": True, "stream_options": {"include_usage": True}})) == h
-    assert request_hash(canonical_request({"model": "grok-4", "messages": [
-        image_turn("Describe", png())]})) == h  # the same pixels encode to the same bytes
-    assert request_hash(canonical_request({"model": "grok-4", "messages": [
-        image_turn("Describe", png(color=(0, 0, 0)))]})) != h
-    assert request_hash(canonical_request({**base, "temperature": 0.5})) != h
-    assert request_hash(canonical_request({**base, "model": "grok-3-mini"})) != h
+
+    def key(body):
+        return Canonical.of(body).hash
+
+    h = key(base)
+    assert key({**base, "stream": True, "stream_options": {"include_usage": True}}) == h
+    assert key({"model": "grok-4", "messages": [
+        image_turn("Describe", png())]}) == h  # the same pixels encode to the same bytes
+    assert key({"model": "grok-4", "messages": [
+        image_turn("Describe", png(color=(0, 0, 0)))]}) != h
+    assert key({**base, "temperature": 0.5}) != h
+    assert key({**base, "model": "grok-3-mini"}) != h
+    canonical = Canonical.of(base)  # the text is what the ledger stores, the hash is of it
+    assert canonical.hash == hashlib.sha256(canonical.text.encode()).hexdigest()
 
 
 @pytest.mark.parametrize("how", ["http-error", "stopped", "cut-off"])
