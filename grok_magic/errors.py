@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from grok_magic.plain_text import inert_text
 from grok_magic.redaction import redact, register_secret
 
 # Matched against xAI's message only: a plain 429's *code* is "Some resource has been exhausted",
@@ -52,7 +53,9 @@ class GrokError(Exception):
             parts.append(self.hint)
         if self.request_id:
             parts.append(f"(request id {self.request_id})")
-        return " ".join(p if p.endswith((".", ")", "!", "?")) else p + "." for p in parts)
+        # Inert: a terminal prints it as it is, and a server's words are in it.
+        return inert_text(" ".join(p if p.endswith((".", ")", "!", "?")) else p + "."
+                                   for p in parts))
 
     def __str__(self) -> str:
         return self.paragraph()
@@ -80,6 +83,20 @@ class MissingKeyError(ConfigError):
 
 class InputError(GrokError):
     """Bad input."""
+
+
+class KeyInRequestError(InputError):
+    """Your API key is in the request."""
+
+    hint = ("Take the key out of the cell, the values it names and the system prompt: it "
+            "belongs in XAI_API_KEY or .env only, and reaches xAI in the Authorization header, "
+            "never in what the model reads.")
+
+    def __init__(self, where: str, how: str) -> None:
+        self.where, self.how = where, how
+        form = "" if how == "as typed" else f" ({how})"
+        super().__init__(f"{where} holds your API key{form}, and grok_magic never sends the key "
+                         "to the model: nothing was sent")
 
 
 class ImageError(InputError):

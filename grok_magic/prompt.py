@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from grok_magic.errors import InputError
+from grok_magic.errors import InputError, KeyInRequestError
 from grok_magic.messages import user_message
+from grok_magic.redaction import key_in
 
 # {name} names a bare variable; {{name}} is the literal text {name}; {In[3]} and {Out[3]} are a
 # cell's source and output value, {Err} the last error. Nothing else is evaluated, so
@@ -78,6 +79,7 @@ def build_user_turn(
     text: str, namespace: Mapping, *, images: Iterable = (), detail: str | None = None,
     max_side: int | None = None, image_part: Callable | None = None,
     max_value_chars: int = DEFAULT_MAX_VALUE_CHARS, last_error: str | None = None,
+    keys_found: list | None = None,
 ) -> dict:
     """The one way a user turn is built (the magic, the panel and scripts all call it).
 
@@ -88,6 +90,10 @@ def build_user_turn(
     image URLs) are looked for **only in the text as typed**, never inside an inserted value, so
     a value can neither read a local file nor add a remote image. Then each of `images` (a
     variable name, path, URL or image object).
+
+    A value that holds the API key in any form redaction knows raises KeyInRequestError naming
+    it (the key is never sent to the model); a dry run passes `keys_found`, a list that collects
+    those errors instead, so it can show the body as it is and say it would be refused.
 
     >>> build_user_turn("Hi {who}, see {{who}}", {"who": "![x](/etc/passwd)"})
     {'role': 'user', 'content': 'Hi ![x](/etc/passwd), see {who}'}
@@ -107,6 +113,14 @@ def build_user_turn(
     parts: list = []
     last = 0
 
+    def checked(label: str, text: object) -> object:
+        found = key_in(text, label) if isinstance(text, str) else None
+        if found is not None:
+            if keys_found is None:
+                raise KeyInRequestError(*found)
+            keys_found.append(KeyInRequestError(*found))
+        return text
+
     def typed(segment: str) -> None:
         for kind, piece in split_inline_images(segment):
             parts.append(part(piece) if kind == "image" else piece)
@@ -119,10 +133,12 @@ def build_user_turn(
             parts.append("{" + escaped + "}")
         elif history:
             value = _history_value(namespace, history, int(number))
+            label = f"{{{history}[{number}]}}"
             parts.append(part(value) if history == "Out" and is_image_like(value)
-                         else value if history == "In" else describe_value(value, max_value_chars))
+                         else checked(label, value) if history == "In"
+                         else checked(label, describe_value(value, max_value_chars)))
         elif name == "Err" and last_error is not None:
-            parts.append(last_error)
+            parts.append(checked("{Err}", last_error))
         elif name == "Err" and "Err" not in namespace:
             raise InputError("{Err} stands for the last error, and no cell has failed yet",
                              hint="Run the failing cell first, or write the error into the cell.")
@@ -131,7 +147,7 @@ def build_user_turn(
         elif name in namespace and is_image_like(namespace[name]):
             parts.append(part(namespace[name]))
         elif name in namespace:
-            parts.append(describe_value(namespace[name], max_value_chars))
+            parts.append(checked(f"{{{name}}}", describe_value(namespace[name], max_value_chars)))
         else:
             parts.append(match.group(0))
     typed(text[last:])

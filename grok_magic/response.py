@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from grok_magic.plain_text import inert_text
 from grok_magic.pricing import USD_TICKS, Price, fallback_price
 from grok_magic.redaction import redact, redact_value
 
@@ -293,4 +294,5 @@ class Response:
         state = "stopped" if self.stopped else "partial" if self.partial else "complete"
         state += ", replayed" if self.replayed else ""
         preview = self.text[:60] + ("…" if len(self.text) > 60 else "")
-        return f"<grok Response {self.model or self.requested_model} {state}: {preview!r}>"
+        model = inert_text(str(self.model or self.requested_model))
+        return f"<grok Response {model} {state}: {preview!r}>"

@@ -21,10 +21,11 @@ from grok_magic.errors import (
     ConfigError,
     GrokError,
     InterruptedByUser,
+    KeyInRequestError,
     UnexpectedResponseError,
     error_for_status,
 )
-from grok_magic.redaction import Secret, redact
+from grok_magic.redaction import Secret, key_in, redact
 from grok_magic.settings import Settings
 
 RETRY_STATUSES = frozenset({408, 409, 429})  # and every 5xx
@@ -74,6 +75,15 @@ def _server_delay(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:  # a date without a zone is GMT (RFC 9110)
         when = when.replace(tzinfo=datetime.timezone.utc)
     return when.timestamp() - time.time()
+
+
+def refuse_key_in(body: Mapping | None) -> None:
+    """The last check before a body leaves: a registered key in it, in any form redaction
+    knows, is refused (KeyInRequestError), whatever built the body — a cell, the panel, --each,
+    a batch line or a script."""
+    found = key_in(body) if body is not None else None
+    if found is not None:
+        raise KeyInRequestError(*found)
 
 
 def request_id_of(http) -> str | None:
@@ -167,6 +177,7 @@ class Transport:
                 "the API key holds characters that cannot be sent (a stray space or line break?)",
                 hint="Copy the key again from console.x.ai.",
             )
+        refuse_key_in(body)
         url = f"{self.settings.base_url}{path}"
         headers = {"Accept": "text/event-stream" if stream else "application/json"}
         data = None

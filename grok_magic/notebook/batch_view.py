@@ -14,7 +14,7 @@ from IPython.display import display
 from grok_magic.batch_job import BatchJob
 from grok_magic.batch_submit import submit
 from grok_magic.markdown import wrap
-from grok_magic.notebook.display import Report, cell, with_widget
+from grok_magic.notebook.display import Report, cell, plain_twin, with_widget
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
 from grok_magic.notebook.reports import local_time, table
 from grok_magic.pricing import format_cost
@@ -93,10 +93,11 @@ class JobView:
         if self.widget is not None:
             self.widget.value = self._html(note)
         else:
-            print(f"{self.text}\n{note}")
+            print(plain_twin(f"{self.text}\n{note}"))
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return with_widget({"text/plain": self.text, "text/html": self._html()}, self.widget)
+        return with_widget({"text/plain": plain_twin(self.text), "text/html": self._html()},
+                           self.widget)
 
 
 def run_batch(magics: GrokMagics, args, each: Each):

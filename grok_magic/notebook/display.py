@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from grok_magic.markdown import escape_markdown, render_html, wrap
+from grok_magic.plain_text import inert_text
 from grok_magic.pricing import format_cost
 from grok_magic.redaction import redact
 from grok_magic.response import Response, Usage
@@ -20,7 +21,12 @@ def with_note(answer_html: str, note: str) -> str:
 
 
 def join_plain(text: str, note: str) -> str:
-    return "\n\n".join(p for p in (text, f"[{note}]" if note else "") if p)
+    return inert_text("\n\n".join(p for p in (text, f"[{note}]" if note else "") if p))
+
+
+def plain_twin(text: str) -> str:
+    """Untrusted text for a text/plain output or a terminal: key masked, no control characters."""
+    return inert_text(redact(text))
 
 
 class Report:
@@ -28,7 +34,7 @@ class Report:
     plain-text twin. Untrusted values go in through `escape_markdown` (see `cell`)."""
 
     def __init__(self, markdown: str, plain: str) -> None:
-        self.markdown, self.plain = markdown, redact(plain)
+        self.markdown, self.plain = markdown, plain_twin(plain)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         return {"text/html": render_html(self.markdown), "text/plain": self.plain}
@@ -104,13 +110,13 @@ class NotebookSink:
 
     def thinking(self, line: str) -> None:
         self._show({"text/html": wrap(f"<p class='grok-thinking'><em>{html.escape(line)}</em></p>"),
-                    "text/plain": line})
+                    "text/plain": inert_text(line)})
 
     def tail(self, html_text: str, text: str) -> None:
         self._show({"text/html": html_text})
 
     def freeze(self, html_text: str, text: str) -> None:
-        self._show({"text/html": html_text, "text/plain": text})
+        self._show({"text/html": html_text, "text/plain": inert_text(text)})
         self._handle = None  # the rest starts a new output
 
     def end(self, html_text: str, text: str, note: str, kind: str) -> None:
@@ -120,7 +126,7 @@ class NotebookSink:
         self._display(reasoning_bundle(text), raw=True)
 
     def sources(self, html_text: str, text: str) -> None:
-        self._display({"text/html": html_text, "text/plain": text}, raw=True)
+        self._display({"text/html": html_text, "text/plain": inert_text(text)}, raw=True)
 
     def code_ran(self, code: str) -> None:
         self._display(code_ran_bundle(code), raw=True)
@@ -134,7 +140,8 @@ class TerminalSink:
         self._printed = 0
 
     def _write(self, text: str) -> None:
-        self.stream.write(text)
+        # A terminal acts on escape sequences (OSC 52 writes the clipboard): none get through.
+        self.stream.write(inert_text(text))
         self.stream.flush()
 
     def thinking(self, line: str) -> None:
@@ -192,7 +199,7 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
                                 + (f"{tools:,} tool calls, " if tools else "")
                                 + format_cost(total_cost)))
     rows += [(limit.setting.replace("_", " "), limit.shown()) for limit in limits]
-    return [(k, redact(str(v))) for k, v in rows]
+    return [(k, plain_twin(str(v))) for k, v in rows]
 
 
 def tool_rows(response: Response) -> list:
