@@ -21,6 +21,7 @@ from grok_magic.errors import GrokError
 from grok_magic.ledger import utc_now
 from grok_magic.recorder import Recorder
 from grok_magic.replay import ReplayStream
+from grok_magic.transport import refuse_key_in
 
 
 @dataclass
@@ -83,6 +84,7 @@ def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Par
         for position in range(len(each.items)):
             body = {k: v for k, v in each.body(position).items()
                     if k not in ("stream", "stream_options")}
+            refuse_key_in(body)  # a batch line is sent as a file, not through the client's check
             canonical = Canonical.of(body)
             key, text, question = canonical.hash, canonical.text, question_of(canonical.body)
             custom_id = custom_id_of(position)
@@ -101,6 +103,7 @@ def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Par
             if not parts or parts[-1].size + len(line) > limit:
                 if handle is not None:
                     handle.close()
+                # mkstemp's 0600 (owner only): the file holds every prompt of the run.
                 handle = tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False)  # noqa: SIM115
                 parts.append(Part(Path(handle.name)))
             handle.write(line)

@@ -17,7 +17,7 @@ from grok_magic.errors import (
 )
 from grok_magic.messages import ENDPOINTS
 from grok_magic.pricing import Price, PriceBook, price_from_language_model
-from grok_magic.redaction import redact
+from grok_magic.redaction import mask_url_credentials, redact
 from grok_magic.response import Response
 from grok_magic.settings import Settings
 from grok_magic.sse import StreamState, iter_sse_json
@@ -374,4 +374,4 @@ class GrokClient(Transport):
 
     def __repr__(self) -> str:
         key = "set" if self.settings.has_key else "missing"
-        return f"GrokClient(base_url={self.settings.base_url!r}, key={key})"
+        return f"GrokClient(base_url={mask_url_credentials(self.settings.base_url)!r}, key={key})"

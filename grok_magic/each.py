@@ -24,6 +24,7 @@ from grok_magic.pricing import fallback_price
 from grok_magic.recorder import Recorder
 from grok_magic.settings import DEFAULT_MODEL
 from grok_magic.structured import parse_structured, structured_format
+from grok_magic.transport import refuse_key_in
 
 METADATA = ("model", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost", "seconds",
             "error", "replayed")
@@ -135,7 +136,11 @@ class Each:
     def run(self, on_progress: Callable[[Progress], None] | None = None):
         """Send every item (those answered OK before are replayed); the result table.
 
-        A kernel interrupt raises EachInterrupted carrying the partial result."""
+        A kernel interrupt raises EachInterrupted carrying the partial result. A key in the
+        template, the system prompt or the first item refuses the run before anything is sent
+        (a later item holding one fails as its own row, unsent)."""
+        if len(self.items):
+            refuse_key_in(self.body(0))
         client = each_client(self.client, self.concurrency)
         parse = (lambda r: parse_structured(r, self.validator)) if self.structured else None
         runner = EachRun(len(self.items), self.make_ask, client, self.recorder,

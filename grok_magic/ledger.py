@@ -4,6 +4,11 @@ One file, WAL mode (several kernels may write at once), a versioned schema migra
 `sqlite3` is imported on first use. A ledger that cannot be read or written (corrupt, locked,
 read-only, full) never breaks a cell: it warns once and the answer is shown unrecorded.
 
+The ledger holds every prompt, answer, value sent, traceback and notebook path, so what grok_magic
+creates is private: files 0600 (SQLite gives its -wal and -shm files the mode of the database),
+folders 0700. A ledger that others can read, left by an older version, is pointed out once with
+the command that fixes it; it is not changed behind its owner's back.
+
 >>> ledger = Ledger(Path("lesson.sqlite"))          # doctest: +SKIP
 >>> [e.question for e in ledger.entries(model="grok-4")]  # doctest: +SKIP
 """
@@ -19,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+from grok_magic.private_files import create_private_file, make_private_folder, warn_once_if_open
 
 BUSY_TIMEOUT = 10.0  # seconds a writer waits for another kernel's write to finish
 
@@ -220,6 +227,7 @@ class Ledger:
             return self._conn
         import sqlite3
 
+        created = False
         if self.readonly:
             if not self.path.is_file():
                 raise LedgerProblem("the file does not exist")
@@ -227,7 +235,8 @@ class Ledger:
                                    timeout=self.busy_timeout, check_same_thread=False,
                                    isolation_level=None)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_folder(self.path.parent)
+            created = create_private_file(self.path)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
                                    check_same_thread=False, isolation_level=None)
         try:
@@ -239,6 +248,8 @@ class Ledger:
         except BaseException:
             conn.close()
             raise
+        if not (self.readonly or created):  # only now: a non-ledger gets its own one warning
+            warn_once_if_open(self.path, self._say)
         self._conn = conn
         return conn
 
@@ -301,10 +312,14 @@ class Ledger:
             "move the file, point GROK_LEDGER (or %config GrokMagics.ledger) at another one, or "
             "turn the ledger off with GROK_LEDGER=off. (This is said once per session.)"
         )
+        self._say(message)
+
+    def _say(self, message: str) -> None:
+        """One message to the person at the notebook: through `notify`, else a Python warning."""
         if self.notify is not None:
             self.notify(message)
         else:
-            warnings.warn(message, LedgerWarning, stacklevel=4)
+            warnings.warn(message, LedgerWarning, stacklevel=5)
 
     def close(self) -> None:
         with self._lock:
@@ -425,7 +440,9 @@ class Ledger:
         where, params = _filters(session=session, notebook=notebook)
         with self._using():
             pass  # the source exists and has the current schema (raises if it cannot)
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(destination.parent)
+        # A lesson holds prompts and answers too: private until its owner chooses to share it.
+        create_private_file(destination)
         try:
             count = _copy_rows(destination, self.path, where, params)
         except sqlite3.Error as err:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from grok_magic.errors import ConfigError, GrokError, InputError
 from grok_magic.messages import ENDPOINTS
 from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
+from grok_magic.transport import refuse_key_in
 
 if TYPE_CHECKING:
     from grok_magic.budget import Limit
@@ -131,6 +132,7 @@ class Recorder:
         from grok_magic.canonical import Canonical
         from grok_magic.replay import ReplayStream
 
+        refuse_key_in(body)  # refused before anything is recorded: it was never a request
         canonical = Canonical.of(body)
         entry = self._replayable(canonical.hash, body, ask)
         if entry is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from grok_magic.errors import ConfigError, MissingKeyError
-from grok_magic.redaction import Secret
+from grok_magic.redaction import Secret, mask_url_credentials
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
 DEFAULT_MODEL = "grok-4"
@@ -63,6 +63,12 @@ class Settings:
     def __setstate__(self, state: dict) -> None:
         for name, value in state.items():
             object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        """The dataclass's repr (no key), with a proxy's password in the base URL masked."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        values["base_url"] = mask_url_credentials(self.base_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in values.items())})"
 
     @classmethod
     def load(cls, api_key: str | None = None, **overrides) -> Settings:

@@ -415,11 +415,17 @@ def test_ledger_is_wal_and_versioned(client, xai_server, ledger):
 
 
 def test_the_key_is_never_in_a_row(client, xai_server, ledger):
+    from grok_magic.errors import KeyInRequestError
+
     xai_server.enqueue(Reply(f"your key is {FAKE_KEY}", reasoning=f"key {FAKE_KEY.upper()}"))
-    convo_with(ledger).send(client, Ask(user_message([f"my key is {FAKE_KEY}"]), "grok-4"))
-    [row] = ledger.entries()
-    assert FAKE_KEY not in json.dumps(vars(row)) and FAKE_KEY.upper() not in json.dumps(vars(row))
-    assert row.answer == "your key is ***" and "***" in row.question
+    with pytest.raises(KeyInRequestError):  # a key typed into the question is never sent
+        convo_with(ledger).send(client, Ask(user_message([f"my key is {FAKE_KEY}"]), "grok-4"))
+    assert xai_server.chat_requests == [] and ledger.entries() == []  # nothing sent, no row
+    convo_with(ledger).send(client, Ask(user_message(["what is my key?"]), "grok-4"))
+    for row in ledger.entries():
+        dumped = json.dumps(vars(row))
+        assert FAKE_KEY not in dumped and FAKE_KEY.upper() not in dumped
+    assert ledger.entries()[-1].answer == "your key is ***"
 
 
 def test_a_stopped_connection_before_any_answer_is_an_error_row(client, xai_server, ledger):

@@ -28,7 +28,7 @@ from xai_standin import FAKE_KEY, Fault, Reply, error_body
 
 from grok_magic.client import GrokClient
 from grok_magic.conversation import Ask, Conversation
-from grok_magic.errors import GrokError
+from grok_magic.errors import GrokError, KeyInRequestError
 from grok_magic.ledger import SCHEMA_VERSION, Ledger, LedgerWarning
 from grok_magic.messages import user_message
 from grok_magic.recorder import Recorder
@@ -434,9 +434,11 @@ def test_the_key_is_in_no_byte_of_the_ledger(client, xai_server, tmp_path):
     split = f"{FAKE_KEY[:11]} {FAKE_KEY[11:]}"
     typed = [f"My key is {FAKE_KEY}, split it is {split}.",  # the stand-in echoes this back
              f"Upper case: {FAKE_KEY.upper()}"]
-    for n, question in enumerate(typed):
-        convo.send(client, ask(question)) if n % 2 else convo.stream(
-            client, ask(question, stream=True)).until_done()
+    for n, question in enumerate(typed):  # refused: a key typed into a question is never sent
+        with pytest.raises(KeyInRequestError):
+            convo.send(client, ask(question)) if n % 2 else convo.stream(
+                client, ask(question, stream=True)).until_done()
+    assert xai_server.chat_requests == []
     xai_server.enqueue(
         Reply(f"Your key is {FAKE_KEY}; its tail is {FAKE_KEY[-12:]}.",
               reasoning=f"The user pasted {FAKE_KEY}."),
@@ -447,21 +449,20 @@ def test_the_key_is_in_no_byte_of_the_ledger(client, xai_server, tmp_path):
                 convo.stream(client, ask("Say it streamed", stream=True)).until_done()]
     with pytest.raises(GrokError):
         convo.send(client, ask("And now?"))
-    # The key really was in what was typed and in what came back.
+    # The key was never sent, and it really was in what came back.
     sent = b"".join(r.body for r in xai_server.chat_requests)
-    assert sent.count(FAKE_KEY.encode()) >= 1 and FAKE_KEY.upper().encode() in sent
+    assert FAKE_KEY.encode() not in sent and FAKE_KEY.upper().encode() not in sent
     assert all("***" in r.text for r in answered)
 
-    entries = ledger.entries()
-    assert [e.status for e in entries] == ["ok", "ok", "ok", "ok", "error"]
-    assert all("***" in (e.question or "") for e in entries[:2])
-    assert "***" in entries[2].answer and "***" in entries[2].reasoning
-    assert "***" in entries[4].error
+    entries = ledger.entries()  # the refused questions left no row: they were never requests
+    assert [e.status for e in entries] == ["ok", "ok", "error"]
+    assert "***" in entries[0].answer and "***" in entries[0].reasoning
+    assert "***" in entries[2].error
     assert key_findings(path) == []  # while the WAL holds the rows
     ledger.close()
     assert not Path(f"{path}-wal").exists()
     assert key_findings(path) == []  # once they are checkpointed into the file
-    assert rows(path) == 5
+    assert rows(path) == 3
 
 
 def test_the_key_is_in_no_byte_of_the_ledger_even_in_citations_and_tool_calls(client,

@@ -150,14 +150,17 @@ class GrokMagics(GrokOptions):
             )
         return self._ask(self.grok.parser.parse_args([]), line)
 
-    def _build_ask(self, args, text: str, response_format: dict | None, literal: bool) -> Ask:
+    def _build_ask(self, args, text: str, response_format: dict | None, literal: bool,
+                   keys_found: list | None = None) -> Ask:
         """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options;
-        `literal` text (ours, quoting a cell) is sent as it is."""
+        `literal` text (ours, quoting a cell) is sent as it is. A value holding the API key
+        raises, or is noted in `keys_found` (a dry run)."""
+        self.settings(args.timeout)  # loads (and so registers) the key before values are checked
         last = self.errors.last
         user_turn = user_message([text]) if literal else build_user_turn(
             dedent(text), self.user_ns, images=args.image, detail=args.detail or self.detail or None,
             max_side=self.max_image_side, max_value_chars=self.max_value_chars,
-            last_error=last.error_text if last else None,
+            last_error=last.error_text if last else None, keys_found=keys_found,
         )
         options = {
             "temperature": args.temperature,
@@ -180,12 +183,15 @@ class GrokMagics(GrokOptions):
             return run_each(self, args, dedent(text), system_prompt(args.system, self.system,
                                                                     self.user_ns))
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
-        ask = with_tools(self._build_ask(args, text, response_format, literal), args, self)
+        keys_found: list | None = [] if args.dry_run else None
+        ask = with_tools(self._build_ask(args, text, response_format, literal, keys_found),
+                         args, self)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
             convo = (Conversation(max_history=self.max_history, recorder=self.recorder) if args.new
                      else self.conversation)
-            dry = DryRun(f"{self.settings(args.timeout).base_url}{ask.endpoint}", convo.build(ask))
+            dry = DryRun(f"{self.settings(args.timeout).base_url}{ask.endpoint}", convo.build(ask),
+                         refused=keys_found[0] if keys_found else None)
             if args.out:
                 self.user_ns[args.out] = dry.body
             return display(dry)

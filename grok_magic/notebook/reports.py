@@ -6,10 +6,11 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 
+from grok_magic.errors import KeyInRequestError
 from grok_magic.markdown import fence_for, render_html, wrap
-from grok_magic.notebook.display import Report, cell
+from grok_magic.notebook.display import Report, cell, plain_twin
 from grok_magic.pricing import format_cost
-from grok_magic.redaction import redact, redact_value
+from grok_magic.redaction import key_in, mask_url_credentials, redact_value
 
 DATA_URL_PREVIEW = 40
 WHO = {"system": "System", "user": "You", "assistant": "Grok"}
@@ -41,9 +42,15 @@ class DryRun:
     """What a cell would send: the JSON body and the curl command, with nothing sent (and any key
     that found its way into the text masked)."""
 
-    def __init__(self, url: str, body: dict, note: str = "") -> None:
-        self.url = url
+    def __init__(self, url: str, body: dict, note: str = "", refused=None) -> None:
+        # A proxy's password in XAI_BASE_URL is masked in the URL and the curl command alike.
+        self.url = mask_url_credentials(url)
         self.note = note  # our own text, shown under the title (e.g. a --each plan)
+        # The send's own last check, run on this very body: a key in it means it is refused.
+        found = key_in(body)
+        if refused is None and found is not None:
+            refused = KeyInRequestError(*found)
+        self.refused = refused
         self.body = redact_value(body)
         self.shown = shorten_data_urls(self.body)
 
@@ -51,9 +58,11 @@ class DryRun:
         payload = json.dumps(self.shown, indent=2, ensure_ascii=False)
         curl = curl_command(self.url, self.shown)
         note = f"{self.note}\n\n" if self.note else ""
-        plain = f"{note}POST {self.url}\n{payload}\n\n{curl}"  # the body is redacted already
+        refusal = (f"This request would be refused, not sent: {self.refused.paragraph()} The "
+                   "key is shown as *** below.") if self.refused else ""
+        plain = (f"{refusal}\n\n" if refusal else "") + f"{note}POST {self.url}\n{payload}\n\n{curl}"
         json_fence, curl_fence = fence_for(payload), fence_for(curl)
-        markdown = (
+        markdown = (f"**{cell(refusal)}**\n\n" if refusal else "") + (
             f"**Dry run** — nothing was sent. {cell(self.note)}\n\n" if self.note else
             "**Dry run** — nothing was sent. "
         ) + (
@@ -61,7 +70,7 @@ class DryRun:
             f"{json_fence}json\n{payload}\n{json_fence}\n\nThe same request with curl:\n\n"
             f"{curl_fence}bash\n{curl}\n{curl_fence}"
         )
-        return {"text/html": render_html(markdown), "text/plain": plain}
+        return {"text/html": render_html(markdown), "text/plain": plain_twin(plain)}
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -92,7 +101,7 @@ class HistoryReport:
             f"{render_html(text)}</div>"
             for who, text in self.turns
         ]
-        plain = "\n\n".join(f"{who}: {redact(text)}" for who, text in self.turns)
+        plain = "\n\n".join(f"{who}: {plain_twin(text)}" for who, text in self.turns)
         return {"text/html": wrap("<hr>".join(pieces)), "text/plain": plain}
 
     def __repr__(self) -> str:
