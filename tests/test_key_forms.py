@@ -307,3 +307,21 @@ def test_terminal_ipython_prints_answers_and_errors_inert(xai_env, tmp_path):
     assert "\x1b" not in printed and "\x9b" not in printed and "\x9d" not in printed
     assert "\x07" not in printed and "\x00" not in printed
     assert FAKE_KEY not in printed
+
+
+def test_the_terminal_sink_writes_every_terminal_case_inert():
+    import io
+
+    from inert_corpus import TERMINAL
+
+    from grok_magic.notebook.display import TerminalSink
+
+    for text in TERMINAL:
+        out = io.StringIO()
+        sink = TerminalSink(out)
+        for cut in range(0, len(text), 3):  # streamed in pieces: a sequence may be split
+            sink.tail("", text[: cut + 3])
+        sink.end("", text, "stopped \x1b[2J", "stopped")
+        printed = out.getvalue()
+        assert not any(ord(c) < 32 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f
+                       for c in printed), (text, printed)
