@@ -19,12 +19,11 @@ import time
 import unicodedata
 
 import pytest
-from magic_helpers import run, shell
+from magic_helpers import magic_shell, run
 from xai_standin import FAKE_KEY, Fault, Reply
 
 from grok_magic import redaction
 from grok_magic.errors import KeyInRequestError
-from grok_magic.notebook.magics import GrokMagics
 from grok_magic.plain_text import inert_text
 from grok_magic.redaction import key_spans, redact, register_secret
 
@@ -64,13 +63,7 @@ def leaked(text: str, key: str = FAKE_KEY) -> list[str]:
 
 @pytest.fixture
 def ip(xai_env):
-    shell_ = shell()
-    shell_.config.pop("GrokMagics", None)
-    magics = GrokMagics(shell=shell_)
-    shell_.register_magics(magics)
-    magics.max_retries = 0
-    shell_.grok_magics = magics
-    return shell_
+    return magic_shell(max_retries=0)
 
 
 # -- 1. the key is never sent ----------------------------------------------------------------
