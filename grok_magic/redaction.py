@@ -260,8 +260,8 @@ def key_spans(text: str) -> list[tuple[int, int, str]]:
     form ("as typed", "in base64", "in hex", "with invisible characters between its letters",
     "in pieces").
 
-    >>> register_secret("xai-DOCTEST-0123456789abcdefghij")
-    >>> [how for *_, how in key_spans("k=eGFpLURPQ1RFU1QtMDEyMzQ1Njc4OWFiY2RlZmdoaWo= ok")]
+    >>> register_secret("xai-DOCTEST-Qz7Wv3Kp9Lm2Rt5Yx8Nb")
+    >>> [how for *_, how in key_spans("k=eGFpLURPQ1RFU1QtUXo3V3YzS3A5TG0yUnQ1WXg4TmI= ok")]
     ['in base64']
     """
     search = _key_search()
@@ -346,8 +346,8 @@ def key_in(value, where: str = "the request") -> tuple[str, str] | None:
     form `redact` masks (lookalikes aside: only a key in use is refused). Image data is skipped:
     it is the user's own pixels, and megabytes of it.
 
-    >>> register_secret("xai-DOCTEST-0123456789abcdefghij")
-    >>> key_in({"messages": [{"content": "it is xai-DOCTEST-0123456789abcdefghij"}]})
+    >>> register_secret("xai-DOCTEST-Qz7Wv3Kp9Lm2Rt5Yx8Nb")
+    >>> key_in({"messages": [{"content": "it is xai-DOCTEST-Qz7Wv3Kp9Lm2Rt5Yx8Nb"}]})
     ("the request's messages[0].content", 'as typed')
     """
     found = _find_key(value, "")
