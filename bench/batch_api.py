@@ -228,7 +228,8 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
         each = Each(TEXT_TEMPLATE, [review(i) for i in range(count)], model=MODEL, max_tokens=8)
     else:
         files = sorted(Path(folder).glob("*.jpg"))[:count]
-        each = Each(IMAGE_TEMPLATE, files, model=MODEL, max_tokens=40)
+        each = Each(IMAGE_TEMPLATE, files, model=MODEL, max_tokens=40, image_cols=["item"],
+                    root=folder)  # the items are files: said so, and read only under `folder`
     # Outside the measurement: imports (requests, pandas…), the connection, the ledger file and
     # its statements — a two-item job submitted and waited for, through the same client/ledger.
     each.body(0)

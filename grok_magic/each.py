@@ -1,17 +1,27 @@
 """`ask_each`: one prompt over a list, a dict, a pandas Series / Index / DataFrame or a folder of
 images — one one-turn exchange per item, run concurrently, results aligned with the input.
 
+A string in the data is text, whatever it looks like: `{note}` inserts a path as its text. An
+item is an image when it is an image object (PIL image, numpy array, matplotlib figure, image
+bytes), when `data` is a glob string (`"photos/*.jpg"`), or when its column is one of
+`image_cols` (`["item"]` for the items of a list, tuple, Series or dict): those strings are image
+files, read only under `root` (default: the working directory, the notebook's folder), and
+every row is checked before anything is sent (grok_magic.each_files).
+
 The result is a pandas DataFrame indexed like the input (a list of dicts without pandas): the
 answer (or one column per top-level field with `json` / `schema`), then model, tokens, cost,
 seconds, error and replayed. Re-running the same call sends only the items without an OK answer.
 
 >>> frame = ask_each("Label this photo in one word: {item}", "photos/*.jpg")   # doctest: +SKIP
 >>> frame[["answer", "cost", "error"]]                                        # doctest: +SKIP
+>>> shots = pd.DataFrame({"photo": ["shots/a.png", "shots/b.png"]})             # doctest: +SKIP
+>>> ask_each("What is in {photo}?", shots, image_cols=["photo"])               # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from grok_magic.budget import estimate_prompt_tokens
@@ -84,7 +94,12 @@ class Plan:
 
 
 class Each:
-    """One `--each` run's settings, from which the plan, the run and the result follow."""
+    """One `--each` run's settings, from which the plan, the run and the result follow.
+
+    `image_cols` names the columns whose strings are image files (`"item"`: the items
+    themselves) and `root` the folder they must be in (default: the working directory); a
+    value outside it, missing or not an image raises InputError here, before anything is sent.
+    Without `image_cols` no string is read as a file."""
 
     def __init__(
         self, template: str, data: object, *, namespace: Mapping | None = None,
@@ -95,14 +110,17 @@ class Each:
         timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY,
         max_retries: int = 2, max_side: int | None = None, max_value_chars: int | None = None,
         resume: bool = True, source: str = "each",
-        name: str = "the data",
+        name: str = "the data", image_cols: Iterable[str] = (),
+        root: str | os.PathLike | None = None,
     ) -> None:
         namespace = dict(namespace or {})
         if schema is not None and not isinstance(schema, str):
             namespace["__schema__"], schema = schema, "__schema__"
         response_format, self.validator = structured_format(schema, json, namespace)
         self.structured = response_format is not None
-        self.items: Items = items_of(data, name)
+        if isinstance(image_cols, str):
+            image_cols = [image_cols]
+        self.items: Items = items_of(data, name, image_cols=image_cols, root=root)
         self.client = client or GrokClient.from_env()
         self.recorder = recorder if recorder is not None else Recorder.from_env()
         self.model = model or self.client.settings.model or DEFAULT_MODEL
@@ -164,7 +182,10 @@ def ask_each(template: str, data: object, *, progress: Callable[[Progress], None
              via: str = "live", **options):
     """One prompt over every item of `data` (see the module docstring); `options` are those of
     `Each` (model, system, images, detail, temperature, max_tokens, reasoning_effort, json,
-    schema, timeout, concurrency, max_retries, client, recorder, namespace, …).
+    schema, timeout, concurrency, max_retries, client, recorder, namespace, image_cols, root, …).
+
+    A path string in the data stays text unless its column is in `image_cols`, e.g.
+    `ask_each("Describe {photo}", frame, image_cols=["photo"], root="shots")`.
 
     `via="batch-api"` queues the requests at xAI's Batch API instead and returns a
     `BatchJob` at once (`.wait()` gives the same table)."""

@@ -12,6 +12,7 @@ import time
 
 import pandas as pd
 import pytest
+from IPython.core.error import UsageError
 from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Fault, Reply
@@ -109,10 +110,12 @@ def test_a_folder_of_images_one_image_each(client, recorder, xai_env, tmp_path):
         parts = body["messages"][0]["content"]
         assert [p["type"] for p in parts] == ["text", "image_url", "text"]
         assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
-    # Image bytes in a list, and paths in a list, are images too.
+    # Image bytes in a list are images too; paths in a list are text (no image_cols).
     data = [open(p, "rb").read() for p in paths[:2]]
     assert all("1 image(s)" in a for a in ask_each("{item}", data, client=client,
                                                     recorder=recorder)["answer"])
+    assert not any("1 image(s)" in a for a in ask_each("{item}", paths[:2], client=client,
+                                                       recorder=recorder)["answer"])
 
 
 def test_bad_data_is_one_clear_message(tmp_path):
@@ -310,6 +313,8 @@ def test_magic_each_over_a_glob_string(ip, xai_env, tmp_path):
     out = run(ip, f'%%grok --each "{tmp_path}/*.png" -q\nDescribe {{item}}')
     assert out.error is None
     assert list(ip.user_ns["_grok_each"].index) == sorted(str(p) for p in tmp_path.glob("*.png"))
+    # The pattern was typed by the user: every file it matches is sent as an image.
+    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text", "image_url"]] * 2
 
 
 def test_magic_each_bad_variable_and_options(ip):
@@ -382,3 +387,210 @@ def test_session_usage_counts_each_runs(ip, xai_env):
     assert "answers: 4" in plain
     total = table["cost"].sum() + ip.user_ns["_grok"].cost
     assert f"cost: ${total:.6f}" in plain or f"cost: ${total:.4f}" in plain
+
+
+# -- which values are files: only what the user marks (--image-col, a typed glob) ----------------
+def user_content(body: dict):
+    """The user turn's content: a str (text only) or a list of parts."""
+    return body["messages"][-1]["content"]
+
+
+def kinds(body: dict) -> list[str]:
+    """The types of the user turn's parts (["text"] for plain text)."""
+    content = user_content(body)
+    return ["text"] if isinstance(content, str) else [p["type"] for p in content]
+
+
+def sent_texts(srv) -> list[str]:
+    return sorted(user_content(r.json) for r in srv.chat_requests)
+
+
+def assert_one_paragraph(out, *phrases) -> None:
+    """An InputError shown as one paragraph (no traceback) holding every phrase."""
+    assert isinstance(out.error, InputError), (type(out.error), out.everything())
+    shown = out.stdout + out.stderr
+    assert "Traceback" not in shown and "File " not in shown
+    for phrase in phrases:
+        assert phrase in shown, shown
+
+
+def test_a_path_in_a_dataframe_column_is_sent_as_text(ip, xai_env, tmp_path):
+    """A CSV's `note` column naming an existing PNG does not upload it: {note} is its text."""
+    scan = png_file(tmp_path / "scan.png", (1, 2, 3))
+    ip.user_ns["df"] = pd.DataFrame({"note": [scan, "plain words"]})
+    out = run(ip, "%%grok --each df -q\nDescribe {note}")
+    assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
+    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text"]] * 2  # no image part
+    assert sent_texts(xai_env) == sorted([f"Describe {scan}", "Describe plain words"])
+
+
+def test_a_second_each_over_answers_that_are_paths_sends_no_image(ip, xai_env, tmp_path):
+    """A model answer naming a file is text in the next run, too."""
+    paths = [png_file(tmp_path / f"answer{i}.png", (i, i, i)) for i in range(2)]
+    xai_env.enqueue(*[Reply(content=p) for p in paths])
+    ip.user_ns["xs"] = ["a", "b"]
+    assert run(ip, "%%grok --each xs -o first -q --concurrency 1\nName a file for {item}").error is None
+    assert sorted(ip.user_ns["first"]["answer"]) == sorted(paths)
+    before = len(xai_env.chat_requests)
+    out = run(ip, "%%grok --each first -q\nDescribe {answer}")
+    assert out.error is None
+    second = xai_env.chat_requests[before:]
+    assert [kinds(r.json) for r in second] == [["text"]] * 2  # no image part
+    assert sorted(user_content(r.json) for r in second) == sorted(f"Describe {p}" for p in paths)
+    out = run(ip, "%%grok --each first -q\nAgain: {item}")  # the row, described: text as well
+    assert out.error is None and all(kinds(r.json) == ["text"]
+                                     for r in xai_env.chat_requests[before + 2:])
+
+
+def test_image_col_sends_the_files_under_the_notebook_folder(ip, xai_env, tmp_path):
+    (tmp_path / "shots").mkdir()
+    png_file(tmp_path / "a.png", (255, 0, 0))
+    png_file(tmp_path / "shots" / "b.png", (0, 255, 0))
+    absolute = png_file(tmp_path / "shots" / "c.png", (0, 0, 255))
+    ip.user_ns["df"] = pd.DataFrame({"photo": ["a.png", "shots/b.png", absolute],
+                                     "note": ["one", "two", "three"]})
+    out = run(ip, "%%grok --each df --image-col photo -q\nWhat is in {photo}? ({note})")
+    assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
+    bodies = [r.json for r in xai_env.chat_requests]
+    assert [kinds(b) for b in bodies] == [["text", "image_url", "text"]] * 3
+    assert all(user_content(b)[1]["image_url"]["url"].startswith("data:image/png;base64,")
+               for b in bodies)
+    # --image-col item: the items of a list themselves.
+    ip.user_ns["files"] = ["a.png", "shots/b.png"]
+    out = run(ip, "%%grok --each files --image-col item -q\nDescribe {item}")
+    assert out.error is None
+    assert [kinds(r.json) for r in xai_env.chat_requests[3:]] == [["text", "image_url"]] * 2
+
+
+@pytest.fixture
+def notebook_folder(tmp_path, monkeypatch):
+    """The notebook's folder (the cwd) is tmp_path/nb, with photo.png in it; outside it,
+    tmp_path/secret.png, and nb/link.png, a symbolic link to the secret."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    png_file(folder / "photo.png", (9, 9, 9))
+    secret = png_file(tmp_path / "secret.png", (6, 6, 6))
+    (folder / "link.png").symlink_to(secret)
+    (folder / "notes.txt").write_text("not an image")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize(("value", "phrases"), [
+    ("{secret}", ["row 1 names {secret}, which is outside {nb} (the folder of the notebook).",
+                  "Only files under that folder, or under --root, are read."]),
+    ("../secret.png", ["row 1 names ../secret.png, which has a '..' part"]),
+    ("nb/../photo.png", ["row 1 names nb/../photo.png, which has a '..' part"]),
+    ("link.png", ["row 1 names link.png, a symbolic link that leads to {secret}, outside {nb}"]),
+    ("missing.png", ["row 1 names missing.png, which does not exist"]),
+    ("notes.txt", ["row 1 names notes.txt, which is not an image file"]),
+    ("~/photo.png", ["row 1 names ~/photo.png, which does not exist", "~ is not expanded"]),
+])
+def test_image_col_refuses_files_outside_the_folder_and_sends_nothing(
+        ip, xai_env, notebook_folder, value, phrases):
+    secret, nb = str(notebook_folder.parent / "secret.png"), str(notebook_folder)
+    (notebook_folder.parent / "home" / "photo.png").write_bytes(b"")  # ~/photo.png exists
+    value = value.format(secret=secret)
+    ip.user_ns["df"] = pd.DataFrame({"photo": ["photo.png", value]})
+    out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
+    assert_one_paragraph(out, "--image-col photo:", "Nothing was sent",
+                         *(p.format(secret=secret, nb=nb) for p in phrases))
+    assert xai_env.chat_requests == []
+    # The dry run and --batch-api check the same, before anything is built or sent.
+    for option in ("--dry-run", "--batch-api"):
+        out = run(ip, f"%%grok --each df --image-col photo {option}\nDescribe {{photo}}")
+        assert isinstance(out.error, InputError) and "--image-col photo:" in str(out.error)
+    assert xai_env.requests == []
+    # Without --image-col, the same values are text: nothing is read, inside the folder or out.
+    assert run(ip, "%%grok --each df -q\nDescribe {photo}").error is None
+    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text"]] * 2
+    assert f"Describe {value}" in sent_texts(xai_env)
+
+
+def test_every_row_is_checked_first_and_the_message_counts_the_others(ip, xai_env,
+                                                                      notebook_folder):
+    ip.user_ns["df"] = pd.DataFrame({"photo": ["photo.png", "/etc/a.png", "x.png", None]},
+                                    index=["p", "q", "r", "s"])
+    out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
+    assert_one_paragraph(out, "row 'q' names /etc/a.png, which is outside",
+                         "2 other values of --image-col have a problem too")
+    assert xai_env.chat_requests == []
+
+
+def test_image_col_and_root_mistakes_are_usage_messages(ip, xai_env, notebook_folder):
+    ip.user_ns["df"] = pd.DataFrame({"photo": ["photo.png"]})
+    ip.user_ns["xs"] = ["photo.png"]
+    cases = {
+        "%%grok --image-col photo\nHi": (UsageError, "add --each VAR"),
+        "%%grok --each df --image-col pic\nHi": (InputError, "df has no column 'pic'"),
+        "%%grok --each df --image-col item\nHi": (InputError, "{item} is the whole row"),
+        "%%grok --each xs --image-col photo\nHi": (InputError, "use --image-col item"),
+        "%%grok --each df --root /\nHi": (InputError, "no --image-col is given"),
+        "%%grok --each df --image-col photo --root nowhere\nHi": (InputError, "no such folder"),
+    }
+    for cell, (kind, phrase) in cases.items():
+        out = run(ip, cell)
+        assert isinstance(out.error, kind), (cell, out.error)
+        assert phrase.lower() in str(out.error).lower(), (cell, str(out.error))
+        assert "Traceback" not in out.stdout + out.stderr
+    assert xai_env.requests == []
+
+
+def test_root_allows_the_files_under_that_folder(ip, xai_env, notebook_folder, tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    absolute = png_file(data / "x.png", (1, 1, 1))
+    png_file(data / "sub" / "y.png", (2, 2, 2))
+    ip.user_ns["df"] = pd.DataFrame({"photo": [absolute, "sub/y.png"]})
+    out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
+    assert_one_paragraph(out, f"names {absolute}, which is outside {notebook_folder}")
+    assert xai_env.chat_requests == []
+    out = run(ip, f'%%grok --each df --image-col photo --root "{data}" -q\nDescribe {{photo}}')
+    assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
+    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text", "image_url"]] * 2
+    # Under --root, the notebook's own folder is not allowed any more.
+    ip.user_ns["df"] = pd.DataFrame({"photo": [str(notebook_folder / "photo.png")]})
+    out = run(ip, f'%%grok --each df --image-col photo --root "{data}" -q\nDescribe {{photo}}')
+    assert_one_paragraph(out, f"which is outside {data} (--root)",
+                         "Only files under --root are read")
+
+
+def test_ask_each_reads_files_only_for_image_cols(client, recorder, xai_env, notebook_folder,
+                                                  tmp_path):
+    frame = pd.DataFrame({"photo": ["photo.png", str(notebook_folder / "photo.png")]})
+    ask_each("Describe {photo}", frame, client=client, recorder=recorder)
+    assert [kinds(b) for b in chat_bodies(xai_env)] == [["text"]] * 2
+    assert sorted(user_content(b) for b in chat_bodies(xai_env)) == sorted(
+        f"Describe {p}" for p in frame["photo"])
+    result = ask_each("Describe {photo}", frame, client=client, recorder=recorder,
+                      image_cols=["photo"])
+    assert result["error"].isna().all()
+    assert [kinds(b) for b in chat_bodies(xai_env)[2:]] == [["text", "image_url"]] * 2
+    # A Series of names with image_cols=["item"]; root= elsewhere; Each refuses up front.
+    png_file(tmp_path / "z.png", (3, 3, 3))
+    series = pd.Series(["z.png"], index=["only"])
+    result = ask_each("{item}", series, client=client, recorder=recorder, image_cols=["item"],
+                      root=tmp_path)
+    assert result.loc["only", "error"] is None or pd.isna(result.loc["only", "error"])
+    assert kinds(chat_bodies(xai_env)[-1]) == ["image_url"]
+    sent = len(chat_bodies(xai_env))
+    with pytest.raises(InputError, match=r"--image-col item: row 'only' names z.png, which does "
+                                         r"not exist"):
+        Each("{item}", series, client=client, recorder=recorder, image_cols="item")
+    assert len(chat_bodies(xai_env)) == sent
+
+
+def test_a_file_swapped_after_the_check_fails_its_own_row(client, recorder, xai_env,
+                                                          notebook_folder):
+    """Rows are checked again when their request is built: a file replaced by a link outside
+    the folder after the run started is not read."""
+    late = notebook_folder / "late.png"
+    png_file(late, (4, 4, 4))
+    each = Each("{photo}", pd.DataFrame({"photo": ["photo.png", "late.png"]}), client=client,
+                recorder=recorder, image_cols=["photo"], concurrency=1)
+    late.unlink()
+    late.symlink_to(notebook_folder.parent / "secret.png")
+    frame = each.run()
+    assert pd.isna(frame.loc[0, "error"])
+    assert "a symbolic link that leads to" in frame.loc[1, "error"]
+    assert len(chat_bodies(xai_env)) == 1

@@ -68,6 +68,9 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
     if args.batch_api and not args.each:
         raise UsageError("--batch-api sends an --each run through xAI's Batch API: add "
                          "--each VAR.")
+    if (args.image_col or args.root is not None) and not args.each:
+        raise UsageError("--image-col and --root say which --each values are image files: add "
+                         "--each VAR.")
     if args.to_cell or args.new:
         raise UsageError("--each sends every item as its own one-turn question: --to-cell and "
                          "--new do not apply to it.")
@@ -81,7 +84,7 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         schema=args.schema, timeout=args.timeout, concurrency=args.concurrency or magics.concurrency,
         max_retries=magics.max_retries, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh,
-        name=name)
+        name=name, image_cols=args.image_col, root=args.root)
     if args.dry_run:
         plan = each.plan()
         if args.out:

@@ -75,6 +75,15 @@ class GrokMagics(GrokOptions):
              "image files); {item} and {index} (and a DataFrame's columns) fill the template.",
     )
     @magic_arguments.argument(
+        "--image-col", action="append", default=[], metavar="COLUMN",
+        help="--each: COLUMN's strings are image files, sent as images (item: the items of a "
+             "list, Series or dict). Only files under the notebook's folder (or --root) are read. "
+             "Repeatable.",
+    )
+    @magic_arguments.argument(
+        "--root", metavar="DIR", help="--each --image-col: read the files under DIR instead."
+    )
+    @magic_arguments.argument(
         "--concurrency", type=int, help="--each: requests at once (default GrokMagics.concurrency)."
     )
     @magic_arguments.argument(
@@ -121,6 +130,9 @@ class GrokMagics(GrokOptions):
         DataFrame, or a glob of image files) with `{item}` and `{index}` (and a DataFrame's
         columns) filled in, concurrently; the table of answers goes to `-o OUT` and `_grok_each`.
         Add `--batch-api` for xAI's Batch API (cheaper, within 24 h; the cell returns at once).
+        A string in the data is text (`{note}` inserts a path as text); `--image-col photo`
+        sends the files named in column `photo` as images (`--image-col item`: a list's items),
+        read only under the notebook's folder or `--root DIR`, every row checked first.
 
         Line commands: `%grok` (settings), `%grok reset`, `%grok history`,
         `%grok usage [--today | --week | --all]`, `%grok log [N]`,
@@ -177,7 +189,7 @@ class GrokMagics(GrokOptions):
     def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
-        if args.each or args.batch_api:
+        if args.each or args.batch_api or args.image_col or args.root is not None:
             from grok_magic.notebook.each_view import run_each
 
             return run_each(self, args, dedent(text), system_prompt(args.system, self.system,
