@@ -60,11 +60,12 @@ class _KeySearch:
     covered to its last character."""
 
     def __init__(self, secrets: list[str]) -> None:
-        self.kinds: dict[str, str] = {}
+        self.kinds: list[str] = []  # what each form is ("as typed", "in hex", "in base64")
+        self.places: dict[str, set[tuple[int, int]]] = {}  # piece -> (form, offset) it is at
         self.blocks: set[str] = set()
         for secret in secrets:
             self._add_forms(secret)
-        self.pattern = re.compile(f"(?=({_trie_regex(self.kinds)}))")
+        self.pattern = re.compile(f"(?=({_trie_regex(self.places)}))")
         self.prefilter = re.compile(_trie_regex(self.blocks))
 
     def _add_forms(self, secret: str) -> None:
@@ -74,26 +75,33 @@ class _KeySearch:
                  *((form.translate(_FOLD), ENCODED_PIECE, "in base64")
                    for form in base64_forms(raw))]
         for form, size, kind in forms:
-            for piece in _pieces(form, size):
-                self.kinds.setdefault(piece, kind)
+            number = len(self.kinds)
+            self.kinds.append(kind)
+            for offset, piece in enumerate(_pieces(form, size)):
+                self.places.setdefault(piece, set()).add((number, offset))
             # A key's public "xai-" is no block: it is in every text about xAI.
             self.blocks |= _blocks(form, size, phase=3 if form.startswith("xai+") else 0)
 
     def spans(self, folded: str) -> list[tuple[int, int, str]]:
-        """(start, end, kind) of the runs of key pieces in folded text, merged, before the
-        rule for short pieces is applied."""
+        """(start, end, kind) of the runs of key pieces in folded text, before the rule for
+        short pieces is applied. A run goes on only while each piece is the next one of the same
+        form (one place further), so pieces of two keys, or of two places in one, that happen to
+        overlap in the text do not add up to a longer run."""
         runs: list[list] = []
+        at: set[tuple[int, int]] = set()  # where in which form the run's last piece may be
+        last = -2
         for match in (m for a, b in self._windows(folded)
                       for m in self.pattern.finditer(folded, a, b)):
-            start = match.start()
-            piece = match.group(1)
-            end = start + len(piece)
-            if runs and start <= runs[-1][1]:
-                runs[-1][1] = max(runs[-1][1], end)
-                if self.kinds[piece] != "as typed":
-                    runs[-1][2] = self.kinds[piece]
+            start, piece = match.start(), match.group(1)
+            places = self.places[piece]
+            following = {(form, offset + 1) for form, offset in at} & places
+            if start == last + 1 and following:
+                at = following
+                runs[-1][1:] = start + len(piece), self.kinds[min(at)[0]]
             else:
-                runs.append([start, end, self.kinds[piece]])
+                at = places
+                runs.append([start, start + len(piece), self.kinds[min(places)[0]]])
+            last = start
         return [tuple(run) for run in runs]
 
     def _windows(self, folded: str) -> list[list[int]]:
