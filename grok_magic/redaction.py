@@ -83,8 +83,8 @@ class _KeySearch:
             self.blocks |= _blocks(form, size, phase=3 if form.startswith("xai+") else 0)
 
     def spans(self, folded: str) -> list[tuple[int, int, str]]:
-        """(start, end, kind) of the runs of key pieces in folded text, before the rule for
-        short pieces is applied. A run goes on only while each piece is the next one of the same
+        """(start, end, kind, places of its first piece) of the runs of key pieces in folded
+        text, before the rule for short pieces is applied. A run goes on only while each piece is the next one of the same
         form (one place further), so pieces of two keys, or of two places in one, that happen to
         overlap in the text do not add up to a longer run."""
         runs: list[list] = []
@@ -97,12 +97,22 @@ class _KeySearch:
             following = {(form, offset + 1) for form, offset in at} & places
             if start == last + 1 and following:
                 at = following
-                runs[-1][1:] = start + len(piece), self.kinds[min(at)[0]]
+                runs[-1][1:3] = start + len(piece), self.kinds[min(at)[0]]
             else:
                 at = places
-                runs.append([start, start + len(piece), self.kinds[min(places)[0]]])
+                runs.append([start, start + len(piece), self.kinds[min(places)[0]], places])
             last = start
         return [tuple(run) for run in runs]
+
+    @staticmethod
+    def several(runs: list[tuple]) -> set[int]:
+        """The forms that SEVERAL or more runs come from, each from another place in it: a key
+        cut into bits. One word that happens to be in a key, however often it appears, is not."""
+        offsets: dict[int, set[int]] = {}
+        for *_, places in runs:
+            for form, offset in places:
+                offsets.setdefault(form, set()).add(offset)
+        return {form for form, found in offsets.items() if len(found) >= SEVERAL}
 
     def _windows(self, folded: str) -> list[list[int]]:
         """Stretches of the text around each block found: every piece of a key holds a block
@@ -175,7 +185,7 @@ def _trie_regex(words) -> str:
 class Secret:
     """A key that never shows itself: `repr`/`str` are masked, it cannot be pickled.
 
-    >>> key = Secret("xai-DOCTEST-example-only-0000")
+    >>> key = Secret("xai-DOCTEST-Xq4Zr8Lw2Pj6Vn0")
     >>> key, f"{key}", key.reveal()[:4]
     (Secret('***'), '***', 'xai-')
     """
@@ -278,10 +288,11 @@ def key_spans(text: str) -> list[tuple[int, int, str]]:
     unseen = _Unseen(text) if INVISIBLE.search(text) else None
     folded = (unseen.text if unseen else text).translate(_FOLD)
     runs = search.spans(folded)
-    several = len(runs) >= SEVERAL
+    several = search.several(runs)
     spans = []
-    for start, end, how in runs:
-        if how == "as typed" and end - start < FRAGMENT and not several:
+    for start, end, how, places in runs:
+        if how == "as typed" and end - start < FRAGMENT and not any(
+                form in several for form, _ in places):
             shortest = min(FRAGMENT, min(map(len, _secrets)))
             if end - start < shortest:
                 continue
