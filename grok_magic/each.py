@@ -209,17 +209,20 @@ def summarise(rows: list[Row], progress: Progress, stopped: str | None) -> Summa
 
 
 def result_table(items: Items, rows: list[Row], structured: bool, index_name=None):
-    """A DataFrame indexed like the input (a list of dicts when pandas is missing)."""
+    """A DataFrame (a `ResultFrame`, whose HTML MathJax leaves alone) indexed like the input (a
+    list of dicts when pandas is missing)."""
     records = [_record(row, structured) for row in rows]
     try:
         import pandas as pd
     except ImportError:
         return [{"index": key, **record} for key, record in zip(items.index, records,
                                                                  strict=True)]
+    from grok_magic.result_frame import ResultFrame  # shows model text as text (no MathJax)
+
     name = index_name if index_name is not None else index_name_of(items)
     index = pd.Index(items.index, name=name)
     columns = list(dict.fromkeys(k for record in records for k in record if k not in METADATA))
-    return pd.DataFrame(records, index=index, columns=[*(columns or ["answer"]), *METADATA])
+    return ResultFrame(records, index=index, columns=[*(columns or ["answer"]), *METADATA])
 
 
 def index_name_of(items: Items):

@@ -117,10 +117,12 @@ def _glob_items(pattern: str, name: str) -> Items:
 
 
 def _pandas_kind(data: object) -> str | None:
-    module = type(data).__module__
-    if not module.startswith("pandas"):
+    # The first pandas class of its MRO: a subclass (a result table, ResultFrame) is still a
+    # DataFrame, and pandas need not be imported to tell.
+    cls = next((c for c in type(data).__mro__ if c.__module__.startswith("pandas")), None)
+    if cls is None:
         return None
-    name = type(data).__name__
+    name = cls.__name__
     if name == "DataFrame":
         return "dataframe"
     if name == "Series":

@@ -82,11 +82,11 @@ class _KeySearch:
             # A key's public "xai-" is no block: it is in every text about xAI.
             self.blocks |= _blocks(form, size, phase=3 if form.startswith("xai+") else 0)
 
-    def spans(self, folded: str) -> list[tuple[int, int, str]]:
+    def spans(self, folded: str) -> list[tuple]:
         """(start, end, kind, places of its first piece) of the runs of key pieces in folded
-        text, before the rule for short pieces is applied. A run goes on only while each piece is the next one of the same
-        form (one place further), so pieces of two keys, or of two places in one, that happen to
-        overlap in the text do not add up to a longer run."""
+        text, before the rule for short pieces is applied. A run goes on only while each piece
+        is the next one of the same form (one place further), so pieces of two keys, or of two
+        places in one, that happen to overlap in the text do not add up to a longer run."""
         runs: list[list] = []
         at: set[tuple[int, int]] = set()  # where in which form the run's last piece may be
         last = -2
