@@ -18,7 +18,7 @@ moment), so the user's other DataFrames display exactly as before. Its text/plai
 `print`) and its HTML drop control characters and escape sequences (`plain_text.inert_text`).
 
 `.head()`, slices and `frame[["answer"]]` stay `ResultFrame`s; a column (`frame["answer"]`) is a
-plain `pd.Series`, which pandas shows as text/plain only. `frame.style` is a Styler that escapes
+`ResultSeries`, which pandas shows as text/plain only, inert the same way. `frame.style` is a Styler that escapes
 HTML and is inert the same way. Not covered: HTML the user makes and shows themselves
 (`HTML(frame.to_html())`, `pd.DataFrame(frame)`).
 
@@ -76,7 +76,9 @@ class ResultFrame(pd.DataFrame):
     def _constructor(self):
         return ResultFrame
 
-    # `frame["answer"]` stays a plain Series (pandas' own `_constructor_sliced`).
+    @property
+    def _constructor_sliced(self):
+        return ResultSeries
 
     def _repr_html_(self) -> str | None:
         if _info_repr(self):
@@ -101,6 +103,24 @@ class ResultFrame(pd.DataFrame):
         A later `.format(...)` without `escape="html"` turns escaping off for its cells, as in
         pandas."""
         return _inert_styler_class()(self, escape="html")
+
+
+class ResultSeries(pd.Series):
+    """A column or row of a ResultFrame (`frame["answer"]`): pandas shows a Series as text only,
+    and that text drops escape sequences, as the frame's does."""
+
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self):
+        return ResultSeries
+
+    @property
+    def _constructor_expanddim(self):
+        return ResultFrame
+
+    def __repr__(self) -> str:
+        return inert_text(super().__repr__())
 
 
 _INERT_STYLER: type | None = None

@@ -29,7 +29,7 @@ from test_markdown_inert import node_check, node_ok  # noqa: F401 - node_ok is a
 from xai_standin import Reply
 
 from grok_magic.batch_job import BatchJob, PollSchedule
-from grok_magic.result_frame import WRAPPER_CLASSES, ResultFrame, inert_html
+from grok_magic.result_frame import WRAPPER_CLASSES, ResultFrame, ResultSeries, inert_html
 
 PAYLOADS = [
     r"$\href{https://evil.example/}{LOGIN}$",
@@ -120,7 +120,7 @@ def test_each_results_display_as_text_however_the_user_shows_them(ip, xai_env, n
         assert "text/latex" not in data and "text/markdown" not in data, name
         shown[name] = data["text/html"]
         assert shown[name].startswith(f'<div class="{WRAPPER_CLASSES}">')
-    assert type(labels["answer"]) is pd.Series  # a column is a plain Series (text/plain only)
+    assert type(labels["answer"]) is ResultSeries  # a column: text/plain only, inert
     assert "text/html" not in bundle(ip, labels["answer"])
     # displayed with display() too (the display publisher, not the display hook)
     displayed = run(ip, "display(labels.head(len(labels)))")
@@ -221,7 +221,8 @@ def test_text_plain_drops_escape_sequences(ip, xai_env):
     labels = ip.user_ns["labels"]
     assert labels.loc[0, "answer"] == f"ok{OSC52}done\x1b[2J"  # the data is kept as it came
     for text in (bundle(ip, labels)["text/plain"], bundle(ip, labels.head())["text/plain"],
-                 repr(labels), str(labels), bundle(ip, labels)["text/html"]):
+                 repr(labels), str(labels), bundle(ip, labels)["text/html"],
+                 repr(labels["answer"]), bundle(ip, labels["answer"])["text/plain"]):
         assert "\x1b" not in text and "\x07" not in text
         assert "okdone" in text
 
@@ -246,7 +247,9 @@ def test_pandas_operations_keep_the_class_and_nothing_else():
         assert type(derived) is ResultFrame
         assert "<span>$</span>a<span>$</span>" in derived._repr_html_() or "$" not in str(
             derived.values)
-    assert type(frame["answer"]) is pd.Series and type(frame.iloc[0]) is pd.Series
+    assert type(frame["answer"]) is ResultSeries and type(frame.iloc[0]) is ResultSeries
+    assert type(frame["answer"].to_frame()) is ResultFrame
+    assert isinstance(frame["answer"], pd.Series) and frame["answer"].str.len().sum() == 4
     assert ResultFrame._metadata == [] and frame._repr_latex_() is None
     assert pd.DataFrame(frame).equals(frame)
 
