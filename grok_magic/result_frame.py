@@ -18,8 +18,8 @@ moment), so the user's other DataFrames display exactly as before. Its text/plai
 `print`) and its HTML drop control characters and escape sequences (`plain_text.inert_text`).
 
 `.head()`, slices and `frame[["answer"]]` stay `ResultFrame`s; a column (`frame["answer"]`) is a
-`ResultSeries`, which pandas shows as text/plain only, inert the same way. `frame.style` is a Styler that escapes
-HTML and is inert the same way. Not covered: HTML the user makes and shows themselves
+`ResultSeries`, which pandas shows as text/plain only, inert the same way. `frame.style` is a
+Styler that escapes HTML and is inert the same way. Not covered: HTML the user makes and shows themselves
 (`HTML(frame.to_html())`, `pd.DataFrame(frame)`).
 
 This module imports pandas: `grok_magic.each.result_table` imports it only when it builds a
