@@ -91,6 +91,7 @@ class Plan:
     high: float | None
     answer_tokens: int
     estimated_from: int
+    refused: Exception | None = None  # why sending it would be refused (the key is in it)
 
 
 class Each:
@@ -133,23 +134,26 @@ class Each:
             detail=detail, max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
             source=source, resume=resume)
 
-    def body(self, position: int) -> dict:
-        return Conversation(max_history=0, recorder=Recorder(None)).build(self.make_ask(position))
+    def body(self, position: int, keys_found: list | None = None) -> dict:
+        return Conversation(max_history=0, recorder=Recorder(None)).build(
+            self.make_ask(position, keys_found))
 
     def plan(self) -> Plan:
         """The first request and the cost range of the whole run (prompt cost from a sample of
         items, plus answers of up to --max-tokens, or ASSUMED_ANSWER_TOKENS, each)."""
         count = len(self.items)
         step = max(1, count // PLAN_SAMPLE)
-        sample = [self.body(i) for i in range(0, count, step)][:PLAN_SAMPLE]
+        keys_found: list = []  # a dry run shows what a refused run would have sent
+        sample = [self.body(i, keys_found) for i in range(0, count, step)][:PLAN_SAMPLE]
+        refused = keys_found[0] if keys_found else None
         price = self.client.price_for(self.model) or fallback_price(self.model)
         answer_tokens = self.max_tokens or ASSUMED_ANSWER_TOKENS
         if price is None:
-            return Plan(sample[0], count, None, None, answer_tokens, len(sample))
+            return Plan(sample[0], count, None, None, answer_tokens, len(sample), refused)
         mean_tokens = sum(estimate_prompt_tokens(b) for b in sample) / len(sample)
         low = count * mean_tokens * price.input / 1_000_000
         high = low + count * answer_tokens * price.output / 1_000_000
-        return Plan(sample[0], count, low, high, answer_tokens, len(sample))
+        return Plan(sample[0], count, low, high, answer_tokens, len(sample), refused)
 
     def run(self, on_progress: Callable[[Progress], None] | None = None):
         """Send every item (those answered OK before are replayed); the result table.

@@ -325,15 +325,17 @@ def template_ask(
     max_side: int | None = None, max_value_chars: int | None = None, timeout: float | None = None,
     source: str = "each", resume: bool = True,
 ) -> Callable[[int], Ask]:
-    """`make_ask` for a run: item i's question from the template (in the worker that sends it)."""
+    """`make_ask` for a run: item i's question from the template (in the worker that sends it);
+    a dry run passes `keys_found` to note values holding the key instead of refusing them."""
     from collections import ChainMap
 
     from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS, build_user_turn
 
-    def make_ask(position: int) -> Ask:
+    def make_ask(position: int, keys_found: list | None = None) -> Ask:
         values = ChainMap(items.get(position), namespace)
         turn = build_user_turn(template, values, images=images, detail=detail, max_side=max_side,
-                               max_value_chars=max_value_chars or DEFAULT_MAX_VALUE_CHARS)
+                               max_value_chars=max_value_chars or DEFAULT_MAX_VALUE_CHARS,
+                               keys_found=keys_found)
         return Ask(turn, model, system=system, options=dict(options or {}), stream=True,
                    timeout=timeout, source=source, replay="auto" if resume else None)
 

@@ -117,6 +117,18 @@ def test_each_and_batch_runs_holding_the_key_send_nothing(ip, xai_env):
     assert leaked(out.everything()) == []
 
 
+def test_an_each_dry_run_shows_the_first_body_and_says_it_would_be_refused(ip, xai_env):
+    ip.user_ns["items"] = ["a", "b"]
+    ip.user_ns["k"] = FAKE_KEY
+    out = run(ip, "%%grok --each items --dry-run -o plan\nLabel {item} with {k}")
+    assert out.error is None, out.everything()
+    text = out.everything()
+    assert "would be refused, not sent" in text and "{k} holds your API key" in text
+    assert "Label a with ***" in text and leaked(text) == []
+    assert isinstance(ip.user_ns["plan"].refused, KeyInRequestError)
+    assert [r.method for r in xai_env.requests] in ([], ["GET"])  # at most the price list
+
+
 def test_the_panel_refuses_a_typed_key_and_keeps_what_was_typed(xai_env):
     from grok_magic.notebook.panel import ChatPanel
 

@@ -90,7 +90,7 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         if args.out:
             magics.user_ns[args.out] = plan  # first_body, count, low, high
         return display(DryRun(f"{client.settings.base_url}{ENDPOINTS['chat']}", plan.first_body,
-                              note=plan_note(plan)))
+                              note=plan_note(plan), refused=plan.refused))
     if magics.recorder.replay != "only":
         client.settings.require_secret()  # one clear message, rather than one per item
     if args.batch_api:
