@@ -76,7 +76,7 @@ $$\\frac{{a}}{{b}} = \\sqrt{{2}}$$
 
 A [safe link](https://ok.example/docs) and your picture: ![your picture]({USER_IMAGE})
 """
-GROUPS = ("repro", "classic", "image", "fuzz")
+GROUPS = ("repro", "classic", "image", "terminal", "fuzz")
 FUZZ_SEED, FUZZ_DOCUMENTS = 9, 60
 # The chat panel's own stylesheet (a <style> in a widget, outside any answer) is allowed as is.
 OWN_STYLES = [PANEL_CSS.strip().removeprefix("<style>").removesuffix("</style>")]
