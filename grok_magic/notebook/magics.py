@@ -166,8 +166,8 @@ class GrokMagics(GrokOptions):
                    keys_found: list | None = None) -> Ask:
         """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options;
         `literal` text (ours, quoting a cell) is sent as it is. A value holding the API key
-        raises, or is noted in `keys_found` (a dry run)."""
-        self.settings(args.timeout)  # loads (and so registers) the key before values are checked
+        raises, or is noted in `keys_found` (a dry run); the caller has loaded the settings
+        first, which registers the key."""
         last = self.errors.last
         user_turn = user_message([text]) if literal else build_user_turn(
             dedent(text), self.user_ns, images=args.image, detail=args.detail or self.detail or None,
@@ -195,6 +195,7 @@ class GrokMagics(GrokOptions):
             return run_each(self, args, dedent(text), system_prompt(args.system, self.system,
                                                                     self.user_ns))
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
+        client = self.client(args.timeout)  # settings loaded once: the key is registered now
         keys_found: list | None = [] if args.dry_run else None
         ask = with_tools(self._build_ask(args, text, response_format, literal, keys_found),
                          args, self)
@@ -202,14 +203,13 @@ class GrokMagics(GrokOptions):
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
             convo = (Conversation(max_history=self.max_history, recorder=self.recorder) if args.new
                      else self.conversation)
-            dry = DryRun(f"{self.settings(args.timeout).base_url}{ask.endpoint}", convo.build(ask),
+            dry = DryRun(f"{client.settings.base_url}{ask.endpoint}", convo.build(ask),
                          refused=keys_found[0] if keys_found else None)
             if args.out:
                 self.user_ns[args.out] = dry.body
             return display(dry)
         if args.new:
             self.conversation.reset()
-        client = self.client(args.timeout)
         response = self._answer(client, ask, "json" if response_format else None)
         if response_format:
             response.parsed = parse_structured(response, validator)
