@@ -14,14 +14,10 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from grok_magic.errors import InputError
 from grok_magic.image_sources import is_image_like
 from grok_magic.prompt import AsImage
-
-if TYPE_CHECKING:
-    from grok_magic.each_items import Items
 
 IMAGE_COL = "--image-col"
 ITEM = "item"  # `--image-col item`: the items of a list, tuple, Series or dict themselves
@@ -158,17 +154,15 @@ class ImageColumns:
         except Refused as refused:
             raise _error(column, where, refused) from None
 
-    def check_all(self, items: Items) -> None:
-        """Every row of every column, before anything is sent: the first problem as one
-        InputError that also says how many other rows have one."""
-        from grok_magic.each_items import where
-
+    def check_all(self, kind: str, data: object) -> None:
+        """Every row of every column of `data` (an Items' kind and data), before anything is
+        sent: the first problem as one InputError that also says how many other rows have one."""
         problems = []
-        for column, key, value in _cells(items, self.names):
+        for column, key, value in _cells(kind, data, self.names):
             try:
                 checked_value(value, self.root)
             except Refused as refused:
-                problems.append((column, where(items.kind, key), refused))
+                problems.append((column, where(kind, key), refused))
         if problems:
             column, at, refused = problems[0]
             raise _error(column, at, refused, others=len(problems) - 1, up_front=True)
@@ -185,49 +179,55 @@ def _error(column: str, where: str, refused: Refused, *, others: int = 0,
                       hint=f"{refused.hint}{more}{sent}".strip())
 
 
-def _cells(items: Items, names: frozenset[str]) -> Iterator[tuple[str, object, object]]:
+def where(kind: str, key: object) -> str:
+    """How a message names an item: "row 3" (DataFrame, Series), "item 3" (list), "item 'a'"."""
+    label = "row" if kind in ("dataframe", "series") else "item"
+    return f"{label} {key}" if isinstance(key, int) else f"{label} {key!r}"
+
+
+def _cells(kind: str, data, names: frozenset[str]) -> Iterator[tuple[str, object, object]]:
     """(column, index, value) for every value of the named columns (`item`: the items)."""
-    data = items.data
-    if items.kind == "dataframe":
+    if kind == "dataframe":
         for position, column in enumerate(data.columns):
             if str(column) in names:
                 yield from ((str(column), k, v) for k, v in zip(data.index, data.iloc[:, position],
                                                                 strict=True))
-    elif items.kind == "series":
+    elif kind == "series":
         yield from ((ITEM, k, v) for k, v in zip(data.index, data, strict=True))
-    elif items.kind == "dict":
+    elif kind == "dict":
         yield from ((ITEM, k, v) for k, v in data.items())
     else:
         yield from ((ITEM, k, v) for k, v in enumerate(data))
 
 
-def image_columns(items: Items, names: list[str], root: str | os.PathLike | None,
+def image_columns(kind: str, data: object, names: list[str], root: str | os.PathLike | None,
                   name: str) -> ImageColumns | None:
-    """`names` checked against what `items` has, and every row of them checked; None when there
-    are none (or the run is over a glob, whose files are images already)."""
+    """`names` checked against what `data` (an Items' kind and data) has, and every row of them
+    checked; None when there are none (or the run is over a glob, whose files are images
+    already)."""
     if not names:
         if root is not None:
             raise InputError("--root says where --image-col files may be, and no --image-col "
                              "is given", hint="Add --image-col COLUMN, or leave out --root.")
         return None
     for column in names:
-        _check_name(items, column, name)
-    if items.kind == "files":
+        _check_name(kind, data, column, name)
+    if kind == "files":
         return None
     columns = ImageColumns(frozenset(names), FileRoot.of(root))
-    columns.check_all(items)
+    columns.check_all(kind, data)
     return columns
 
 
-def _check_name(items: Items, column: str, name: str) -> None:
+def _check_name(kind: str, data, column: str, name: str) -> None:
     """A clear InputError unless `column` is one of the DataFrame's placeholder columns, or
     `item` for any other data."""
-    if items.kind != "dataframe":
+    if kind != "dataframe":
         if column != ITEM:
             raise InputError(f"{IMAGE_COL} {column}: {name} has no columns",
                              hint=f"Use {IMAGE_COL} item to read its items as image files.")
         return
-    placeholders = [str(c) for c in items.data.columns if str(c).isidentifier()]
+    placeholders = [str(c) for c in data.columns if str(c).isidentifier()]
     if column in placeholders and column != ITEM:
         return
     if column == ITEM:

@@ -15,11 +15,9 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from grok_magic.each_files import FileRoot, ImageColumns, image_columns
+from grok_magic.each_files import ImageColumns, image_columns, where
 from grok_magic.errors import InputError
 from grok_magic.prompt import AsImage
-
-__all__ = ["FileRoot", "ImageColumns", "Items", "as_value", "items_of"]
 
 
 @dataclass
@@ -67,12 +65,6 @@ def as_value(value: object) -> object:
     return value
 
 
-def where(kind: str, key: object) -> str:
-    """How a message names an item: "row 3" (DataFrame, Series), "item 3" (list), "item 'a'"."""
-    label = "row" if kind in ("dataframe", "series") else "item"
-    return f"{label} {key}" if isinstance(key, int) else f"{label} {key!r}"
-
-
 def items_of(data: object, name: str = "the data", *, image_cols: Iterable[str] = (),
              root: str | os.PathLike | None = None) -> Items:
     """`data` as Items, or a clear InputError naming what it is and what would work.
@@ -82,7 +74,7 @@ def items_of(data: object, name: str = "the data", *, image_cols: Iterable[str] 
     grok_magic.each_files). `root` is the folder they must be in (default: the working
     directory, the notebook's folder)."""
     items = _items(data, name)
-    items.image_cols = image_columns(items, list(image_cols), root, name)
+    items.image_cols = image_columns(items.kind, items.data, list(image_cols), root, name)
     return items
 
 
