@@ -17,7 +17,7 @@ from grok_magic.notebook.reports import (
     settings_report,
     usage_report,
 )
-from grok_magic.redaction import Secret, mask_url_credentials
+from grok_magic.redaction import Secret
 
 if TYPE_CHECKING:  # the magics import this table
     from grok_magic.notebook.magics import GrokMagics
@@ -34,8 +34,7 @@ def settings(magics: GrokMagics, rest: str):
     key_state = f"set (from {current.key_source})" if current.has_key else (
         "missing — set XAI_API_KEY, add it to .env, or run %grok key")
     rows = [
-        ("model", magics.model), ("base URL", mask_url_credentials(current.base_url)),
-        ("API key", key_state),
+        ("model", magics.model), ("base URL", current.base_url), ("API key", key_state),
         ("system prompt", magics.system or "(none)"),
         ("history", f"{magics.conversation.turns} turns kept, at most {magics.max_history}"),
         ("timeout", f"{magics.timeout:g} s"), ("retries", str(magics.max_retries)),
