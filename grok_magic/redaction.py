@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from urllib.parse import unquote
@@ -63,6 +64,7 @@ class _KeySearch:
         self.kinds: list[str] = []  # what each form is ("as typed", "in hex", "in base64")
         self.places: dict[str, set[tuple[int, int]]] = {}  # piece -> (form, offset) it is at
         self.blocks: set[str] = set()
+        self.shortest = min(FRAGMENT, *map(len, secrets))  # a run this long is masked alone
         for secret in secrets:
             self._add_forms(secret)
         self.pattern = re.compile(f"(?=({_trie_regex(self.places)}))")
@@ -266,8 +268,6 @@ class _Unseen:
         self.text = "".join(pieces)
 
     def original(self, offset: int) -> int:
-        import bisect
-
         index = bisect.bisect_right(self.kept, (offset, float("inf"))) - 1
         at, origin = self.kept[index]
         return origin + offset - at
@@ -291,12 +291,10 @@ def key_spans(text: str) -> list[tuple[int, int, str]]:
     several = search.several(runs)
     spans = []
     for start, end, how, places in runs:
-        if how == "as typed" and end - start < FRAGMENT and not any(
-                form in several for form, _ in places):
-            shortest = min(FRAGMENT, min(map(len, _secrets)))
-            if end - start < shortest:
-                continue
         if how == "as typed" and end - start < FRAGMENT:
+            # a piece alone is not a key (unless the key is that short); several of one are
+            if end - start < search.shortest and not any(form in several for form, _ in places):
+                continue
             how = "in pieces"
         if how == "in base64":
             start, end = _base64_edges(folded, start, end)
@@ -341,7 +339,7 @@ def redact(text: str, key: str | Secret | None = None) -> str:
             last = max(last, end)
         out.append(text[last:])
         text = "".join(out)
-    text = URL_PASSWORD.sub(rf"\1:{MASK}@", text) if "://" in text else text
+    text = mask_url_credentials(text)
     return KEY_LOOKALIKE.sub(LOOKALIKE_MASK, text)
 
 
