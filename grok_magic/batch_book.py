@@ -84,7 +84,7 @@ class BatchBook:
                 conn.execute("ROLLBACK")
                 raise
 
-        self.ledger._safely("write to", write, None)
+        self.ledger.safely("write to", write, None)
 
     def job(self, batch_id: str) -> JobRecord | None:
         found = self._jobs("WHERE id = ?", (batch_id,))
@@ -106,13 +106,13 @@ class BatchBook:
 
     def _jobs(self, where: str, params: tuple, tail: str = "") -> list[JobRecord]:
         sql = f"SELECT {', '.join(JOB_COLUMNS)} FROM batches {where} {tail}"
-        return self.ledger._safely(
+        return self.ledger.safely(
             "read", lambda conn: [JobRecord(*row) for row in conn.execute(sql, params)], [])
 
     def rows(self, batch_id: str) -> list[SentRow]:
         sql = (f"SELECT {', '.join(ROW_COLUMNS)} FROM batch_rows WHERE batch_id = ? "
                "ORDER BY position")
-        return self.ledger._safely(
+        return self.ledger.safely(
             "read", lambda conn: [SentRow(*row) for row in conn.execute(sql, (batch_id,))], [])
 
     def update(self, batch_id: str, status: str, state: Mapping | None = None) -> None:
@@ -120,10 +120,10 @@ class BatchBook:
         sql = ("UPDATE batches SET status = ?, state = coalesce(?, state), "
                "finished = coalesce(finished, ?) WHERE id = ?")
         params = (status, json.dumps(state) if state is not None else None, finished, batch_id)
-        self.ledger._safely("write to", lambda conn: conn.execute(sql, params), None)
+        self.ledger.safely("write to", lambda conn: conn.execute(sql, params), None)
 
     def mark_recorded(self, batch_id: str, custom_ids: Iterable[str]) -> None:
         params = [(batch_id, c) for c in custom_ids]
         sql = "UPDATE batch_rows SET recorded = 1 WHERE batch_id = ? AND custom_id = ?"
-        self.ledger._safely("write to", lambda conn: conn.executemany(sql, params), None)
+        self.ledger.safely("write to", lambda conn: conn.executemany(sql, params), None)
 

@@ -164,7 +164,8 @@ class BatchJob:
         for part in parts if self.sent else ():
             for page, token in self.api.results(part, token=self._tokens.get(part)):
                 taken = [t for t in (self._take(result) for result in page) if t is not None]
-                self.recorder.record_results([(c, r, e) for _, c, r, e in taken],
+                self.recorder.record_results([(f"batch:{part}:{i}", c, r, e)
+                                              for i, c, r, e in taken],
                                              cell=self.record.cell)
                 if self.book is not None and taken:
                     self.book.mark_recorded(part, [custom_id for custom_id, *_ in taken])

@@ -10,13 +10,12 @@ import base64
 import binascii
 import io
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from grok_magic.errors import InputError
-from grok_magic.pricing import Price, format_cost
+from grok_magic.pricing import CHARS_PER_TOKEN, Price, format_cost
 
-CHARS_PER_TOKEN = 4  # xAI's tokenizers average about four characters of English per token
 MESSAGE_TOKENS = 3  # role and separators per message
 # xAI does not publish how images are counted; this estimate (448-pixel tiles of 256 tokens, at
 # most 6, plus one for the whole image) errs on the high side of what it reports.
@@ -32,12 +31,14 @@ class BudgetExceeded(InputError):
 
 @dataclass(frozen=True)
 class Limit:
-    """One spending limit: its USD amount, what has been spent against it, and its setting."""
+    """One spending limit: its USD amount, what has been spent against it, and its setting;
+    `measure` reads the spending afresh (for a request waiting for room)."""
 
     amount: float
     spent: float
     setting: str  # "budget" or "daily_budget"
     scope: str  # "this kernel", "today (every kernel)"
+    measure: Callable[[], float] | None = field(default=None, compare=False, repr=False)
 
     @property
     def left(self) -> float:
@@ -46,19 +47,33 @@ class Limit:
     def shown(self) -> str:
         return f"{format_cost(self.spent)} of {format_cost(self.amount)}"
 
+    def at(self, spent: float) -> Limit:
+        return replace(self, spent=spent)
+
+    def refreshed(self) -> Limit:
+        return self if self.measure is None else replace(self, spent=self.measure())
+
+
+def refusal(limit: Limit, estimate: float | None, question: str) -> BudgetExceeded | None:
+    """Why `limit` refuses a request whose prompt costs about `estimate`, or None."""
+    if limit.spent >= limit.amount:
+        return BudgetExceeded(
+            f"{limit.scope} has spent {limit.shown()} allowed by `{limit.setting}`, so "
+            f"{quote(question)} was not sent", hint=_raise_hint(limit))
+    if estimate is not None and estimate > limit.left:
+        return BudgetExceeded(
+            f"{quote(question)} would cost about {format_cost(estimate)} for its prompt "
+            f"alone, more than the {format_cost(limit.left)} left of `{limit.setting}` "
+            f"({limit.scope}: {limit.shown()}); nothing was sent", hint=_raise_hint(limit))
+    return None
+
 
 def check(limits: list[Limit], estimate: float | None, question: str) -> None:
     """Raise BudgetExceeded if any limit is reached or the estimate exceeds what it leaves."""
     for limit in limits:
-        if limit.spent >= limit.amount:
-            raise BudgetExceeded(
-                f"{limit.scope} has spent {limit.shown()} allowed by `{limit.setting}`, so "
-                f"{_quote(question)} was not sent", hint=_raise_hint(limit))
-        if estimate is not None and estimate > limit.left:
-            raise BudgetExceeded(
-                f"{_quote(question)} would cost about {format_cost(estimate)} for its prompt "
-                f"alone, more than the {format_cost(limit.left)} left of `{limit.setting}` "
-                f"({limit.scope}: {limit.shown()}); nothing was sent", hint=_raise_hint(limit))
+        problem = refusal(limit, estimate, question)
+        if problem is not None:
+            raise problem
 
 
 def _raise_hint(limit: Limit) -> str:
@@ -67,7 +82,7 @@ def _raise_hint(limit: Limit) -> str:
             "to None to remove it.")
 
 
-def _quote(question: str, words: int = 8) -> str:
+def quote(question: str, words: int = 8) -> str:
     parts = question.split()
     text = " ".join(parts[:words]) + ("…" if len(parts) > words else "")
     return f'the question "{text}"' if text else "the request"

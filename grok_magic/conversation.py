@@ -37,6 +37,9 @@ class Ask:
     api: str = "chat"  # "chat" (/chat/completions) or "responses" (/responses)
     server_tools: tuple = ()  # tools xAI runs (web_search, x_search, code_interpreter)
     store: bool = False  # Responses API: keep the answer at xAI, continue from it next time
+    # False: a failed attempt leaves no error row (--each retries; it records the final failure
+    # itself with Recorder.record_failure).
+    record_errors: bool = True
 
     @property
     def wire(self) -> str:

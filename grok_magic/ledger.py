@@ -1,8 +1,13 @@
 """Ledger: every exchange with xAI in one local SQLite file — history, cost, replay, export.
 
-One file, WAL mode (several kernels may write at once), a versioned schema migrated in place.
-`sqlite3` is imported on first use. A ledger that cannot be read or written (corrupt, locked,
-read-only, full) never breaks a cell: it warns once and the answer is shown unrecorded.
+One file, WAL mode (several kernels may write at once), a versioned schema migrated in place
+(ledger_schema.py). `sqlite3` is imported on first use. A ledger never breaks or stalls a cell:
+rows are written by a background writer (ledger_writer.py) that waits out another kernel's lock;
+a damaged file is moved aside before anything is written into it (ledger_health.py); a file that
+cannot be written is read and listed, and simply not written to; a ledger that cannot be used at
+all (not a database, full) warns once and the answer is shown unrecorded. Every answer has a
+natural key (`answer_key`, unique), so recording it twice adds nothing; and requests in flight
+reserve their worst case in the ledger itself (ledger_reservations.py), seen by every kernel.
 
 The ledger holds every prompt, answer, value sent, traceback and notebook path, so what grok_magic
 creates is private: files 0600 (SQLite gives its -wal and -shm files the mode of the database),
@@ -17,106 +22,21 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from grok_magic.private_files import create_private_file, make_private_folder, warn_once_if_open
+from grok_magic import ledger_reservations as reservations
+from grok_magic.ledger_file import BUSY_TIMEOUT, LedgerFile, LedgerWarning, is_busy, transaction
+from grok_magic.ledger_schema import SCHEMA_VERSION, LedgerProblem, migrate
+from grok_magic.ledger_writer import Job, LedgerWriter
+from grok_magic.private_files import create_private_file, make_private_folder
 
-BUSY_TIMEOUT = 10.0  # seconds a writer waits for another kernel's write to finish
+__all__ = ["SCHEMA_VERSION", "Entry", "Ledger", "LedgerProblem", "LedgerWarning", "ModelTotal"]
 
-# Each step brings a ledger from version i to i + 1 (PRAGMA user_version counts the steps done).
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE exchanges (
-        id INTEGER PRIMARY KEY,
-        time TEXT NOT NULL,              -- UTC, ISO 8601 with milliseconds and Z
-        session TEXT NOT NULL,           -- one id per kernel (process)
-        notebook TEXT,                   -- JPY_SESSION_NAME when known
-        cell INTEGER,                    -- execution count
-        source TEXT NOT NULL,            -- cell, panel, script, batch
-        api TEXT NOT NULL,               -- chat, responses
-        endpoint TEXT NOT NULL,
-        model_asked TEXT,
-        model_served TEXT,
-        request_hash TEXT NOT NULL,      -- SHA-256 of the canonical request (see canonical.py)
-        request TEXT NOT NULL,           -- canonical request JSON: images as SHA-256 + size
-        question TEXT,                   -- the last user turn's text, for listings
-        answer TEXT,
-        reasoning TEXT,
-        finish_reason TEXT,
-        usage TEXT,                      -- every usage field, JSON
-        prompt_tokens INTEGER NOT NULL DEFAULT 0,
-        completion_tokens INTEGER NOT NULL DEFAULT 0,
-        reasoning_tokens INTEGER NOT NULL DEFAULT 0,
-        cached_tokens INTEGER NOT NULL DEFAULT 0,
-        image_tokens INTEGER NOT NULL DEFAULT 0,
-        total_tokens INTEGER NOT NULL DEFAULT 0,
-        cost REAL,                       -- USD
-        response_id TEXT,
-        request_id TEXT,
-        first_token_s REAL,
-        total_s REAL,
-        status TEXT NOT NULL,            -- ok, error, stopped, incomplete
-        error TEXT,
-        citations TEXT,                  -- JSON list
-        tool_calls TEXT                  -- JSON list
-    );
-    CREATE INDEX exchanges_replay ON exchanges (request_hash, status);
-    CREATE INDEX exchanges_time ON exchanges (time);
-    CREATE INDEX exchanges_session ON exchanges (session);
-    CREATE INDEX exchanges_notebook ON exchanges (notebook);
-    """,
-    # 2: Batch API jobs, so they outlive the kernel (see batch_book.py).
-    """
-    CREATE TABLE batches (
-        id TEXT PRIMARY KEY,             -- xAI's batch id (one part of a job)
-        job_id TEXT NOT NULL,            -- the job's id: its first part's batch id
-        name TEXT,
-        created TEXT NOT NULL,
-        session TEXT,
-        notebook TEXT,
-        cell INTEGER,
-        model TEXT,
-        endpoint TEXT NOT NULL,
-        count INTEGER NOT NULL,          -- items in the whole run (sent + replayed)
-        job_key TEXT NOT NULL,           -- SHA-256 of every item's request hash, in order
-        row_index TEXT NOT NULL,         -- the input's index, JSON
-        structured INTEGER NOT NULL DEFAULT 0,
-        out_name TEXT,
-        status TEXT NOT NULL,            -- pending, done, cancelled, expired
-        state TEXT,                      -- xAI's last word on it, JSON
-        finished TEXT,
-        input_file_id TEXT,
-        upload_bytes INTEGER
-    );
-    CREATE INDEX batches_key ON batches (job_key);
-    CREATE INDEX batches_job ON batches (job_id);
-    CREATE TABLE batch_rows (
-        batch_id TEXT NOT NULL,
-        custom_id TEXT NOT NULL,
-        position INTEGER NOT NULL,
-        request_hash TEXT NOT NULL,
-        request TEXT NOT NULL,           -- canonical request JSON (images as SHA-256 + size)
-        question TEXT,
-        recorded INTEGER NOT NULL DEFAULT 0,  -- its answer is in exchanges
-        PRIMARY KEY (batch_id, custom_id)
-    );
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class LedgerProblem(Exception):
-    """The ledger file cannot be used (it is newer than this grok_magic, or not a ledger)."""
-
-
-class LedgerWarning(UserWarning):
-    """The ledger could not be read or written; the answer was still shown."""
+RESERVE_TIMEOUT = 1.0  # seconds a budget check waits for the lock to reserve its request's cost
+READ_WAIT = 0.5  # seconds a read waits for this kernel's queued rows to be written
 
 
 @dataclass
@@ -154,6 +74,8 @@ class Entry:
     error: str | None = None
     citations: str | None = None
     tool_calls: str | None = None
+    answer_key: str | None = None  # unique: batch:<batch id>:<custom_id>, live:<uuid>
+    cost_exact: int = 1  # 0: cost and tokens are an estimate (the answer ended without usage)
     id: int | None = None
 
     @property
@@ -162,18 +84,25 @@ class Entry:
 
 
 COLUMNS = tuple(f.name for f in fields(Entry) if f.name != "id")
+# What a column added by a later schema step reads as in an older (read-only) ledger.
+LATER_COLUMNS = {"answer_key": "NULL", "cost_exact": "1"}
+ENDED = ("stopped", "incomplete")
 
 
 @dataclass(frozen=True)
 class ModelTotal:
-    """What one model answered and cost over a period."""
+    """What one model answered and cost over a period: answers (complete), failures (errors) and
+    stops (stopped or cut off: billed, often estimated) counted apart."""
 
     model: str
     answers: int
+    failures: int
+    stops: int
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int
     cost: float
+    estimated: int  # rows whose cost is an estimate
 
 
 def utc_now() -> str:
@@ -199,181 +128,129 @@ def period_start(period: str, now: datetime | None = None) -> datetime | None:
     raise ValueError(f"unknown period {period!r}: use today, week or all")
 
 
-class Ledger:
-    """One SQLite ledger file. Thread-safe; every method returns a harmless default (and warns
-    once, through `notify`) if the file cannot be used. `readonly` opens it without ever
-    writing (a lesson ledger shared with a class stays byte-for-byte as it was)."""
+class Ledger(LedgerFile):
+    """The exchanges in one ledger file: recorded once each (through a background writer),
+    listed, totalled, exported; and the money reserved by requests in flight."""
 
-    def __init__(
-        self, path: str | os.PathLike, *, readonly: bool = False,
-        notify: Callable[[str], None] | None = None, busy_timeout: float = BUSY_TIMEOUT,
-    ) -> None:
-        self.path = Path(path)
-        self.readonly = readonly
-        self.notify = notify
-        self.busy_timeout = busy_timeout
-        self.warned = False
-        self.problem: str | None = None
-        self._conn = None
-        self._lock = threading.RLock()
+    def __init__(self, path: str | os.PathLike, *, readonly: bool = False,
+                 notify: Callable[[str], None] | None = None,
+                 busy_timeout: float = BUSY_TIMEOUT) -> None:
+        super().__init__(path, readonly=readonly, notify=notify, busy_timeout=busy_timeout)
+        self.writer = LedgerWriter(self._write, is_busy=is_busy,
+                                   on_error=lambda err: self.trouble("write to", err),
+                                   on_waiting=self._waiting)
 
-    def __repr__(self) -> str:
-        mode = "read-only" if self.readonly else "read-write"
-        return f"Ledger({str(self.path)!r}, {mode})"
-
-    # -- connection ----------------------------------------------------------------------------
-    def _connect(self):
-        if self._conn is not None:
-            return self._conn
-        import sqlite3
-
-        created = False
-        if self.readonly:
-            if not self.path.is_file():
-                raise LedgerProblem("the file does not exist")
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
-                                   timeout=self.busy_timeout, check_same_thread=False,
-                                   isolation_level=None)
-        else:
-            make_private_folder(self.path.parent)
-            created = create_private_file(self.path)
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout,
-                                   check_same_thread=False, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            if not self.readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        if not (self.readonly or created):  # only now: a non-ledger gets its own one warning
-            warn_once_if_open(self.path, self._say)
-        self._conn = conn
-        return conn
-
-    def _migrate(self, conn) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise LedgerProblem(f"it was written by a newer grok_magic (schema {version}, this "
-                                f"one knows {SCHEMA_VERSION}); upgrade grok_magic to use it")
-        if version == SCHEMA_VERSION:
-            return
-        if self.readonly:
-            if version >= 1:
-                return  # later steps only add tables: exchanges read the same (no batch jobs)
-            raise LedgerProblem("it is not a grok_magic ledger (no schema version)")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another kernel may have migrated while this one waited for the lock.
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for step in range(version, SCHEMA_VERSION):
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    @contextmanager
-    def _using(self) -> Iterator[object]:
-        with self._lock:
-            yield self._connect()
-
-    def _safely(self, what: str, action: Callable, default):
-        """Run `action(conn)`; on any database or file error warn once and return `default`."""
-        import sqlite3
-
-        try:
-            with self._using() as conn:
-                return action(conn)
-        except (sqlite3.Error, OSError, LedgerProblem) as err:
-            self._problem(what, err)
-            return default
-
-    def _problem(self, what: str, err: BaseException) -> None:
-        self.problem = f"{type(err).__name__}: {err}"
-        if self._conn is not None and not isinstance(err, LedgerProblem):
-            # A broken connection is dropped, so the next exchange tries afresh.
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may itself fail
-                pass
-            self._conn = None
-        if self.warned:
-            return
-        self.warned = True
-        message = (
-            f"grok_magic could not {what} its ledger {self.path} ({err}). The answer is shown "
-            "as usual but is not recorded, and replay and daily budgets cannot see it. Fix or "
-            "move the file, point GROK_LEDGER (or %config GrokMagics.ledger) at another one, or "
-            "turn the ledger off with GROK_LEDGER=off. (This is said once per session.)"
-        )
-        self._say(message)
-
-    def _say(self, message: str) -> None:
-        """One message to the person at the notebook: through `notify`, else a Python warning."""
-        if self.notify is not None:
-            self.notify(message)
-        else:
-            warnings.warn(message, LedgerWarning, stacklevel=5)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    def _waiting(self, rows: int) -> None:
+        self._say(f"The ledger {self.path} is locked by another program, so {rows} answer(s) "
+                  "are waiting to be written to it; they will be written as soon as it frees "
+                  "(nothing is lost, and they already count toward budgets). This is said once.")
 
     # -- writing -------------------------------------------------------------------------------
-    def record(self, entry: Entry) -> int | None:
-        """Add one exchange; its row id, or None if it could not be written."""
-        if self.readonly:
+    def record(self, entry: Entry, settles: tuple = ()) -> int | None:
+        """Add one exchange (and settle the reservations it ends); its row id, or None if it
+        is not written (yet: a row waiting for the lock is written later; or ever)."""
+        if not self.can_write():
             return None
-        values = [getattr(entry, c) for c in COLUMNS]
-        sql = (f"INSERT INTO exchanges ({', '.join(COLUMNS)}) "
-               f"VALUES ({', '.join('?' * len(COLUMNS))})")
-        row_id = self._safely("write to", lambda conn: conn.execute(sql, values).lastrowid, None)
-        entry.id = row_id
-        return row_id
+        self.writer.put(Job([entry], settles))
+        return entry.id
 
     def record_many(self, entries: list[Entry]) -> int:
-        """Add many exchanges in one transaction; how many were written."""
-        if self.readonly or not entries:
+        """Add many exchanges in one transaction; how many were added (an answer already in the
+        ledger, by its `answer_key`, is not added again)."""
+        if not entries or not self.can_write():
             return 0
-        sql = (f"INSERT INTO exchanges ({', '.join(COLUMNS)}) "
+        return self.writer.put(Job(list(entries)), wait=10.0).written
+
+    def release(self, keys: tuple) -> None:
+        """Let go of reservations whose request ended without an answer to record."""
+        if keys and self.can_write():
+            self.writer.put(Job([], tuple(keys)), wait=0.0)
+
+    def _write(self, job: Job) -> int:
+        sql = (f"INSERT OR IGNORE INTO exchanges ({', '.join(COLUMNS)}) "
                f"VALUES ({', '.join('?' * len(COLUMNS))})")
-        rows = [[getattr(e, c) for c in COLUMNS] for e in entries]
 
         def write(conn) -> int:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return len(rows)
+            added = 0
+            with transaction(conn):
+                for entry in job.rows:
+                    cursor = conn.execute(sql, [getattr(entry, c) for c in COLUMNS])
+                    if cursor.rowcount:
+                        entry.id, added = cursor.lastrowid, added + 1
+                if job.settles:
+                    reservations.settle(conn, job.settles)
+            return added
 
-        return self._safely("write to", write, 0)
+        with self._using() as conn:  # errors go to the writer: busy is retried, others said
+            return write(conn)
+
+    # -- reservations --------------------------------------------------------------------------
+    def reserve(self, session: str, amount: float, seconds: float, since: datetime | None,
+                decide: Callable[[float, float], None]) -> str | None:
+        """In one transaction: `decide(spent since `since`, reserved by every kernel)`, which
+        raises to refuse (or to wait), then `amount` USD reserved for `seconds`; the
+        reservation's key. None if the ledger cannot take it (the caller reserves in memory)."""
+        if not self.can_write():
+            return None
+
+        import sqlite3
+
+        try:
+            with self._using() as conn, transaction(conn, RESERVE_TIMEOUT, self.busy_timeout):
+                reservations.prune(conn)
+                decide(self._spent(conn, since), reservations.held(conn))
+                return reservations.add(conn, session, amount, seconds)
+        except (sqlite3.Error, OSError, LedgerProblem) as err:
+            if not is_busy(err):  # held by another program: this kernel's own holds only
+                self.trouble("reserve budget in", err)
+            return None
+
+    def longest_answer(self, model: str) -> int | None:
+        """The most completion (and reasoning) tokens among `model`'s recent complete answers."""
+        sql = ("SELECT max(completion_tokens + reasoning_tokens) FROM (SELECT completion_tokens, "
+               "reasoning_tokens FROM exchanges WHERE model_asked = ? AND status = 'ok' "
+               "ORDER BY id DESC LIMIT 50)")
+        return self.safely("read", lambda conn: conn.execute(sql, (model,)).fetchone()[0], None)
 
     # -- reading -------------------------------------------------------------------------------
+    def _settled(self) -> None:
+        """Reads see this kernel's own answers: wait (briefly) for queued rows to be written."""
+        if self.writer.pending():
+            self.writer.drain(READ_WAIT)
+
     def _select(self, where: str = "", params: tuple = (), tail: str = "") -> list[Entry]:
-        sql = f"SELECT id, {', '.join(COLUMNS)} FROM exchanges {where} {tail}"
+        self._settled()
 
         def read(conn) -> list[Entry]:
+            names = [c if c in self.columns else f"{LATER_COLUMNS[c]} AS {c}" for c in COLUMNS]
+            sql = f"SELECT id, {', '.join(names)} FROM exchanges {where} {tail}"
             return [Entry(**dict(zip(("id", *COLUMNS), row, strict=True)))
                     for row in conn.execute(sql, params)]
 
-        return self._safely("read", read, [])
+        return self.safely("read", read, [])
 
     def find_answer(self, request_hash: str) -> Entry | None:
         """The latest complete answer to the request with this canonical hash."""
         found = self._select("WHERE request_hash = ? AND status = 'ok'", (request_hash,),
                              "ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
+
+    def known_keys(self, keys: list[str]) -> set[str]:
+        """Which of these answer keys are in the ledger already."""
+        self._settled()
+
+        def read(conn) -> set[str]:
+            if "answer_key" not in self.columns:
+                return set()
+            found: set[str] = set()
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                sql = (f"SELECT answer_key FROM exchanges WHERE answer_key IN "
+                       f"({', '.join('?' * len(chunk))})")
+                found.update(row[0] for row in conn.execute(sql, chunk))
+            return found
+
+        return self.safely("read", read, set())
 
     def entries(
         self, *, since: datetime | str | None = None, model: str | None = None,
@@ -393,22 +270,44 @@ class Ledger:
         return self.entries(limit=n)
 
     def totals(self, since: datetime | str | None = None) -> list[ModelTotal]:
-        """Answers, tokens and cost per model since `since` (all time when None)."""
+        """Answers, failures, stops, tokens and cost per model since `since` (all time if None)."""
+        self._settled()
         where, params = _filters(since=since)
-        sql = ("SELECT coalesce(model_served, model_asked, '?'), count(*), sum(prompt_tokens), "
-               "sum(completion_tokens), sum(reasoning_tokens), coalesce(sum(cost), 0) "
-               f"FROM exchanges {where} GROUP BY 1 ORDER BY 6 DESC, 1")
-        return self._safely(
-            "read", lambda conn: [ModelTotal(*row) for row in conn.execute(sql, params)], [])
+
+        def read(conn) -> list[ModelTotal]:
+            exact = "cost_exact" if "cost_exact" in self.columns else "1"
+            sql = ("SELECT coalesce(model_served, model_asked, '?'), "
+                   "sum(status = 'ok'), sum(status = 'error'), "
+                   f"sum(status IN {ENDED}), sum(prompt_tokens), sum(completion_tokens), "
+                   f"sum(reasoning_tokens), coalesce(sum(cost), 0), "
+                   f"sum({exact} = 0 AND cost IS NOT NULL) "
+                   f"FROM exchanges {where} GROUP BY 1 ORDER BY 8 DESC, 1")
+            return [ModelTotal(*row) for row in conn.execute(sql, params)]
+
+        return self.safely("read", read, [])
+
+    def _spent(self, conn, since: datetime | str | None) -> float:
+        where, params = _filters(since=since)
+        written = conn.execute(f"SELECT coalesce(sum(cost), 0) FROM exchanges {where}",
+                               params).fetchone()[0]
+        start = None if since is None else iso(since) if isinstance(since, datetime) else since
+        waiting = sum(e.cost or 0.0 for e in self.writer.pending()
+                      if start is None or e.time >= start)
+        return written + waiting
 
     def spent(self, since: datetime | str | None = None) -> float:
-        """USD spent since `since`, every kernel together."""
-        where, params = _filters(since=since)
-        sql = f"SELECT coalesce(sum(cost), 0) FROM exchanges {where}"
-        return self._safely("read", lambda conn: conn.execute(sql, params).fetchone()[0], 0.0)
+        """USD spent since `since`, every kernel together (estimates included, and this
+        kernel's answers still waiting to be written)."""
+        return self.safely("read", lambda conn: self._spent(conn, since), 0.0)
+
+    def reserved(self) -> float:
+        """USD reserved right now by requests in flight, every kernel."""
+        return self.safely("read", lambda conn: reservations.held(conn) if self.writable else 0.0,
+                           0.0)
 
     def count(self) -> int:
-        return self._safely(
+        self._settled()
+        return self.safely(
             "read", lambda conn: conn.execute("SELECT count(*) FROM exchanges").fetchone()[0], 0)
 
     def to_dataframe(self, **filters):
@@ -439,7 +338,8 @@ class Ledger:
             destination.unlink()
         where, params = _filters(session=session, notebook=notebook)
         with self._using():
-            pass  # the source exists and has the current schema (raises if it cannot)
+            pass  # the source exists and can be read (raises if it cannot)
+        self._settled()
         make_private_folder(destination.parent)
         # A lesson holds prompts and answers too: private until its owner chooses to share it.
         create_private_file(destination)
@@ -457,7 +357,7 @@ def _copy_rows(destination: Path, source: Path, where: str, params: tuple) -> in
     conn = sqlite3.connect(destination, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = DELETE")
-        Ledger(destination)._migrate(conn)
+        migrate(conn, readonly=False)
         conn.execute("ATTACH DATABASE ? AS source", (str(source),))
         columns = ", ".join(COLUMNS)
         conn.execute("BEGIN")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 USD_TICKS = 10_000_000_000  # xAI's cost_in_usd_ticks: 1 USD = 10^10 ticks
+CHARS_PER_TOKEN = 4  # xAI's tokenizers average about four characters of English per token
 
 # Fallback prices in USD per 1 M tokens (input, cached input, output); /v1/language-models wins.
 FALLBACK_PRICES: dict[str, tuple[float, float, float]] = {
@@ -73,12 +74,12 @@ class PriceBook:
         return self._prices.get(model)
 
 
-def format_cost(cost: float | None) -> str:
-    """USD for people: six decimals below a cent, four above.
+def format_cost(cost: float | None, *, estimate: bool = False) -> str:
+    """USD for people: six decimals below a cent, four above; "≈" before an estimate.
 
-    >>> format_cost(0.000123), format_cost(0.25), format_cost(None)
-    ('$0.000123', '$0.2500', 'n/a')
+    >>> format_cost(0.000123), format_cost(0.25), format_cost(None), format_cost(0.5, estimate=True)
+    ('$0.000123', '$0.2500', 'n/a', '≈ $0.5000')
     """
     if cost is None:
         return "n/a"
-    return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"
+    return ("≈ " if estimate else "") + (f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}")

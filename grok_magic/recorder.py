@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # The ledger, budget and replay modules load on the first exchange, not with %load_ext.
 NOTEBOOK_ENV = "JPY_SESSION_NAME"  # set by Jupyter for a notebook's kernel
 _UNOPENED = object()
+RESERVE_SECONDS = 3600.0  # how long a request with no timeout of its own may hold a reservation
 
 _SESSION: str | None = None
 
@@ -76,14 +77,15 @@ class Recorder:
         self.daily_budget = daily_budget
         self.notebook = notebook if notebook is not None else os.environ.get(NOTEBOOK_ENV) or None
         self.session = kernel_session()
-        self.reserved = 0.0  # estimated prompt cost of requests in flight (counted as spent)
+        from grok_magic.spending import Purse
+
+        self.purse = Purse()  # what requests in flight hold against the budgets
         self.tally = _new_tally()  # every answer this session: cells, panel, --each, batches
         # With the ledger off, the answers to questions that may be replayed (ask.replay set,
         # as --each sets it) are kept here instead, so a run resumes within the session.
         self.memory: dict = {}
         self._location, self._notify = location, notify
         self._ledger = ledger if ledger is not None or location is None else _UNOPENED
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls, setting: str | None = None,
@@ -139,20 +141,23 @@ class Recorder:
             replayed = ReplayStream(entry)
             replayed.on_end(self.tally.add)  # counted (it costs nothing), not written again
             return replayed if streaming else replayed.until_done()
-        reserved = self._before_sending(client, body)
+        client.settings.require_secret()
+        hold = self._hold(client, body, ask)
+        key = f"live:{uuid.uuid4().hex}"  # the answer's natural key: recorded once, whatever
         started = time.monotonic()
         try:
             answer = send(body, timeout=ask.timeout)
         except BaseException as err:
-            self._release(reserved)
-            if isinstance(err, GrokError):
-                self._write(canonical, ask.source, ask.cell, None, err,
-                            time.monotonic() - started, api=ask.wire)
+            self.purse.release(hold)
+            if self.ledger is not None:
+                self.ledger.release(hold.settles)
+            if isinstance(err, GrokError) and ask.record_errors:
+                self._write(canonical, ask, None, err, time.monotonic() - started)
             raise
         if streaming:  # recorded when it ends (complete, stopped or cut off)
-            answer.on_end(lambda response: self.ended(canonical, ask, response, reserved))
+            answer.on_end(lambda response: self.ended(canonical, ask, response, hold, key, client))
         else:
-            self.ended(canonical, ask, answer, reserved)
+            self.ended(canonical, ask, answer, hold, key, client)
         return answer
 
     def _replayable(self, key: str, body: Mapping, ask: Ask):
@@ -175,27 +180,28 @@ class Recorder:
                      '"auto" (or GROK_REPLAY=auto) with an API key.')
         return entry
 
-    def _before_sending(self, client: GrokClient, body: Mapping) -> float:
-        """Check the key and the budgets; reserve the estimated prompt cost while the request
-        runs, so requests in flight at once cannot overshoot a budget together."""
-        client.settings.require_secret()
-        if self.budget is None and self.daily_budget is None:
-            return 0.0
-        from grok_magic.budget import check, estimate_prompt_cost
+    def _hold(self, client: GrokClient, body: Mapping, ask: Ask):
+        """Check the budgets and hold this request's worst case while it runs (see spending.py)."""
         from grok_magic.canonical import question_of
         from grok_magic.pricing import fallback_price
 
         model = body.get("model")
-        estimate = estimate_prompt_cost(body, client.price_for(model) or fallback_price(model))
-        with self._lock:
-            check(self.limits(), estimate, question_of(body))
-            self.reserved += estimate or 0.0
-        return estimate or 0.0
+        kernel, daily = self._limits()
+        ledger = self.ledger if daily is not None else None
+        in_ledger = None
+        if ledger is not None and ledger.can_write():
+            from grok_magic.ledger import period_start
 
-    def _release(self, reserved: float) -> None:
-        if reserved:
-            with self._lock:
-                self.reserved = max(self.reserved - reserved, 0.0)
+            def in_ledger(amount, decide):
+                return ledger.reserve(self.session, amount, ask.timeout or RESERVE_SECONDS,
+                                      period_start("today"), decide)
+
+        answer_tokens = (self.purse.longest(model, ledger.longest_answer if ledger else
+                                            lambda _: None) if kernel or daily else 0)
+        return self.purse.hold(body, client.price_for(model) or fallback_price(model),
+                               question_of(body), kernel=kernel, daily=daily,
+                               daily_in_ledger=in_ledger, answer_tokens=answer_tokens,
+                               seconds=ask.timeout or RESERVE_SECONDS)
 
     # -- budgets -------------------------------------------------------------------------------
     @property
@@ -203,46 +209,93 @@ class Recorder:
         """USD this recorder's answers cost (this kernel); replays cost nothing."""
         return self.tally.cost
 
-    def limits(self) -> list[Limit]:
-        """The limits that are set, with what has been spent against each."""
-        if self.budget is None and self.daily_budget is None:
-            return []
-        from grok_magic.budget import Limit
-        from grok_magic.ledger import period_start
+    @property
+    def reserved(self) -> float:
+        """USD held by this kernel's requests in flight."""
+        return self.purse.reserved
 
-        found = []
+    def _limits(self) -> tuple[Limit | None, Limit | None]:
+        """The per-kernel and daily limits that are set, with what has been spent (not counting
+        reservations: those are weighed when a request is let through)."""
+        from grok_magic.budget import Limit
+
+        kernel = daily = None
         if self.budget is not None:
-            found.append(Limit(self.budget, self.spent + self.reserved, "budget", "this kernel"))
+            kernel = Limit(self.budget, self.spent, "budget", "this kernel",
+                           measure=lambda: self.spent)
         if self.daily_budget is not None:
-            if self.ledger is not None:
-                spent = max(self.ledger.spent(since=period_start("today")), self.spent)
+            from grok_magic.ledger import period_start
+
+            ledger = self.ledger
+            if ledger is not None and ledger.can_write():
+                def measure() -> float:
+                    return ledger.spent(since=period_start("today"))
+
                 scope = "today (every kernel)"
             else:
-                spent, scope = self.spent, "today (this kernel only: the ledger is off)"
-            spent += self.reserved
-            found.append(Limit(self.daily_budget, spent, "daily_budget", scope))
+                def measure() -> float:
+                    return self.spent
+
+                scope = "today (this kernel only: the ledger is off or read-only)"
+            daily = Limit(self.daily_budget, measure(), "daily_budget", scope, measure=measure)
+        return kernel, daily
+
+    def limits(self) -> list[Limit]:
+        """The limits that are set, with what has been spent and reserved against each."""
+        kernel, daily = self._limits()
+        found = []
+        if kernel is not None:
+            found.append(kernel.at(kernel.spent + self.purse.reserved))
+        if daily is not None:
+            ledger = self.ledger
+            held = (ledger.reserved() if ledger is not None and ledger.can_write()
+                    else self.purse.reserved)
+            found.append(daily.at(daily.spent + held))
         return found
 
     # -- recording -----------------------------------------------------------------------------
-    def ended(self, canonical: Canonical, ask: Ask, response: Response, reserved: float = 0.0) -> None:
-        """An answer from xAI ended (complete, stopped or cut off): count and record it."""
-        self.tally.add(response)  # counted before its reservation is let go: never under
-        with self._lock:
-            self.reserved = max(self.reserved - reserved, 0.0)
-        self._write(canonical, ask.source, ask.cell, response, None, None, api=ask.wire)
+    def ended(self, canonical: Canonical, ask: Ask, response: Response, hold=None,
+              key: str | None = None, client: GrokClient | None = None) -> None:
+        """An answer from xAI ended (complete, stopped or cut off): price, count and record it
+        (once: by its natural `key`), settling what it held."""
+        if hold is not None and response.usage is None:
+            response.prompt_estimate = hold.prompt_tokens  # priced as an estimate
+        if response.price is None and client is not None:
+            response.price = client.price_for(response.model or canonical.body.get("model"))
+        self.tally.add(response)  # counted before its hold is let go: never under
+        if response.usage is not None and response.complete:
+            self.purse.learn(canonical.body.get("model"), response.usage.completion_tokens
+                             + response.usage.reasoning_tokens)
+        if hold is not None:
+            self.purse.release(hold)
+        settles = hold.settles if hold is not None else ()
+        if not self._write(canonical, ask, response, None, None, key=key, settles=settles) \
+                and settles and self.ledger is not None:
+            self.ledger.release(settles)
         if self.ledger is None and ask.replay and response.complete:
             entry = self._entry(canonical, ask.source, ask.cell, response, None, None,
                                 api=ask.wire)
             entry.id = 0  # replayed from this session's memory, not from a ledger row
             self.memory[entry.request_hash] = entry
 
-    def _write(self, canonical: Canonical, source: str, cell: int | None, response: Response | None,
+    def record_failure(self, body: Mapping, ask: Ask, error: GrokError | str) -> None:
+        """The one error row of a request that failed for good (asked with record_errors off,
+        as --each does, so the attempts that were retried leave no row)."""
+        from grok_magic.canonical import Canonical
+
+        self._write(Canonical.of(body), ask, None, error, None)
+
+    def _write(self, canonical: Canonical, ask: Ask, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *,
-               api: str = "chat") -> None:
-        if self.ledger is None or self.ledger.readonly:
-            return
-        self.ledger.record(self._entry(canonical, source, cell, response, error, seconds,
-                                       api=api))
+               key: str | None = None, settles: tuple = ()) -> bool:
+        """Record one exchange; whether it went to the ledger (to be written)."""
+        if self.ledger is None or not self.ledger.can_write():
+            return False
+        entry = self._entry(canonical, ask.source, ask.cell, response, error, seconds,
+                            api=ask.wire)
+        entry.answer_key = key or f"live:{uuid.uuid4().hex}"
+        self.ledger.record(entry, settles)
+        return True
 
     def _entry(self, canonical: Canonical, source: str, cell: int | None, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *, api: str = "chat"):
@@ -264,20 +317,30 @@ class Recorder:
             entry.error = entry.error or (error if isinstance(error, str) else None)
         return entry
 
-    def record_results(self, results: list[tuple[Canonical, Response | None, str | None]],
+    def record_results(self, results: list[tuple[str, Canonical, Response | None, str | None]],
                        cell: int | None = None) -> None:
-        """Batch API results — (canonical request, answer or None, error) — in one write."""
-        for _, response, _ in results:
+        """Batch API results — (answer key, canonical request, answer or None, error) — in one
+        write. A result already in the ledger (by its key: the job was attached before, in this
+        kernel or another) is neither counted nor written again."""
+        ledger = self.ledger if self.ledger is not None and self.ledger.can_write() else None
+        known = ledger.known_keys([k for k, *_ in results]) if ledger and results else set()
+        fresh = [r for r in results if r[0] not in known]
+        for _, _, response, _ in fresh:
             if response is not None:
                 self.tally.add(response)
-        if self.ledger is None or self.ledger.readonly or not results:
+        if ledger is None or ledger.readonly or not fresh:
             return
-        self.ledger.record_many([self._entry(c, "batch", cell, r, e, None)
-                                 for c, r, e in results])
+        entries = []
+        for key, canonical, response, error in fresh:
+            entry = self._entry(canonical, "batch", cell, response, error, None)
+            entry.answer_key = key
+            entries.append(entry)
+        ledger.record_many(entries)
 
 
 def _fill_answer(entry, response: Response) -> None:
-    usage = response.usage
+    usage = response.billed_usage
+    entry.cost_exact = int(response.cost_exact)
     entry.model_served = response.model
     entry.answer, entry.reasoning = response.text, response.reasoning
     entry.finish_reason, entry.response_id = response.finish_reason, response.id

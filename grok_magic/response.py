@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from grok_magic.plain_text import inert_text
-from grok_magic.pricing import USD_TICKS, Price, fallback_price
+from grok_magic.pricing import CHARS_PER_TOKEN, USD_TICKS, Price, fallback_price
 from grok_magic.redaction import redact, redact_value
 
 
@@ -117,15 +117,19 @@ class Totals:
     answers: int = 0
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
+    estimated: int = 0  # answers whose cost is an estimate (they ended without xAI's usage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, response: Response) -> None:
         with self._lock:
             self.answers += 1
-            if response.usage is not None and response.replay_of is None:
-                self.usage = self.usage + response.usage
-            if response.cost is not None:
-                self.cost += response.cost
+            usage = response.billed_usage
+            if usage is not None and response.replay_of is None:
+                self.usage = self.usage + usage
+            cost = response.cost
+            if cost is not None:
+                self.cost += cost
+                self.estimated += not response.cost_exact
 
 
 @dataclass
@@ -153,6 +157,9 @@ class Response:
     error: str | None = None  # one paragraph, when the answer ended with an error
     replay_of: int | None = None  # ledger row this answer was replayed from (it cost nothing)
     original_cost: float | None = None  # what the replayed answer cost when first asked
+    # Prompt tokens estimated before sending (set by the recorder): an answer that ends without
+    # xAI's usage (stopped, cut off, timed out) is priced from it and the text received.
+    prompt_estimate: int | None = None
     _text_parts: list = field(default_factory=list, repr=False)
     _reasoning_parts: list = field(default_factory=list, repr=False)
 
@@ -240,12 +247,35 @@ class Response:
     @property
     def cost(self) -> float | None:
         """Cost in USD (xAI's figure when given, else from the model's price), or None; a
-        replayed answer costs nothing (its first cost is `original_cost`)."""
+        replayed answer costs nothing (its first cost is `original_cost`). An answer that ended
+        without xAI's usage is priced from `billed_usage`, an estimate (`cost_exact` False)."""
         if self.replay_of is not None:
             return 0.0
-        if self.usage is None:
+        usage = self.billed_usage
+        if usage is None:
             return None
-        return self.usage.cost(self.price or fallback_price(self.model or self.requested_model))
+        return usage.cost(self.price or fallback_price(self.model or self.requested_model))
+
+    @property
+    def cost_exact(self) -> bool:
+        """Whether the cost and tokens are xAI's own figures (or a replay's zero), not an estimate."""
+        return self.replay_of is not None or self.usage is not None
+
+    @property
+    def billed_usage(self) -> Usage | None:
+        """xAI's usage, or when it sent none, an estimate: the prompt as estimated before sending
+        and about four characters per token of the text and reasoning received (xAI bills the
+        tokens it generated, even for an answer that was stopped). None when nothing is known."""
+        if self.usage is not None:
+            return self.usage
+        if self.prompt_estimate is None:
+            return None
+        text = sum(map(len, self._text_parts)) if not self.text else len(self.text)
+        thought = sum(map(len, self._reasoning_parts)) if not self.reasoning else len(self.reasoning)
+        completion, reasoning = -(-text // CHARS_PER_TOKEN), -(-thought // CHARS_PER_TOKEN)
+        return Usage(prompt_tokens=self.prompt_estimate, completion_tokens=completion,
+                     reasoning_tokens=reasoning,
+                     total_tokens=self.prompt_estimate + completion + reasoning)
 
     @property
     def sources_used(self) -> int:

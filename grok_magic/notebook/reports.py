@@ -115,20 +115,37 @@ def _turn_text(message: Mapping) -> str:
     return content or ""
 
 
+ESTIMATE_NOTE = ("≈: an estimate, for answers stopped or cut off before xAI sent their usage "
+                 "(the prompt as estimated before sending, the text received at about four "
+                 "characters a token); it counts toward budgets.")
+
+
 def usage_report(totals, limits: Sequence = ()) -> Report:
     """Session totals (a `Totals`), and the budgets set (`budget.Limit`s)."""
     u = totals.usage
+    estimated = getattr(totals, "estimated", 0)
     rows = [
-        ("answers", str(totals.answers)),
+        ("answers", str(totals.answers) + (f" ({estimated} priced by estimate)" if estimated
+                                           else "")),
         ("prompt tokens", f"{u.prompt_tokens:,} (cached {u.cached_tokens:,}, image {u.image_tokens:,})"),
         ("completion tokens", f"{u.completion_tokens:,}"),
         ("reasoning tokens", f"{u.reasoning_tokens:,}"),
         ("total tokens", f"{u.total_tokens:,}"),
-        ("cost", format_cost(totals.cost)),
+        ("cost", format_cost(totals.cost, estimate=bool(estimated))),
     ]
     rows += [(f"{limit.setting.replace('_', ' ')} ({limit.scope})", limit.shown())
              for limit in limits]
-    return Report(table(("session", ""), rows), "\n".join(f"{k}: {v}" for k, v in rows))
+    note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
+    plain = "\n".join(f"{k}: {v}" for k, v in rows) + (f"\n{ESTIMATE_NOTE}" if estimated else "")
+    return Report(table(("session", ""), rows) + note, plain)
+
+
+def unreadable_report(path: object, reason: str) -> Report:
+    """What `%grok log` and `%grok usage` say of a ledger they could not read (never "no
+    exchanges" or "$0", which would be false)."""
+    message = (f"The ledger at {path} could not be read ({reason}), so its exchanges and costs "
+               "cannot be shown. Nothing in it was changed.")
+    return Report(f"*{cell(message)}*", message)
 
 
 def models_report(models: Sequence, current: str) -> Report:
@@ -170,29 +187,39 @@ def log_report(entries: Sequence, total: int, path: object) -> Report:
         model = e.model_served or e.model_asked or "?"
         status = e.status if not e.error else f"{e.status}: {first_words(e.error, 8)}"
         question, answer = first_words(e.question, 8), first_words(e.answer, 10)
-        rows.append((local_time(e.time), model, f"{e.total_tokens:,}", format_cost(e.cost), status,
-                     question, answer))
-        plain.append(f"{local_time(e.time)}  {model}  {e.total_tokens:,} tokens  "
-                     f"{format_cost(e.cost)}  {status}\n  Q: {question}\n  A: {answer}")
+        guess = not e.cost_exact and e.cost is not None
+        tokens = ("≈ " if guess else "") + f"{e.total_tokens:,}"
+        cost = format_cost(e.cost, estimate=guess)
+        rows.append((local_time(e.time), model, tokens, cost, status, question, answer))
+        plain.append(f"{local_time(e.time)}  {model}  {tokens} tokens  {cost}  {status}\n"
+                     f"  Q: {question}\n  A: {answer}")
     title = f"Last {len(entries)} of {total:,} exchanges in {path}"
+    estimated = any(not e.cost_exact and e.cost is not None for e in entries)
     markdown = f"**{cell(title)}**\n\n" + table(
-        ("time", "model", "tokens", "cost", "status", "question", "answer"), rows)
-    return Report(markdown, "\n".join([title, *plain]))
+        ("time", "model", "tokens", "cost", "status", "question", "answer"), rows) + (
+        f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else "")
+    return Report(markdown, "\n".join([title, *plain] + ([ESTIMATE_NOTE] if estimated else [])))
 
 
 def ledger_usage_report(totals: Sequence, period: str, path: object) -> Report:
-    """Answers, tokens and cost per model over a period, from the ledger (`ModelTotal`s)."""
+    """Answers, failures, stops, tokens and cost per model over a period, from the ledger
+    (`ModelTotal`s): a failed request is not an answer, and a stopped one is billed."""
     scope = {"today": "today", "week": "the last 7 days", "all": "all time"}[period]
     title = f"Usage {scope}, every kernel (ledger {path})"
-    header = ("model", "answers", "prompt tokens", "completion tokens", "reasoning tokens", "cost")
-    rows = [(t.model, f"{t.answers:,}", f"{t.prompt_tokens:,}", f"{t.completion_tokens:,}",
-             f"{t.reasoning_tokens:,}", format_cost(t.cost)) for t in totals]
-    rows.append(("total", f"{sum(t.answers for t in totals):,}",
-                 f"{sum(t.prompt_tokens for t in totals):,}",
-                 f"{sum(t.completion_tokens for t in totals):,}",
-                 f"{sum(t.reasoning_tokens for t in totals):,}",
-                 format_cost(sum(t.cost for t in totals))))
-    plain = [title] + [f"{r[0]}: {r[1]} answers, {r[2]} prompt, {r[3]} completion, "
-                       f"{r[4]} reasoning tokens, {r[5]}" for r in rows]
-    markdown = f"**{cell(title)}**\n\n" + table(header, rows)
-    return Report(markdown, "\n".join(plain))
+    header = ("model", "answers", "failed", "stopped or cut off", "prompt tokens",
+              "completion tokens", "reasoning tokens", "cost")
+
+    def row(name: str, group: Sequence) -> tuple:
+        estimated = sum(t.estimated for t in group)
+        return (name, *(f"{sum(getattr(t, f) for t in group):,}" for f in (
+            "answers", "failures", "stops", "prompt_tokens", "completion_tokens",
+            "reasoning_tokens")), format_cost(sum(t.cost for t in group), estimate=bool(estimated)))
+
+    rows = [row(t.model, [t]) for t in totals] + [row("total", totals)]
+    estimated = sum(t.estimated for t in totals)
+    plain = [title] + [f"{r[0]}: {r[1]} answers, {r[2]} failed, {r[3]} stopped or cut off, "
+                       f"{r[4]} prompt, {r[5]} completion, {r[6]} reasoning tokens, {r[7]}"
+                       for r in rows]
+    note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
+    markdown = f"**{cell(title)}**\n\n" + table(header, rows) + note
+    return Report(markdown, "\n".join(plain + ([ESTIMATE_NOTE] if estimated else [])))

@@ -15,6 +15,7 @@ from grok_magic.notebook.reports import (
     log_report,
     models_report,
     settings_report,
+    unreadable_report,
     usage_report,
 )
 from grok_magic.redaction import Secret
@@ -63,7 +64,7 @@ def ledger_state(magics: GrokMagics) -> str:
     ledger = magics.recorder.ledger
     if ledger is None:
         return "off"
-    state = f"{ledger.path}" + (" (read-only)" if ledger.readonly else "")
+    state = f"{ledger.path}" + (" (read-only)" if ledger.readonly or not ledger.writable else "")
     return state + (f" — unusable: {ledger.problem}" if ledger.problem else "")
 
 
@@ -81,6 +82,9 @@ def usage(magics: GrokMagics, rest: str):
     ledger = _ledger_or_say(magics)
     if ledger is None:
         return None
+    problem = ledger.readable()
+    if problem is not None:
+        return display(unreadable_report(ledger.path, problem))
     return display(ledger_usage_report(ledger.totals(since=period_start(periods[0])), periods[0],
                                        ledger.path))
 
@@ -94,6 +98,9 @@ def log(magics: GrokMagics, rest: str):
     ledger = _ledger_or_say(magics)
     if ledger is None:
         return None
+    problem = ledger.readable()
+    if problem is not None:
+        return display(unreadable_report(ledger.path, problem))
     entries = ledger.last(int(words[0]) if words else 10)
     return display(log_report(entries, ledger.count(), ledger.path))
 
