@@ -190,6 +190,10 @@ def test_failed_stopped_and_cut_off_exchanges_are_recorded(client, xai_server, l
         assert row.answer and len(row.answer) < 1000 and row.error is None
     else:
         assert "cut off" in row.error and row.answer
+    if how != "http-error":  # billed: priced from the prompt estimate and the text received
+        assert row.cost_exact == 0 and row.cost > 0
+        assert row.completion_tokens == -(-len(row.answer) // 4)
+        assert ledger.spent() == pytest.approx(row.cost)
 
 
 # -- replay --------------------------------------------------------------------------------------
@@ -406,6 +410,28 @@ def test_entries_filters_totals_and_dataframe(client, xai_server, ledger):
     assert frame["cost"].sum() == pytest.approx(2 * totals[served["b"]].cost / 2)
 
 
+def test_a_schema_2_ledger_is_migrated_in_place_keeping_its_rows(tmp_path):
+    from grok_magic.ledger_schema import MIGRATIONS
+
+    path = tmp_path / "v2.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:2]:
+        conn.executescript(step)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO exchanges (time, session, source, api, endpoint, request_hash, "
+                 "request, status, cost) VALUES ('2026-11-01T10:00:00.000Z', 's', 'cell', "
+                 "'chat', '/chat/completions', 'h', '{}', 'ok', 0.5)")
+    conn.close()
+    path.chmod(0o600)
+    ledger = Ledger(path)
+    [row] = ledger.entries()
+    assert (row.cost, row.cost_exact, row.answer_key) == (0.5, 1, None)
+    assert ledger.reserved() == 0 and ledger.spent() == 0.5
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    conn.close()
+
+
 def test_ledger_is_wal_and_versioned(client, xai_server, ledger):
     convo_with(ledger).send(client, Ask(user_message(["x"]), "grok-4"))
     conn = sqlite3.connect(ledger.path)
@@ -429,7 +455,8 @@ def test_the_key_is_never_in_a_row(client, xai_server, ledger):
 
 
 def test_a_stopped_connection_before_any_answer_is_an_error_row(client, xai_server, ledger):
-    xai_server.enqueue(Close())
+    # Two: a kept-alive connection that drops is taken for an idle close and replaced once.
+    xai_server.enqueue(Close(), Close())
     with pytest.raises(Exception):  # noqa: B017 - the class is the transport's concern
         convo_with(ledger).send(client, Ask(user_message(["Q"]), "grok-4"))
     [row] = ledger.entries()
