@@ -37,6 +37,7 @@ __all__ = ["SCHEMA_VERSION", "Entry", "Ledger", "LedgerProblem", "LedgerWarning"
 
 RESERVE_TIMEOUT = 1.0  # seconds a budget check waits for the lock to reserve its request's cost
 READ_WAIT = 0.5  # seconds a read waits for this kernel's queued rows to be written
+CLOSE_WAIT = 2.0  # seconds closing waits for them
 
 
 @dataclass
@@ -139,6 +140,9 @@ class Ledger(LedgerFile):
         self.writer = LedgerWriter(self._write, is_busy=is_busy,
                                    on_error=lambda err: self.trouble("write to", err),
                                    on_waiting=self._waiting)
+
+    def before_closing(self) -> None:
+        self.writer.drain(CLOSE_WAIT)
 
     def _waiting(self, rows: int) -> None:
         self._say(f"The ledger {self.path} is locked by another program, so {rows} answer(s) "

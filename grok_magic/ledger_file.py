@@ -184,6 +184,9 @@ class LedgerFile:
             "move the file, point GROK_LEDGER (or %config GrokMagics.ledger) at another one, or "
             "turn the ledger off with GROK_LEDGER=off. (This is said once per session.)")
 
+    def before_closing(self) -> None:
+        """What must be done while the file is still open (a subclass writes out its rows)."""
+
     def _say(self, message: str) -> None:
         """One message to the person at the notebook: through `notify`, else a Python warning."""
         if self.notify is not None:
@@ -192,6 +195,7 @@ class LedgerFile:
             warnings.warn(message, LedgerWarning, stacklevel=5)
 
     def close(self) -> None:
+        self.before_closing()
         with self._lock:
             if self._conn is not None:
                 self._conn.close()

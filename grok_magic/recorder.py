@@ -7,17 +7,14 @@ against the budgets before anything is sent, and written to it when the answer e
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grok_magic.errors import ConfigError, GrokError, InputError
-from grok_magic.messages import ENDPOINTS
 from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
 from grok_magic.transport import refuse_key_in
 
@@ -182,26 +179,14 @@ class Recorder:
 
     def _hold(self, client: GrokClient, body: Mapping, ask: Ask):
         """Check the budgets and hold this request's worst case while it runs (see spending.py)."""
-        from grok_magic.canonical import question_of
         from grok_magic.pricing import fallback_price
+        from grok_magic.spending import hold_request
 
-        model = body.get("model")
         kernel, daily = self._limits()
-        ledger = self.ledger if daily is not None else None
-        in_ledger = None
-        if ledger is not None and ledger.can_write():
-            from grok_magic.ledger import period_start
-
-            def in_ledger(amount, decide):
-                return ledger.reserve(self.session, amount, ask.timeout or RESERVE_SECONDS,
-                                      period_start("today"), decide)
-
-        answer_tokens = (self.purse.longest(model, ledger.longest_answer if ledger else
-                                            lambda _: None) if kernel or daily else 0)
-        return self.purse.hold(body, client.price_for(model) or fallback_price(model),
-                               question_of(body), kernel=kernel, daily=daily,
-                               daily_in_ledger=in_ledger, answer_tokens=answer_tokens,
-                               seconds=ask.timeout or RESERVE_SECONDS)
+        model = body.get("model")
+        return hold_request(self.purse, body, client.price_for(model) or fallback_price(model),
+                            kernel, daily, self.ledger if daily is not None else None,
+                            self.session, ask.timeout or RESERVE_SECONDS)
 
     # -- budgets -------------------------------------------------------------------------------
     @property
@@ -215,43 +200,17 @@ class Recorder:
         return self.purse.reserved
 
     def _limits(self) -> tuple[Limit | None, Limit | None]:
-        """The per-kernel and daily limits that are set, with what has been spent (not counting
-        reservations: those are weighed when a request is let through)."""
-        from grok_magic.budget import Limit
+        from grok_magic.spending import limits_set
 
-        kernel = daily = None
-        if self.budget is not None:
-            kernel = Limit(self.budget, self.spent, "budget", "this kernel",
-                           measure=lambda: self.spent)
-        if self.daily_budget is not None:
-            from grok_magic.ledger import period_start
-
-            ledger = self.ledger
-            if ledger is not None and ledger.can_write():
-                def measure() -> float:
-                    return ledger.spent(since=period_start("today"))
-
-                scope = "today (every kernel)"
-            else:
-                def measure() -> float:
-                    return self.spent
-
-                scope = "today (this kernel only: the ledger is off or read-only)"
-            daily = Limit(self.daily_budget, measure(), "daily_budget", scope, measure=measure)
-        return kernel, daily
+        if self.budget is None and self.daily_budget is None:
+            return None, None
+        return limits_set(self.budget, self.daily_budget, lambda: self.spent, self.ledger)
 
     def limits(self) -> list[Limit]:
         """The limits that are set, with what has been spent and reserved against each."""
-        kernel, daily = self._limits()
-        found = []
-        if kernel is not None:
-            found.append(kernel.at(kernel.spent + self.purse.reserved))
-        if daily is not None:
-            ledger = self.ledger
-            held = (ledger.reserved() if ledger is not None and ledger.can_write()
-                    else self.purse.reserved)
-            found.append(daily.at(daily.spent + held))
-        return found
+        from grok_magic.spending import with_reservations
+
+        return with_reservations(*self._limits(), self.purse, self.ledger)
 
     # -- recording -----------------------------------------------------------------------------
     def ended(self, canonical: Canonical, ask: Ask, response: Response, hold=None,
@@ -299,23 +258,10 @@ class Recorder:
 
     def _entry(self, canonical: Canonical, source: str, cell: int | None, response: Response | None,
                error: GrokError | str | None, seconds: float | None, *, api: str = "chat"):
-        from grok_magic.canonical import question_of
-        from grok_magic.ledger import Entry, utc_now
+        from grok_magic.ledger_rows import entry_for
 
-        entry = Entry(
-            time=utc_now(), session=self.session, notebook=self.notebook, cell=cell,
-            source=source, api=api, endpoint=ENDPOINTS[api],
-            model_asked=canonical.body.get("model"), request_hash=canonical.hash,
-            request=canonical.text, question=question_of(canonical.body),
-            status="error" if response is None or isinstance(error, str) else response.status,
-            error=error if isinstance(error, str) or error is None else
-            f"{error.title}: {error.message}",
-            total_s=seconds,
-        )
-        if response is not None:
-            _fill_answer(entry, response)
-            entry.error = entry.error or (error if isinstance(error, str) else None)
-        return entry
+        return entry_for(canonical, session=self.session, notebook=self.notebook, source=source,
+                         cell=cell, response=response, error=error, seconds=seconds, api=api)
 
     def record_results(self, results: list[tuple[str, Canonical, Response | None, str | None]],
                        cell: int | None = None) -> None:
@@ -337,23 +283,3 @@ class Recorder:
             entries.append(entry)
         ledger.record_many(entries)
 
-
-def _fill_answer(entry, response: Response) -> None:
-    usage = response.billed_usage
-    entry.cost_exact = int(response.cost_exact)
-    entry.model_served = response.model
-    entry.answer, entry.reasoning = response.text, response.reasoning
-    entry.finish_reason, entry.response_id = response.finish_reason, response.id
-    entry.request_id = response.request_id
-    entry.cost = response.cost
-    entry.error = response.error
-    if usage is not None:
-        entry.usage = json.dumps(asdict(usage))
-        entry.prompt_tokens, entry.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        entry.reasoning_tokens, entry.cached_tokens = usage.reasoning_tokens, usage.cached_tokens
-        entry.image_tokens, entry.total_tokens = usage.image_tokens, usage.total_tokens
-    if response.first_token_at is not None:
-        entry.first_token_s = response.first_token_at - response.started
-    entry.total_s = response.elapsed
-    entry.citations = json.dumps(response.citations) if response.citations else None
-    entry.tool_calls = json.dumps(response.tool_calls) if response.tool_calls else None

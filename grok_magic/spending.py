@@ -140,3 +140,57 @@ class Purse:
                 self.reserved = max(self.reserved - hold.amount, 0.0)
                 hold.local = False
                 self._cond.notify_all()
+
+
+def limits_set(budget: float | None, daily_budget: float | None, spent_here: Callable[[], float],
+               ledger) -> tuple[Limit | None, Limit | None]:
+    """The per-kernel and daily limits that are set, with what has been spent (reservations
+    not counted: they are weighed when a request is let through). `spent_here`: this kernel's
+    spending; `ledger`: the one every kernel records in (None: off)."""
+    kernel = daily = None
+    if budget is not None:
+        kernel = Limit(budget, spent_here(), "budget", "this kernel", measure=spent_here)
+    if daily_budget is not None:
+        from grok_magic.ledger import period_start
+
+        if ledger is not None and ledger.can_write():
+            def measure() -> float:
+                return ledger.spent(since=period_start("today"))
+
+            scope = "today (every kernel)"
+        else:
+            measure, scope = spent_here, "today (this kernel only: the ledger is off or read-only)"
+        daily = Limit(daily_budget, measure(), "daily_budget", scope, measure=measure)
+    return kernel, daily
+
+
+def with_reservations(kernel: Limit | None, daily: Limit | None, purse: Purse,
+                      ledger) -> list[Limit]:
+    """The limits as shown: what has been spent and what requests in flight hold."""
+    found = []
+    if kernel is not None:
+        found.append(kernel.at(kernel.spent + purse.reserved))
+    if daily is not None:
+        shared = ledger is not None and ledger.can_write()
+        found.append(daily.at(daily.spent + (ledger.reserved() if shared else purse.reserved)))
+    return found
+
+
+def hold_request(purse: Purse, body: Mapping, price: Price | None, kernel: Limit | None,
+                 daily: Limit | None, ledger, session: str, seconds: float) -> Hold:
+    """Admit `body` against the limits, its worst case held in memory and, for the daily
+    limit, in `ledger` (None: off)."""
+    in_ledger = None
+    if daily is not None and ledger is not None and ledger.can_write():
+        from grok_magic.ledger import period_start
+
+        def in_ledger(amount: float, decide: Callable) -> str | None:
+            return ledger.reserve(session, amount, seconds, period_start("today"), decide)
+
+    model = body.get("model")
+    answer_tokens = purse.longest(model, ledger.longest_answer if ledger is not None
+                                  else lambda _: None) if kernel or daily else 0
+    from grok_magic.canonical import question_of
+
+    return purse.hold(body, price, question_of(body), kernel=kernel, daily=daily,
+                      daily_in_ledger=in_ledger, answer_tokens=answer_tokens, seconds=seconds)
