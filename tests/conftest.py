@@ -115,3 +115,21 @@ def default_sigint():
         yield
     finally:
         signal.signal(signal.SIGINT, old)
+
+
+@pytest.fixture
+def ledger_path(tmp_path, monkeypatch):
+    """A temporary ledger, the one GROK_LEDGER names."""
+    path = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv("GROK_LEDGER", str(path))
+    return path
+
+
+@pytest.fixture
+def ledger_shell(xai_env, ledger_path):
+    """A shell with fresh GrokMagics (no retries) recording in `ledger_path`."""
+    from magic_helpers import close_ledger, magic_shell
+
+    shell_ = magic_shell(max_retries=0)
+    yield shell_
+    close_ledger(shell_)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from magic_helpers import close_ledger, magic_shell, run
+from magic_helpers import run
 from test_markdown_inert import html_findings
 from xai_standin import Reply
 
@@ -27,17 +27,8 @@ def notebook_path(monkeypatch):
 
 
 @pytest.fixture
-def ledger_path(tmp_path, monkeypatch):
-    path = tmp_path / "ledger.sqlite"
-    monkeypatch.setenv("GROK_LEDGER", str(path))
-    return path
-
-
-@pytest.fixture
-def ip(xai_env, ledger_path):
-    shell_ = magic_shell(max_retries=0)
-    yield shell_
-    close_ledger(shell_)
+def ip(ledger_shell):
+    return ledger_shell
 
 
 def test_a_cell_is_recorded_with_its_execution_count_and_notebook(notebook_path, ip, xai_env,

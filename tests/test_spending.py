@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from kernel_helpers import LiveKernel
-from magic_helpers import close_ledger, magic_shell, run, wait_until
+from magic_helpers import run, wait_until
 from xai_standin import FAKE_KEY, Fault, Reply
 
 from grok_magic.batch_job import BatchJob
@@ -31,17 +31,8 @@ ITEMS = [f"item {i:03d}" for i in range(60)]  # prompts of one length: answers o
 
 
 @pytest.fixture
-def ledger_path(tmp_path, monkeypatch):
-    path = tmp_path / "ledger.sqlite"
-    monkeypatch.setenv("GROK_LEDGER", str(path))
-    return path
-
-
-@pytest.fixture
-def ip(xai_env, ledger_path):
-    shell_ = magic_shell(max_retries=0)
-    yield shell_
-    close_ledger(shell_)
+def ip(ledger_shell):
+    return ledger_shell
 
 
 def rows(path: Path, where: str = "") -> list[sqlite3.Row]:
@@ -92,7 +83,7 @@ def test_a_batch_job_is_recorded_once_however_often_it_is_attached(ip, xai_env, 
     assert [r["answer_key"] for r in again] == [r["answer_key"] for r in first]
     assert len({r["answer_key"] for r in again}) == 12
     usage = run(ip, "%grok usage --today").plain()
-    assert f"12 answers" in usage and f"${real_cost:.6f}" in usage
+    assert "12 answers" in usage and f"${real_cost:.6f}" in usage
 
 
 def test_the_schema_itself_refuses_an_answer_twice(tmp_path):
@@ -206,7 +197,7 @@ def test_cut_off_answers_are_priced_as_estimates_and_usage_counts_them_apart(ip,
     model = exact.model
     assert f"{model}: 1 answers, 0 failed, 1 stopped or cut off" in usage, usage
     assert "grok-nope: 0 answers, 1 failed, 0 stopped or cut off" in usage, usage
-    assert f"total: 1 answers, 1 failed, 1 stopped or cut off" in usage
+    assert "total: 1 answers, 1 failed, 1 stopped or cut off" in usage
     assert f"≈ ${exact.cost + cut.cost:.6f}" in usage
     session = run(ip, "%grok usage").plain()
     assert "(1 priced by estimate)" in session and "≈ $" in session
