@@ -26,9 +26,16 @@ from dataclasses import dataclass
 
 from grok_magic.budget import estimate_prompt_tokens
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Conversation
 from grok_magic.each_items import Items, items_of
-from grok_magic.each_runner import DEFAULT_CONCURRENCY, EachRun, Progress, Row, each_client, template_ask
+from grok_magic.each_runner import (
+    DEFAULT_CONCURRENCY,
+    EachRun,
+    Progress,
+    Row,
+    each_client,
+    request_body,
+    template_ask,
+)
 from grok_magic.errors import InterruptedByUser
 from grok_magic.pricing import fallback_price
 from grok_magic.recorder import Recorder
@@ -100,7 +107,12 @@ class Each:
     `image_cols` names the columns whose strings are image files (`"item"`: the items
     themselves) and `root` the folder they must be in (default: the working directory); a
     value outside it, missing or not an image raises InputError here, before anything is sent.
-    Without `image_cols` no string is read as a file."""
+    Without `image_cols` no string is read as a file.
+
+    A 429 with Retry-After (xAI saying "later") keeps its item queued until `deadline` seconds
+    after the run's start (default: the client's `settings.deadline`, GrokMagics.deadline in a
+    notebook: an hour), using none of its `max_retries`; other 429s, 5xx and dropped
+    connections are retried `max_retries` times."""
 
     def __init__(
         self, template: str, data: object, *, namespace: Mapping | None = None,
@@ -109,7 +121,8 @@ class Each:
         temperature: float | None = None, max_tokens: int | None = None,
         reasoning_effort: str | None = None, json: bool = False, schema: str | object = None,
         timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY,
-        max_retries: int = 2, max_side: int | None = None, max_value_chars: int | None = None,
+        max_retries: int = 2, deadline: float | None = None,
+        max_side: int | None = None, max_value_chars: int | None = None,
         resume: bool = True, source: str = "each",
         name: str = "the data", image_cols: Iterable[str] = (),
         root: str | os.PathLike | None = None,
@@ -126,6 +139,7 @@ class Each:
         self.recorder = recorder if recorder is not None else Recorder.from_env()
         self.model = model or self.client.settings.model or DEFAULT_MODEL
         self.max_tokens, self.concurrency, self.max_retries = max_tokens, concurrency, max_retries
+        self.deadline = self.client.settings.deadline if deadline is None else deadline
         options = {"temperature": temperature, "max_completion_tokens": max_tokens,
                    "reasoning_effort": reasoning_effort, "response_format": response_format}
         self.make_ask = template_ask(
@@ -135,8 +149,7 @@ class Each:
             source=source, resume=resume)
 
     def body(self, position: int, keys_found: list | None = None) -> dict:
-        return Conversation(max_history=0, recorder=Recorder(None)).build(
-            self.make_ask(position, keys_found))
+        return request_body(self.make_ask(position, keys_found))
 
     def plan(self) -> Plan:
         """The first request and the cost range of the whole run (prompt cost from a sample of
@@ -167,7 +180,7 @@ class Each:
         parse = (lambda r: parse_structured(r, self.validator)) if self.structured else None
         runner = EachRun(len(self.items), self.make_ask, client, self.recorder,
                          concurrency=self.concurrency, max_retries=self.max_retries,
-                         on_progress=on_progress, parse=parse)
+                         deadline=self.deadline, on_progress=on_progress, parse=parse)
         try:
             rows = runner.run()
         finally:
@@ -186,7 +199,8 @@ def ask_each(template: str, data: object, *, progress: Callable[[Progress], None
              via: str = "live", **options):
     """One prompt over every item of `data` (see the module docstring); `options` are those of
     `Each` (model, system, images, detail, temperature, max_tokens, reasoning_effort, json,
-    schema, timeout, concurrency, max_retries, client, recorder, namespace, image_cols, root, …).
+    schema, timeout, concurrency, max_retries, deadline, client, recorder, namespace,
+    image_cols, root, …).
 
     A path string in the data stays text unless its column is in `image_cols`, e.g.
     `ask_each("Describe {photo}", frame, image_cols=["photo"], root="shots")`.

@@ -21,6 +21,7 @@ from grok_magic.conversation import Ask, Conversation
 from grok_magic.each_items import Items
 from grok_magic.errors import (
     APIConnectionError,
+    APIStatusError,
     APITimeoutError,
     CreditsExhaustedError,
     GrokError,
@@ -31,10 +32,12 @@ from grok_magic.errors import (
 )
 from grok_magic.recorder import Recorder
 from grok_magic.response import Response
-from grok_magic.transport import retry_delay
+from grok_magic.settings import DEADLINE
+from grok_magic.transport import MAX_RETRY_DELAY, retry_delay
 
 DEFAULT_CONCURRENCY = 8
-RAISE_AFTER = 4  # successes in a row before one more request may run at once
+WAIT_FLOOR = 0.02  # seconds; doubles with each "later" an item gets (no hot loop on Retry-After: 0)
+RAISE_AFTER = 4  # successes since the limit last changed before one more request may run
 POLL = 0.05  # seconds the dispatcher waits for a result before looking again (interrupts)
 PROGRESS_EVERY = 0.5  # seconds between progress reports while nothing finishes
 CANCELLED = "cancelled"
@@ -49,8 +52,9 @@ class Progress:
     done: int = 0  # finished, with an answer or an error
     failed: int = 0
     replayed: int = 0
-    retries: int = 0
-    rate_limited: int = 0
+    retries: int = 0  # requests sent again, whatever the reason
+    rate_limited: int = 0  # 429s (not out of credits)
+    waits: int = 0  # retries after a 429 with Retry-After, which use no retry of an item
     in_flight: int = 0
     tokens: int = 0
     cost: float = 0.0
@@ -99,15 +103,26 @@ class EachRun:
     """Runs `make_ask(i)` for every position i on a pool of worker threads.
 
     At most `limit` requests run at once: it halves on a 429 (at most once per wait the server
-    asked for) and grows by one after RAISE_AFTER successes in a row, up to `concurrency`. A
-    429, 5xx or broken connection is retried up to `max_retries` times, after the server's
-    Retry-After (else backoff); out of credits stops the run at once, a budget stops it before
-    the request that would cross it. A kernel interrupt drops what is in flight.
+    asked for) and grows by one after RAISE_AFTER successes, up to `concurrency`. Other
+    failures leave the count be: counting only successes in a row, a steady share of 429s
+    would pin the limit at 1.
+
+    A 429 with Retry-After is xAI saying "later": the item waits that long and is sent again,
+    as often as it takes, until `deadline` seconds after the run's start (after it, such a 429
+    counts like any other failure). A 429 without Retry-After, a 5xx or a broken connection
+    is retried up to `max_retries` times, after backoff (or the server's Retry-After). Out of
+    credits stops the run at once, a budget stops it before the request that would cross it. A
+    kernel interrupt drops what is in flight.
+
+    Attempts write nothing to the ledger when they fail (`record_errors=False`): an item that
+    fails for good gets one error row, written when it is given up on; one answered after
+    retries has only its answer's row.
     """
 
     def __init__(
         self, size: int, make_ask: Callable[[int], Ask], client: GrokClient, recorder: Recorder,
         *, concurrency: int = DEFAULT_CONCURRENCY, max_retries: int = 2,
+        deadline: float = DEADLINE,
         on_progress: Callable[[Progress], None] | None = None,
         parse: Callable[[Response], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -116,6 +131,7 @@ class EachRun:
         self.concurrency = max(1, int(concurrency))
         self.limit = self.concurrency
         self.max_retries = max_retries
+        self.deadline = float(deadline)
         self.on_progress = on_progress
         self.parse = parse
         self.clock = clock
@@ -123,17 +139,20 @@ class EachRun:
         self.progress = Progress(total=size, concurrency=self.concurrency)
         self.stopped: str | None = None  # why the run stopped early, if it did
         self.interrupted = False
-        self._attempts = [0] * size
+        self._attempts = [0] * size  # retries used: failures, not "later"s
+        self._waits = [0] * size  # "later"s (429 with Retry-After) an item got
+        self._deadline_at = float("inf")
         self._tasks: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
         self._cancelled = threading.Event()
         self._streams: dict[int, object] = {}
         self._lock = threading.Lock()
-        self._streak = 0
+        self._successes = 0  # since the limit last changed
         self._calm_until = 0.0  # no second halving before this time
 
     # -- the dispatcher (the caller's thread) --------------------------------------------------
     def run(self) -> list[Row]:
+        self._deadline_at = self.clock() + self.deadline
         workers = [threading.Thread(target=self._work, name=f"grok-each-{i}", daemon=True)
                    for i in range(min(self.concurrency, self.size))]
         for worker in workers:
@@ -153,14 +172,14 @@ class EachRun:
                     break
                 self.progress.in_flight = in_flight
                 try:
-                    position, outcome = self._results.get(timeout=POLL)
+                    position, outcome, ask = self._results.get(timeout=POLL)
                 except queue.Empty:
                     if self.on_progress and now - last_report >= PROGRESS_EVERY:
                         last_report = now
                         self.on_progress(self.progress)
                     continue
                 in_flight -= 1
-                retry_at = self._settle(position, outcome)
+                retry_at = self._settle(position, outcome, ask)
                 if retry_at is not None:
                     heapq.heappush(waiting, (retry_at, position))
                 if self.on_progress:
@@ -200,8 +219,9 @@ class EachRun:
         for stream in streams:
             stream.close()
 
-    def _settle(self, position: int, outcome: object) -> float | None:
-        """Record an outcome; return when to try the item again, if it should be."""
+    def _settle(self, position: int, outcome: object, ask: Ask | None = None) -> float | None:
+        """Record an outcome (of sending `ask`); return when to try the item again, if it should
+        be."""
         row, progress = self.rows[position], self.progress
         if isinstance(outcome, Response):
             self._fill(row, outcome)
@@ -212,24 +232,32 @@ class EachRun:
             progress.cost += outcome.cost or 0.0
             if row.error is not None:
                 progress.failed += 1
-            self._streak += 1
-            if self._streak >= RAISE_AFTER and self.limit < self.concurrency:
+            self._successes += 1
+            if self._successes >= RAISE_AFTER and self.limit < self.concurrency:
                 self.limit += 1
-                self._streak = 0
+                self._successes = 0
             return None
-        self._streak = 0
         if isinstance(outcome, RateLimitError) and not isinstance(outcome, CreditsExhaustedError):
             progress.rate_limited += 1
             now = self.clock()
             if now >= self._calm_until:
                 self.limit = max(1, self.limit // 2)
                 self._calm_until = now + (outcome.retry_after or 1.0)
+                self._successes = 0
+        later = self._later(position, outcome)
+        if later is not None:
+            self._waits[position] += 1
+            progress.retries += 1
+            progress.waits += 1
+            return later
         if self._retryable(outcome) and self._attempts[position] < self.max_retries:
             self._attempts[position] += 1
             progress.retries += 1
             headers = {"retry-after": str(outcome.retry_after)} if getattr(
                 outcome, "retry_after", None) is not None else None
             return self.clock() + retry_delay(self._attempts[position] - 1, headers)
+        if ask is not None and failed_at_xai(outcome):
+            self.recorder.record_failure(request_body(ask), ask, outcome)
         row.error = one_line(outcome) if isinstance(outcome, BaseException) else str(outcome)
         if isinstance(outcome, BudgetExceeded):
             row.error = f"not sent: {row.error}"  # refused before it was sent
@@ -243,6 +271,18 @@ class EachRun:
         elif isinstance(outcome, BudgetExceeded):
             self.stopped = "the run stopped at the budget"
         return None
+
+    def _later(self, position: int, outcome: object) -> float | None:
+        """When to send an item again that xAI asked to send later (a 429 with Retry-After),
+        if that is before the deadline. Each "later" of an item waits at least twice as long as
+        its last (from WAIT_FLOOR), so a run told "Retry-After: 0" does not spin for an hour."""
+        if (not isinstance(outcome, RateLimitError) or isinstance(outcome, CreditsExhaustedError)
+                or outcome.retry_after is None):
+            return None
+        floor = min(WAIT_FLOOR * 2 ** self._waits[position], MAX_RETRY_DELAY)
+        wait = max(retry_delay(0, {"retry-after": str(outcome.retry_after)}), floor)
+        at = self.clock() + wait
+        return at if at <= self._deadline_at else None
 
     @staticmethod
     def _retryable(outcome: object) -> bool:
@@ -261,17 +301,21 @@ class EachRun:
             if position is None:
                 return
             if self._cancelled.is_set():
-                self._results.put((position, CANCELLED))
+                self._results.put((position, CANCELLED, None))
                 continue
+            sent: list[Ask] = []  # the question, once built (a failure is recorded with it)
             try:
-                outcome: object = self._one(position)
+                outcome: object = self._one(position, sent)
             except BaseException as exc:  # noqa: BLE001 - every failure belongs to its row
                 outcome = exc
             if not self._cancelled.is_set():
-                self._results.put((position, outcome))
+                self._results.put((position, outcome, sent[0] if sent else None))
 
-    def _one(self, position: int) -> Response:
-        ask = self.make_ask(position)
+    def _one(self, position: int, sent: list[Ask]) -> Response:
+        # A failed attempt is not written to the ledger: the run writes one row for an item it
+        # gives up on, none for one answered on a later attempt.
+        ask = replace(self.make_ask(position), record_errors=False)
+        sent.append(ask)
         convo = Conversation(max_history=0, recorder=self.recorder)
         stream = convo.stream(self.client, ask)
         with self._lock:
@@ -286,6 +330,19 @@ class EachRun:
         if response.stopped and self._cancelled.is_set():
             raise InterruptedByUser(response=response)
         return response
+
+
+def failed_at_xai(outcome: object) -> bool:
+    """Whether `outcome` is a request that xAI (or the way to it) refused or dropped before an
+    answer began — what the ledger keeps an error row for. A stream cut off later has already
+    been recorded with its partial answer; one refused before sending was never a request."""
+    return (isinstance(outcome, APIStatusError | APIConnectionError)
+            and getattr(outcome, "response", None) is None)
+
+
+def request_body(ask: Ask) -> dict:
+    """The body a run sent for `ask`: a one-turn exchange, no history."""
+    return Conversation(max_history=0, recorder=Recorder(None)).build(ask)
 
 
 def fill_row(row: Row, response: Response, parse: Callable[[Response], object] | None = None,

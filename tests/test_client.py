@@ -197,9 +197,11 @@ def test_conversation_keeps_only_complete_turns(client, xai_server):
         ("system", "Be brief."), ("user", "One?"), ("assistant", "Uno."), ("user", "Four?")]
     assert sent["temperature"] == 0.5
     assert convo.turns == 2 and len(convo.responses) == 3
-    assert convo.totals.total_tokens == sum(r.usage.total_tokens for r in convo.responses
-                                            if r.usage)
-    assert convo.total_cost > 0
+    # The cut-off answer is billed too: its tokens and cost by estimate (no usage came).
+    cut = convo.responses[1]
+    assert cut.usage is None and not cut.cost_exact and cut.billed_usage.total_tokens > 0
+    assert convo.totals.total_tokens == sum(r.billed_usage.total_tokens for r in convo.responses)
+    assert convo.total_cost == pytest.approx(sum(r.cost for r in convo.responses))
 
 
 # -- keep-alive ------------------------------------------------------------------------------

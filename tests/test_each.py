@@ -155,8 +155,8 @@ def test_429s_are_retried_after_retry_after_and_lower_the_concurrency(client, re
 
     real = runner_module.EachRun._settle
 
-    def spy(self, position, outcome):
-        result = real(self, position, outcome)
+    def spy(self, *args):
+        result = real(self, *args)
         seen_limits.append(self.limit)
         return result
 
@@ -357,6 +357,12 @@ def test_terminal_progress_is_plain_text(client, recorder):
     bar.update(Progress(total=2, concurrency=1, done=2, tokens=10, cost=0.001))
     bar.close()
     assert "2/2" in stream.getvalue() and "10 tokens" in stream.getvalue()
+    assert "429" not in stream.getvalue()
+    stream = io.StringIO()
+    bar = ProgressBar(2, terminal=True, file=stream)
+    bar.update(Progress(total=2, concurrency=1, done=1, rate_limited=3, tokens=10))
+    bar.close()
+    assert "1/2" in stream.getvalue() and "3 × 429 (slowed down)" in stream.getvalue()
 
 
 def test_options_apply_to_every_item(client, recorder, xai_env, tmp_path):

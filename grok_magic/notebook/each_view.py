@@ -27,7 +27,7 @@ GLOB_CHARS = set("*?[")
 
 class ProgressBar:
     """One live bar (tqdm's notebook widget in Jupyter, text in a terminal): done / total, rate,
-    ETA, and failures, tokens and cost so far."""
+    ETA, and failures, 429s (xAI asking to slow down), tokens and cost so far."""
 
     def __init__(self, total: int, terminal: bool, file=None) -> None:
         if terminal:
@@ -43,6 +43,7 @@ class ProgressBar:
         self._shown = progress.done
         parts = [f"{progress.failed:,} failed" if progress.failed else "",
                  f"{progress.replayed:,} replayed" if progress.replayed else "",
+                 f"{progress.rate_limited:,} × 429 (slowed down)" if progress.rate_limited else "",
                  f"{progress.tokens:,} tokens", format_cost(progress.cost),
                  f"{progress.in_flight} in flight"]
         self.bar.set_postfix_str(" · ".join(p for p in parts if p), refresh=True)
@@ -82,7 +83,7 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         detail=args.detail or magics.detail or None, temperature=args.temperature,
         max_tokens=args.max_tokens, reasoning_effort=args.reasoning_effort, json=args.json,
         schema=args.schema, timeout=args.timeout, concurrency=args.concurrency or magics.concurrency,
-        max_retries=magics.max_retries, max_side=magics.max_image_side,
+        max_retries=magics.max_retries, deadline=magics.deadline, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh,
         name=name, image_cols=args.image_col, root=args.root)
     if args.dry_run:
