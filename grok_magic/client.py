@@ -8,7 +8,9 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from grok_magic.answer_watch import AnswerWatch
 from grok_magic.errors import (
+    AnswerLimitError,
     APIStatusError,
     AuthenticationError,
     GoneError,
@@ -19,10 +21,11 @@ from grok_magic.messages import ENDPOINTS
 from grok_magic.pricing import Price, PriceBook, price_from_language_model
 from grok_magic.redaction import mask_url_credentials, redact
 from grok_magic.response import Response
-from grok_magic.settings import Settings
+from grok_magic.settings import DEADLINE, MAX_ANSWER_CHARS, STALL_TIMEOUT, Settings
 from grok_magic.sse import StreamState, iter_sse_json
 from grok_magic.transport import Transport, request_id_of, unexpected_body
 
+COMPACT_EVERY = 4096  # stream events between joins of the answer's pieces (Response.compact)
 # After `[DONE]` only the end of the chunked body should follow; wait this long for it so the
 # connection goes back to the pool, rather than dropping it.
 DRAIN_TIMEOUT = 1.0
@@ -108,7 +111,9 @@ class EndHooks:
 class ResponseStream(EndHooks):
     """A streaming answer: iterate for Deltas; `.response` accumulates; `close()` stops it.
 
-    Safe to `close()` from another thread (the chat panel's Stop button).
+    Safe to `close()` from another thread (the chat panel's Stop button). The answer's limits
+    (Settings.max_answer_chars, deadline, stall_timeout) end it as incomplete, with an
+    AnswerLimitError that keeps what arrived.
     """
 
     def __init__(
@@ -121,19 +126,30 @@ class ResponseStream(EndHooks):
         self._stopped = threading.Event()
         self._started = False
         self._state = StreamState()
+        self._watch = getattr(http_response, "answer_watch", None) or AnswerWatch(
+            deadline=DEADLINE, stall=STALL_TIMEOUT, max_chars=MAX_ANSWER_CHARS,
+            body_is_progress=False)
 
     def __iter__(self) -> Iterator[Delta]:
         import requests
 
         self._started = True
-        response = self.response
+        response, watch = self.response, self._watch
         fold, stopped = self._folder(), self._stopped.is_set
+        size, max_chars = 0, watch.max_chars
         try:
             chunks = self._http.iter_content(chunk_size=None)
-            for chunk in iter_sse_json(chunks, self._state, self.request_id):
-                yield fold(chunk)
+            for chunk in iter_sse_json(chunks, self._state, self.request_id, watch.max_bytes):
+                watch.events += 1  # progress: the stall deadline starts again
+                if not watch.events % COMPACT_EVERY:
+                    response.compact(COMPACT_EVERY)
+                delta = fold(chunk)
+                yield delta
                 if stopped():
                     break
+                size += len(delta.content) + len(delta.reasoning)
+                if size >= max_chars:
+                    raise AnswerLimitError(watch.chars_reason(), request_id=self.request_id)
             else:
                 if self._state.done:
                     self._drain(chunks)
@@ -196,7 +212,13 @@ class ResponseStream(EndHooks):
             except OSError:
                 pass
 
-    def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError:
+    def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError | AnswerLimitError:
+        limit = self._watch.error()
+        if limit is not None:  # a limit closed the connection under the reader
+            self.response.error = limit.paragraph()
+            limit.request_id = self.request_id
+            limit.response = self._end(self.response.finish(partial=True))
+            return limit
         if exc is None:
             reason = "the stream ended before the answer was complete"
         elif "timed out" in str(exc).lower():
@@ -237,9 +259,9 @@ def _socket_of(http_response) -> socket.socket | None:
     raw = getattr(http_response, "raw", None)
     connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
     sock = getattr(connection, "sock", None)
-    if sock is None:
-        fp = getattr(raw, "_fp", None)
-        sock = getattr(getattr(getattr(fp, "fp", None), "raw", None), "_sock", None)
+    if sock is None:  # the socket under http.client's file: a SocketIO, or a WatchedReader
+        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
+        sock = getattr(reader, "_sock", None) or getattr(reader, "sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 
@@ -273,7 +295,7 @@ class GrokClient(Transport):
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         response = Response(requested_model=body.get("model"))
         http = self._post(ENDPOINTS["chat"], body, stream=False, timeout=timeout)
-        data = self._read_json(http, "the answer")
+        data = self._read_json(http, "the answer", capped=True)
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
                                  status=http.status_code, request_id=request_id_of(http))
@@ -299,7 +321,7 @@ class GrokClient(Transport):
         body = {k: v for k, v in body.items() if k != "stream"}
         started = Response().started
         http = self._post(ENDPOINTS["responses"], body, stream=False, timeout=timeout)
-        data = self._read_json(http, "the answer")
+        data = self._read_json(http, "the answer", capped=True)
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a response object",
                                  status=http.status_code, request_id=request_id_of(http))

@@ -201,6 +201,19 @@ class StreamInterruptedError(GrokError):
         super().__init__(message, **kwargs)
 
 
+class AnswerLimitError(GrokError):
+    """Answer stopped at a limit."""
+
+    hint = ("Whatever part of the answer arrived is kept. The limits are GrokMagics.max_answer_chars, "
+            "GrokMagics.deadline and GrokMagics.stall_timeout (in scripts, Settings fields of the "
+            "same names).")
+
+    def __init__(self, message: str, *, response=None, **kwargs) -> None:
+        self.response = response
+        # Its reason ends with the setting's name in brackets: the paragraph needs a full stop.
+        super().__init__(message if message.endswith(".") else f"{message}.", **kwargs)
+
+
 class InterruptedByUser(GrokError):
     """Stopped."""
 

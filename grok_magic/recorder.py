@@ -184,9 +184,11 @@ class Recorder:
 
         kernel, daily = self._limits()
         model = body.get("model")
-        return hold_request(self.purse, body, client.price_for(model) or fallback_price(model),
-                            kernel, daily, self.ledger if daily is not None else None,
-                            self.session, ask.timeout or RESERVE_SECONDS)
+        # Prices (which may mean a request for /language-models) only when a limit needs them.
+        price = client.price_for(model) or fallback_price(model) if kernel or daily else None
+        return hold_request(self.purse, body, price, kernel, daily,
+                            self.ledger if daily is not None else None, self.session,
+                            ask.timeout or RESERVE_SECONDS)
 
     # -- budgets -------------------------------------------------------------------------------
     @property

@@ -223,6 +223,14 @@ class Response:
     def text_so_far(self) -> str:
         return "".join(self._text_parts)
 
+    def compact(self, tail: int) -> None:
+        """Join the last `tail` pieces of text and of reasoning into one string each: a stream
+        brings one small string per token (some 50 bytes each), a long answer kept so takes
+        about a byte per character."""
+        for parts in (self._text_parts, self._reasoning_parts):
+            if len(parts) > 1:
+                parts[-tail:] = ["".join(parts[-tail:])]
+
     @classmethod
     def from_completion(cls, data: Mapping, **kwargs) -> Response:
         """A whole (non-streaming) `chat.completion` body."""

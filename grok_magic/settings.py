@@ -15,6 +15,10 @@ CONNECT_TIMEOUT = 10.0
 # Reasoning models can think for minutes before the first byte; xAI advises 3600 s.
 READ_TIMEOUT = 3600.0
 MAX_RETRIES = 2
+# An answer's limits: a hostile or broken server can neither hang the kernel nor fill its memory.
+MAX_ANSWER_CHARS = 2_000_000  # answer text and reasoning, together
+DEADLINE = 3600.0  # seconds from sending to the end of the answer
+STALL_TIMEOUT = 60.0  # seconds of bytes without progress: headers still arriving, keep-alives only
 ENV_FILE = ".env"
 
 
@@ -49,6 +53,9 @@ class Settings:
     connect_timeout: float = CONNECT_TIMEOUT
     read_timeout: float = READ_TIMEOUT
     max_retries: int = MAX_RETRIES
+    max_answer_chars: int = MAX_ANSWER_CHARS
+    deadline: float = DEADLINE
+    stall_timeout: float = STALL_TIMEOUT
     key_source: str = "none"
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 
-from grok_magic.errors import APIStatusError, error_for_event
+from grok_magic.errors import AnswerLimitError, APIStatusError, error_for_event
 
 DONE = "[DONE]"
 CR, LF = 13, 10
@@ -57,25 +57,32 @@ class LineSplitter:
         rest, self._buffer = self._buffer, bytearray()
         return [rest.decode("utf-8", "replace")] if rest else []
 
+    @property
+    def unfinished(self) -> int:
+        """Bytes of the line not yet ended."""
+        return len(self._buffer)
+
 
 class SSEDecoder:
     """Turn lines into event data strings; `data:` lines of one event are joined by newlines."""
 
     def __init__(self) -> None:
         self._data: list[str] = []
+        self.size = 0  # characters of the event's data gathered so far
 
     def line(self, line: str) -> str | None:
         """Feed one line; return an event's data when a blank line completes it."""
         if not line:
             if not self._data:
                 return None
-            data, self._data = "\n".join(self._data), []
+            data, self._data, self.size = "\n".join(self._data), [], 0
             return data
         if line.startswith(":"):
             return None  # a comment, e.g. a proxy's keep-alive
         name, _, value = line.partition(":")
         if name == "data":
             self._data.append(value[1:] if value.startswith(" ") else value)
+            self.size += len(value)
         # event:, id: and retry: carry nothing xAI uses.
         return None
 
@@ -93,8 +100,12 @@ class StreamState:
         self.done = False
 
 
-def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None) -> Iterator[str]:
+def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None,
+                  max_event_bytes: int | None = None) -> Iterator[str]:
     """Yield each event's data from byte chunks, up to (not including) `[DONE]`.
+
+    An event still unfinished past `max_event_bytes` (a line that never ends, data lines with
+    no blank line after them) raises AnswerLimitError: the memory a stream takes is bounded.
 
     Streams whose lines end in LF (all of api.x.ai's) take fast paths: a chunk that is one
     whole `data: ` event (nearly all of them) is decoded with no further parsing; otherwise the
@@ -106,10 +117,11 @@ def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None) -> 
     ['{"a": 1}']
     """
     pending = bytearray()  # after the last blank line: an unfinished event, never a CR
+    limit = max_event_bytes if max_event_bytes is not None else -1
     chunks = iter(chunks)
     for chunk in chunks:
         if CR in chunk:  # an int: bytes find it far faster than b"\r"
-            rest = _general(itertools.chain((bytes(pending), chunk), chunks))
+            rest = _general(itertools.chain((bytes(pending), chunk), chunks), max_event_bytes)
             break
         if not pending and chunk.find(LF) == len(chunk) - 2 and chunk[-1] == LF \
                 and chunk.startswith(DATA):
@@ -123,6 +135,8 @@ def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None) -> 
             searched = len(pending) - 1  # a blank line may straddle the two
             pending += chunk
             if pending.find(BLANK, searched) < 0:
+                if len(pending) > limit >= 0:
+                    raise _too_large(limit)
                 continue
             end = pending.rfind(BLANK)
             text = pending[:end].decode("utf-8", "replace")
@@ -131,9 +145,13 @@ def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None) -> 
             end = chunk.rfind(BLANK)
             if end < 0:
                 pending += chunk
+                if len(pending) > limit >= 0:
+                    raise _too_large(limit)
                 continue
             text = chunk[:end].decode("utf-8", "replace")
             pending += chunk[end + 2 :]
+            if len(pending) > limit >= 0:
+                raise _too_large(limit)
         for data in _blocks_data(text):
             if data == DONE:
                 _mark_done(state)
@@ -147,6 +165,10 @@ def iter_sse_data(chunks: Iterable[bytes], state: StreamState | None = None) -> 
             return
         if data is not None:
             yield data
+
+
+def _too_large(limit: int) -> AnswerLimitError:
+    return AnswerLimitError(f"one event of the stream passed {limit:,} bytes without ending")
 
 
 def _mark_done(state: StreamState | None) -> None:
@@ -175,14 +197,17 @@ def _block_data(block: str) -> str | None:
     return decoder.end()
 
 
-def _general(chunks: Iterable[bytes]) -> Iterator[str]:
+def _general(chunks: Iterable[bytes], max_event_bytes: int | None = None) -> Iterator[str]:
     """Any line ends (CR, LF, CRLF, split anywhere), line by line: each event's data."""
     splitter, decoder = LineSplitter(), SSEDecoder()
+    limit = max_event_bytes if max_event_bytes is not None else -1
     for chunk in chunks:
         for line in splitter.feed(chunk):
             data = decoder.line(line)
             if data is not None:
                 yield data
+        if splitter.unfinished + decoder.size > limit >= 0:
+            raise _too_large(limit)
     for line in [*splitter.flush(), ""]:
         data = decoder.line(line)
         if data is not None:
@@ -208,11 +233,13 @@ def _loads(data: str) -> object:
 
 
 def iter_sse_json(
-    chunks: Iterable[bytes], state: StreamState | None = None, request_id: str | None = None
+    chunks: Iterable[bytes], state: StreamState | None = None, request_id: str | None = None,
+    max_event_bytes: int | None = None,
 ) -> Iterator[dict]:
-    """Yield each event as a dict; an ``{"code", "error"}`` event raises the matching GrokError."""
+    """Yield each event as a dict; an ``{"code", "error"}`` event raises the matching GrokError
+    (an event past `max_event_bytes`: AnswerLimitError, see iter_sse_data)."""
     loads = _loads
-    for data in iter_sse_data(chunks, state):
+    for data in iter_sse_data(chunks, state, max_event_bytes):
         try:
             event = loads(data)
         except ValueError:

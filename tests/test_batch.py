@@ -198,7 +198,8 @@ def test_cancel(client, recorder, xai_env):
 def test_429_5xx_and_a_lost_network_while_polling_are_retried(client, recorder, xai_env):
     batch_state(xai_env).latency = 0.05
     job = submit(make_each(client, recorder, list("abcd")), schedule=FAST)
-    enqueue_batches(xai_env, Fault(429, headers={"Retry-After": "0"}), Fault(503), Close())
+    # Two Closes: a kept-alive connection that drops is taken for an idle close and replaced.
+    enqueue_batches(xai_env, Fault(429, headers={"Retry-After": "0"}), Fault(503), Close(), Close())
     updates, finished = [], []
     job.watch(lambda j: updates.append(j.error), lambda j, table: finished.append(table))
     wait_until(lambda: finished)

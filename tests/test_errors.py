@@ -274,7 +274,8 @@ def every_error(srv, key: str, monkeypatch) -> list[BaseException]:
         srv.reset()
         srv.enqueue(Fault.credits(429), Close())
         collect(lambda: client.complete(BODY))
-        collect(lambda: client.complete(BODY))
+        # A new connection: a kept-alive one that drops is taken for an idle close and replaced.
+        collect(lambda: make_client(srv, key=key, retries=0).complete(BODY))
         srv.enqueue(Hang(1))
         collect(lambda: client.complete(BODY, timeout=0.2))
         srv.enqueue(Reply("abc def ghi", error_event={"code": key, "error": echo}, error_after=1))

@@ -12,7 +12,7 @@ import pytest
 from xai_standin import FAKE_KEY, Replay, Stream
 
 from grok_magic.client import GrokClient
-from grok_magic.errors import APIStatusError, ServerError
+from grok_magic.errors import AnswerLimitError, APIStatusError, ServerError
 from grok_magic.settings import Settings
 from grok_magic.sse import LineSplitter, SSEDecoder, StreamState, iter_sse_data, iter_sse_json
 
@@ -337,3 +337,33 @@ def test_the_event_parser_is_json_loads_without_its_wrapper():
     for bad in ('{"a": 1} x', "", "{", '{"a": }', "nan nan"):
         with pytest.raises(ValueError):
             _loads(bad)
+
+
+# -- bounded memory: an event that never ends is cut ------------------------------------------
+def endless(piece: bytes, first: bytes = b""):
+    """`first`, then `piece` again and again: the stream a hostile server sends."""
+    yield first
+    while True:
+        yield piece
+
+
+@pytest.mark.parametrize("first, piece", [
+    (b"data: ", b"x" * 1000),  # one line that never ends
+    (b"", b"data: x\n"),  # data lines with no blank line after them
+    (b"data: {}\n\n", b"x" * 999 + b"\n"),  # a line per chunk, never a blank one
+    (b"data: \r", b"x" * 1000),  # CR line ends: the general splitter
+    (b"data: a\r\n", b"data: x\r\n"),  # CR line ends, data lines forever
+])
+def test_an_event_that_never_ends_is_cut_at_the_limit(first, piece):
+    events = iter_sse_data(endless(piece, first), max_event_bytes=100_000)
+    with pytest.raises(AnswerLimitError, match="passed 100,000 bytes without ending"):
+        for _ in events:
+            pass
+
+
+def test_events_up_to_the_limit_pass_and_comments_do_not_count():
+    event = b"data: " + b"y" * 99_990 + b"\n\n"
+    chunks = [b": keep-alive\n\n" * 10_000, event[:50_000], event[50_000:], b"data: [DONE]\n\n"]
+    state = StreamState()
+    assert list(iter_sse_data(chunks, state, max_event_bytes=100_000)) == ["y" * 99_990]
+    assert state.done

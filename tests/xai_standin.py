@@ -23,9 +23,11 @@ import binascii
 import hashlib
 import io
 import ipaddress
+import itertools
 import json
 import re
 import socket
+import struct
 import sys
 import threading
 import time
@@ -198,7 +200,11 @@ class StreamOptions:
     cut_after: close the connection after N events without the terminating zero-length chunk;
     error_event: dict (or str) sent as `data: ...` after `error_after` events, then the stream
     ends (cleanly); no_done: drop `data: [DONE]`; headers: extra response headers.
-    For non-streamed (JSON) bodies only first_delay, delay, split and headers apply.
+    Hostile servers: header_delay: seconds between the bytes of the status line and headers
+    (sent one byte at a time); endless: send the events round and round forever, without those
+    that end an answer (finish_reason, usage, [DONE]); keepalive_every: after the events, and
+    without those that end an answer, a `: keep-alive` comment every so many seconds, forever.
+    For non-streamed (JSON) bodies only first_delay, delay, split, header_delay and headers apply.
     """
 
     delay: float = 0.0
@@ -211,6 +217,9 @@ class StreamOptions:
     error_after: int = 0
     no_done: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    header_delay: float = 0.0
+    endless: bool = False
+    keepalive_every: float | None = None
 
 
 @dataclass
@@ -255,6 +264,37 @@ class Reply(StreamOptions):
     tool_calls: list[dict] | None = None
     citations: list[str] | None = None
 
+    # -- hostile servers ---------------------------------------------------------------------
+    @classmethod
+    def trickle(cls, content: str = "A valid answer, one byte a second.", **kw) -> Reply:
+        """The answer's body at one byte a second (headers at once)."""
+        return cls(content, split=1, delay=kw.pop("delay", 1.0), **kw)
+
+    @classmethod
+    def slow_headers(cls, content: str = "never seen", **kw) -> Reply:
+        """Status line and headers at one byte a second."""
+        return cls(content, header_delay=kw.pop("header_delay", 1.0), **kw)
+
+    @classmethod
+    def keepalives_only(cls, content: str = "The start of an answer", **kw) -> Reply:
+        """Some of the answer, then nothing but keep-alive comments, forever."""
+        return cls(content, keepalive_every=kw.pop("keepalive_every", 0.1), **kw)
+
+    @classmethod
+    def endless(cls, content: str = "and on ", **kw) -> Reply:
+        """An answer that never ends: `content` again and again, no end marker."""
+        return cls(content, endless=True, **kw)
+
+    @classmethod
+    def huge_header(cls, size: int = 2 * 1024 * 1024, **kw) -> Reply:
+        """An answer with one header line of `size` bytes."""
+        return cls("never read", headers={"X-Padding": "a" * size}, **kw)
+
+    @classmethod
+    def many_headers(cls, count: int = 5000, **kw) -> Reply:
+        """An answer with `count` headers."""
+        return cls("never read", headers={f"X-Header-{i}": "v" for i in range(count)}, **kw)
+
 
 @dataclass
 class Stream(StreamOptions):
@@ -286,7 +326,25 @@ class Close:
     """Close the socket without any response."""
 
 
-Behaviour = Fault | Reply | Stream | Replay | Hang | Close
+@dataclass
+class Raw:
+    """Send `data` as the whole response (status line included), then close the connection."""
+
+    data: bytes = b"HTTP/1.1 2OO 0K\r\n\r\n"
+
+    @classmethod
+    def malformed_status(cls) -> Raw:
+        return cls(b"HTPP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+
+
+@dataclass
+class IdleClose:
+    """The server closes a kept-alive connection as idle just as the next request arrives on
+    it: that request is dropped unread (not recorded) and the connection reset. Taken by the
+    next request on a reused connection, whatever its route; on a new connection, like Close."""
+
+
+Behaviour = Fault | Reply | Stream | Replay | Hang | Close | Raw | IdleClose
 
 
 class Recording(NamedTuple):
@@ -351,6 +409,12 @@ def split_sse(body: bytes) -> list[bytes]:
 
 def _is_done(event: bytes) -> bool:
     return event.strip() == b"data: [DONE]"
+
+
+def _ends_an_answer(event: bytes) -> bool:
+    """[DONE], or an event with a finish reason, usage or a final Responses status."""
+    return _is_done(event) or any(mark in event for mark in (
+        b'"finish_reason"', b'"usage"', b'"response.completed"', b'"response.incomplete"'))
 
 
 # --------------------------------------------------------------------------------------------
@@ -1126,7 +1190,7 @@ class XaiStandin:
         """Queue behaviours; each is consumed (FIFO) by the next POST /v1/chat/completions.
         Fault, Hang and Close apply before validation; Reply, Stream and Replay after it."""
         for b in behaviours:
-            if not isinstance(b, (Fault, Reply, Stream, Replay, Hang, Close)):
+            if not isinstance(b, (Fault, Reply, Stream, Replay, Hang, Close, Raw, IdleClose)):
                 raise TypeError(f"not a behaviour: {b!r}")
             if isinstance(b, Replay) and b.name not in self.recordings:
                 raise KeyError(f"no recording named {b.name!r}")
@@ -1194,6 +1258,14 @@ class XaiStandin:
         with self._lock:
             return self._queue.popleft() if self._queue else None
 
+    def _pop_idle_close(self) -> bool:
+        """Take an IdleClose waiting at the head of the queue."""
+        with self._lock:
+            if self._queue and isinstance(self._queue[0], IdleClose):
+                self._queue.popleft()
+                return True
+            return False
+
     def _match_recording(self, body: dict) -> str | None:
         if not self.replay_enabled:
             return None
@@ -1244,6 +1316,31 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # noqa: A002
         pass
 
+    def parse_request(self) -> bool:
+        served = getattr(self, "_served", 0)
+        self._served = served + 1
+        if served and self.standin._pop_idle_close():
+            # Closed with the request unread: the kernel resets the connection (IdleClose).
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            return False
+        return super().parse_request()
+
+    def flush_headers(self) -> None:
+        delay = getattr(self, "_header_delay", 0.0)
+        if not delay or not getattr(self, "_headers_buffer", None):
+            return super().flush_headers()
+        data, self._headers_buffer = b"".join(self._headers_buffer), []
+        for i in range(len(data)):
+            if i and self.standin._sleep(delay):
+                raise ConnectionAbortedError("the stand-in is stopping")
+            self.wfile.write(data[i:i + 1])
+            self.wfile.flush()
+
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             data = bytearray()
@@ -1259,7 +1356,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _start(self, status: int, content_type: str, headers: dict[str, str] | None,
-               length: int | None) -> None:
+               length: int | None, header_delay: float = 0.0) -> None:
+        self._header_delay = header_delay
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         if length is None:
@@ -1269,7 +1367,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(length))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.end_headers()
+        try:
+            self.end_headers()
+        finally:
+            self._header_delay = 0.0
         self.wfile.flush()
 
     def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
@@ -1285,7 +1386,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {**(headers or {}), **(opts.headers if opts else {})}
         if opts and st._sleep(opts.first_delay):
             return self._abort()
-        self._start(status, content_type, headers, len(data))
+        self._start(status, content_type, headers, len(data),
+                    opts.header_delay if opts else 0.0)
         pieces = _split_bytes(data, opts.split) if opts and opts.split else [data]
         for i, piece in enumerate(pieces):
             if i and opts and st._sleep(opts.delay):
@@ -1301,6 +1403,8 @@ class _Handler(BaseHTTPRequestHandler):
         events = list(events)
         if opts.no_done:
             events = [e for e in events if not _is_done(e)]
+        if opts.endless or opts.keepalive_every is not None:
+            events = [e for e in events if not _ends_an_answer(e)]
         if opts.error_event is not None:
             at = max(0, min(opts.error_after, len(events)))
             events = events[:at] + [sse_event(opts.error_event)]
@@ -1320,17 +1424,29 @@ class _Handler(BaseHTTPRequestHandler):
         pieces = _split_bytes(b"".join(events), opts.split) if opts.split else events
         if st._sleep(opts.first_delay):
             return self._abort()
-        self._start(status, content_type, opts.headers, None)
+        self._start(status, content_type, opts.headers, None, opts.header_delay)
         for i, piece in enumerate(pieces):
             if i and st._sleep(delay):
                 return self._abort()
             if piece:
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 self.wfile.flush()
+        if opts.endless or opts.keepalive_every is not None:
+            return self._send_forever(pieces if opts.endless else [b": keep-alive\n\n"],
+                                      delay if opts.endless else opts.keepalive_every)
         if cut:
             return self._abort()
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _send_forever(self, pieces: list[bytes], delay: float) -> None:
+        """`pieces` round and round, each its own chunk, until the client or the stand-in stops."""
+        pieces = [p for p in pieces if p] or [b": keep-alive\n\n"]
+        for piece in itertools.cycle(pieces):
+            if self.standin._sleep(delay):
+                return self._abort()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
 
     def _abort(self) -> None:
         """Drop the connection now (no further bytes, no terminating chunk)."""
@@ -1481,7 +1597,11 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(behaviour, Hang):
             st._sleep(behaviour.seconds)
             return self._abort()
-        if isinstance(behaviour, Close):
+        if isinstance(behaviour, Close | IdleClose):
+            return self._abort()
+        if isinstance(behaviour, Raw):
+            self.wfile.write(behaviour.data)
+            self.wfile.flush()
             return self._abort()
 
         self._check_auth()
@@ -1579,8 +1699,9 @@ def _split_bytes(data: bytes, split: int | list[int]) -> list[bytes]:
 
 
 __all__ = [
-    "FAKE_KEY", "MODELS", "TEAM_ID", "Close", "Fault", "Hang", "Model", "RecordedRequest",
-    "Recording", "Replay", "Reply", "Stream", "StreamOptions", "XaiStandin", "error_body",
+    "FAKE_KEY", "MODELS", "TEAM_ID", "Close", "Fault", "Hang", "IdleClose", "Model", "Raw",
+    "RecordedRequest", "Recording", "Replay", "Reply", "Stream", "StreamOptions", "XaiStandin",
+    "error_body",
     "example_from_schema", "mask_key", "resolve_model", "split_sse", "sse_event",
     "validate_chat",
 ]

@@ -20,10 +20,13 @@ from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS
 from grok_magic.recorder import Recorder
 from grok_magic.redaction import Secret
 from grok_magic.settings import (
+    DEADLINE,
     DEFAULT_MODEL,
+    MAX_ANSWER_CHARS,
     MAX_RETRIES,
     READ_TIMEOUT,
     REPLAY_MODES,
+    STALL_TIMEOUT,
     Settings,
     ledger_location,
     replay_from_env,
@@ -49,6 +52,19 @@ class GrokOptions(Magics):
     max_retries = Int(MAX_RETRIES, help="Retries of failed requests (429, 5xx, network).").tag(
         config=True
     )
+    max_answer_chars = Int(
+        MAX_ANSWER_CHARS, help="Characters of an answer (text and reasoning) after which it is "
+                               "cut off as incomplete; the part that arrived is kept."
+    ).tag(config=True)
+    deadline = Float(
+        DEADLINE, help="Seconds an answer may take in all, from sending to its end; past it the "
+                       "answer is cut off as incomplete. An --each run waits for 429s with "
+                       "Retry-After until this long after it started."
+    ).tag(config=True)
+    stall_timeout = Float(
+        STALL_TIMEOUT, help="Seconds a server may send bytes without progress (headers still "
+                            "arriving, or only keep-alives) before the answer is cut off."
+    ).tag(config=True)
     max_image_side = Int(
         DEFAULT_MAX_IMAGE_SIDE, help="Images are scaled so their longest side is at most this."
     ).tag(config=True)
@@ -135,6 +151,9 @@ class GrokOptions(Magics):
             model=self.model,
             read_timeout=timeout or self.timeout,
             max_retries=self.max_retries,
+            max_answer_chars=self.max_answer_chars,
+            deadline=self.deadline,
+            stall_timeout=self.stall_timeout,
         )
 
     def client(self, timeout: float | None = None) -> GrokClient:
