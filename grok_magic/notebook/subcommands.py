@@ -39,6 +39,8 @@ def settings(magics: GrokMagics, rest: str):
         ("system prompt", magics.system or "(none)"),
         ("history", f"{magics.conversation.turns} turns kept, at most {magics.max_history}"),
         ("timeout", f"{magics.timeout:g} s"), ("retries", str(magics.max_retries)),
+        ("limits of one answer", f"{magics.max_answer_chars:,} characters, {magics.deadline:g} s "
+                                 f"in all, {magics.stall_timeout:g} s without progress"),
         ("image detail", magics.detail or "(xAI decides)"),
         ("max image side", f"{magics.max_image_side} px"),
         ("stream", str(magics.stream)), ("usage widget", str(magics.show_usage)),
