@@ -13,6 +13,7 @@ import tracemalloc
 import pytest
 from magic_helpers import magic_shell, run
 from standin_responses import enqueue_responses
+from test_client import FakeSleep, make_client
 from xai_standin import FAKE_KEY, Close, IdleClose, Raw, Reply, Stream
 
 from grok_magic.client import GrokClient
@@ -21,7 +22,6 @@ from grok_magic.errors import (
     APIConnectionError,
     UnexpectedResponseError,
 )
-from grok_magic.settings import Settings
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 # What these faults would take unchecked: forever, or a minute at one byte a second. Every
@@ -29,22 +29,9 @@ BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 BOUND = 20.0
 
 
-class FakeSleep:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 @pytest.fixture
 def sleep() -> FakeSleep:
     return FakeSleep()
-
-
-def make_client(srv, sleep=None, **settings) -> GrokClient:
-    return GrokClient(Settings(api_key=FAKE_KEY, base_url=srv.base_url, **settings),
-                      sleep=sleep or FakeSleep())
 
 
 @pytest.fixture
