@@ -11,8 +11,10 @@ spans carry `mathjax_process`.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import time
 from collections.abc import Collection
 
 from grok_magic.redaction import redact
@@ -21,6 +23,14 @@ SAFE_SCHEMES = ("http", "https", "mailto")
 WRAPPER_CLASSES = "grok-md mathjax_ignore"
 MATH_CLASSES = "grok-math mathjax_process"
 MAX_LANGUAGE = 32
+MAX_NESTING = 20  # markdown-it's bound on nested blocks (lists, quotes): deeper ones are dropped
+# Pygments lexes at 3-10 µs a character on ordinary code, and many of its lexers are quadratic on
+# some inputs: code is coloured only in blocks up to HIGHLIGHT_MAX_CHARS, up to
+# HIGHLIGHT_CHARS_PER_RENDER per render, and only while the lexer keeps within its time allowance.
+HIGHLIGHT_MAX_CHARS = 20_000
+HIGHLIGHT_CHARS_PER_RENDER = 40_000
+HIGHLIGHT_SECONDS = 0.2
+HIGHLIGHT_SECONDS_PER_CHAR = 40e-6
 LANGUAGE = re.compile(rf"^[A-Za-z0-9_+#.\-]{{1,{MAX_LANGUAGE}}}$")
 SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
 CONTROL_AND_SPACE = re.compile(
@@ -31,6 +41,11 @@ TEX_ENVIRONMENT = re.compile(r"\\(?:begin|end)\s*\{([^{}]*)\}")
 TEX_COLOUR = re.compile(r"\\(?:color|textcolor)(?![A-Za-z])\s*(\{([^{}]*)\})?")
 COLOUR_NAME = re.compile(r"^(?:[A-Za-z]{1,20}|#[0-9A-Fa-f]{3,8})$")
 WORD_JOINER = "\u2060"
+SCHEME_TAIL = re.compile(r"(?:^|[^a-z0-9.+-])([a-z][a-z0-9.+-]*)$", re.I)  # markdown-it's
+SCHEME_CHAR = re.compile(r"[a-z0-9.+-]", re.I)
+SCHEME_LOOKBACK = 32  # longer than any scheme linkify knows (http, https, ftp, mailto)
+URL_WINDOW = 4096
+URL_WINDOW_MARGIN = 64
 # TeX commands that link, style, name or load something, or define new commands (prose only).
 TEX_ACTIVE = re.compile(
     r"\\(?=(?:href|url|style|class|cssId|html|unicode|require|data|bbox|mmlToken|toggle|mathtip"
@@ -87,21 +102,67 @@ def _md():
     global _parser
     if _parser is None:
         from markdown_it import MarkdownIt
-        from mdit_py_plugins.dollarmath import dollarmath_plugin
-        from mdit_py_plugins.texmath import texmath_plugin
 
-        md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
+        from grok_magic.markdown_math import math_plugin
+
+        md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False,
+                                       "maxNesting": MAX_NESTING})
         md.enable(["table", "strikethrough", "linkify"])
-        dollarmath_plugin(md, allow_space=True, allow_digits=True, double_inline=True)
-        texmath_plugin(md, delimiters="brackets")
+        math_plugin(md)  # $…$, $$…$$, \(…\) and \[…\], found in linear time
+        md.inline.ruler.at("linkify", _linkify)
         for name in ("math_inline", "math_inline_double", "math_block", "math_block_eqno",
-                     "math_single", "math_block_label"):
+                     "math_block_label"):
             md.add_render_rule(name, _render_math)
         md.add_render_rule("fence", _render_code)
         md.add_render_rule("code_block", _render_code)
         md.add_render_rule("text", _render_text)
         _parser = md
     return _parser
+
+
+# -- a linear linkify rule --------------------------------------------------------------------
+def _linkify(state, silent: bool) -> bool:
+    """markdown-it's inline rule for links such as https://x.org, in time linear in the text: it
+    searched all the text not yet flushed for the scheme, and copied the rest of the paragraph,
+    at every `://` (32 KB of `a://` took 20 s). The scheme is looked for in the last characters
+    only (a longer run of scheme characters is no scheme linkify knows), and the link in a
+    window of the text (the whole rest only when the link reaches the window's end). When
+    skipping a link label (`silent`), the scheme is read from the text itself: the unflushed
+    text is stale then, and markdown-it's rule moved backwards and raised on
+    `example.org[ftp://x*ftp://`."""
+    src, pos = state.src, state.pos
+    if state.linkLevel > 0 or pos + 3 > state.posMax or not src.startswith("://", pos):
+        return False
+    # The text before `://`, and the character before that (a scheme character: too long a run)
+    written = src[max(0, pos - SCHEME_LOOKBACK - 1) : pos] if silent else state.pending
+    before = written[-SCHEME_LOOKBACK:]
+    match = SCHEME_TAIL.search(before)
+    if not match or (match.start(1) == 0 and len(written) > len(before)
+                     and SCHEME_CHAR.match(written[-len(before) - 1])):
+        return False
+    proto = match.group(1)
+    start = pos - len(proto)
+    window = src[start : start + URL_WINDOW]
+    link = state.md.linkify.match_at_start(window)
+    if link and link.last_index > len(window) - URL_WINDOW_MARGIN and start + len(window) < len(src):
+        link = state.md.linkify.match_at_start(src[start:])
+    if not link:
+        return False
+    url = link.url.rstrip("*")  # a '*' at the end is emphasis
+    full_url = state.md.normalizeLink(url)
+    if not state.md.validateLink(full_url):
+        return False
+    if not silent:
+        state.pending = state.pending[: -len(proto)]
+        token = state.push("link_open", "a", 1)
+        token.attrs = {"href": full_url}
+        token.markup, token.info = "linkify", "auto"
+        token = state.push("text", "", 0)
+        token.content = state.md.normalizeLinkText(url)
+        token = state.push("link_close", "a", -1)
+        token.markup, token.info = "linkify", "auto"
+    state.pos += len(url) - len(proto)
+    return True
 
 
 # -- token checks --------------------------------------------------------------------------------
@@ -196,7 +257,12 @@ def _render_code(self, tokens, idx, options, env) -> str:
     info = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
     language = info if LANGUAGE.match(info) else ""
     code = token.content
-    body = _highlight(code, language) if language and env.get("highlight", True) else None
+    body = None
+    left = env.get("highlight_left", 0)  # characters this render may still colour
+    if language and env.get("highlight") and len(code) <= min(left, HIGHLIGHT_MAX_CHARS):
+        body = _highlight(code, language)
+        if body is not None:
+            env["highlight_left"] = left - len(code)
     if body is None:
         body = html.escape(code, quote=False)
     css = f" class='language-{language}'" if language else ""
@@ -206,8 +272,9 @@ def _render_code(self, tokens, idx, options, env) -> str:
 def _highlight(code: str, language: str) -> str | None:
     """Code coloured from Pygments' tokens: a few short inline colours (mid tones that read on
     light and dark themes), unstyled tokens left bare and equal neighbours merged, so highlighted
-    code stays small. None when Pygments does not know the language."""
-    from pygments import lex
+    code stays small. None when Pygments does not know the language, or when its lexer is slow
+    on this code: many lexers take quadratic time on some inputs (8,000 newlines in a C block
+    took 6 s), so lexing stops past a time allowance linear in the code's length."""
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 
@@ -215,9 +282,12 @@ def _highlight(code: str, language: str) -> str | None:
         lexer = get_lexer_by_name(language.lower(), stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
+    deadline = time.perf_counter() + HIGHLIGHT_SECONDS + HIGHLIGHT_SECONDS_PER_CHAR * len(code)
     out: list[str] = []
     style, run = None, []
-    for token_type, value in lex(code, lexer):
+    for count, (token_type, value) in enumerate(lexer.get_tokens(code)):
+        if count % 16 == 0 and time.perf_counter() > deadline:
+            return None
         token_style = _token_style(token_type) if value.strip() else style
         if token_style != style:
             out.append(_span(style, "".join(run)))
@@ -227,6 +297,7 @@ def _highlight(code: str, language: str) -> str | None:
     return "".join(out)
 
 
+@functools.cache
 def _token_style(token_type) -> str | None:
     from pygments import token as t
 
@@ -317,7 +388,7 @@ def render_html(text: str, allowed_images: Collection[str] = (), *, highlight: b
     """
     md = _md()
     allowed = _allowed(allowed_images)
-    env = {"highlight": highlight}
+    env = {"highlight": highlight, "highlight_left": HIGHLIGHT_CHARS_PER_RENDER}
     tokens = md.parse(redact(text), env)
     for token in tokens:
         if token.type == "inline" and token.children:

@@ -3,6 +3,8 @@ come from the parser's own tokens. (Inertness against independent renderers: tes
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from magic_helpers import visible_text
 
@@ -84,3 +86,42 @@ def test_split_point_follows_the_parsers_blocks():
 
 def test_fence_for_outlasts_any_backtick_run():
     assert fence_for("x ````` y") == "``````" and fence_for("plain") == "```"
+
+
+def math_spans(html: str) -> list[str]:
+    return re.findall(r'<(?:span|div) class="grok-math mathjax_process">(.*?)</(?:span|div)>', html, re.S)
+
+
+def test_math_delimiters_open_and_close_as_before():
+    html = render_html("Inline $a+b$, \\(c\\) and $$d$$ in a line.\n\n$$\ne = f\n$$\n\n"
+                       "\\[\ng\n\\]\n\n\\[ h \\] (1)\n\n$$ i $$ (eq)\n")
+    assert math_spans(html) == ["\\(a+b\\)", "\\(c\\)", "\\[d\\]", "\\[\ne = f\n\\]",
+                                "\\[\ng\n\\]", "\\[ h \\]", "\\[ i \\]"]
+    # unclosed, escaped or empty: text, never math
+    for text in ("\\(a " * 50, "$$a\n\n" * 50, "\\[a\n\n" * 50, "cost \\$5 and \\$6", "a $$",
+                 "> \\[a\n\nb \\]"):
+        html = render_html(text)
+        assert "mathjax_process" not in html, text
+    assert visible_text(render_html("\\(a \\(b")).strip() == "(a (b"
+
+
+def test_links_next_to_a_link_label_do_not_crash_the_parser():
+    # markdown-it's linkify rule read a stale scheme inside link labels and moved backwards
+    html = render_html("example.org[ftp://x*ftp://")
+    assert visible_text(html).strip() == "example.org[ftp://x*ftp://"
+    assert '<a href="https://x.ai/a"' in render_html("a://b https://x.ai/a*")
+
+
+def test_code_is_coloured_only_when_short_and_quickly_lexed():
+    coloured = render_html("```python\nx = 'a'\n```")
+    assert "<span style=" in coloured
+    long_block = render_html("```python\n" + "x = 'a'\n" * 3_000 + "```")  # > 20,000 characters
+    assert "<span style=" not in long_block and long_block.count("x = 'a'") == 3_000
+    slow = render_html("```c\n" + "\n" * 8_000 + "x\n```")  # Pygments' C lexer: quadratic here
+    assert "<span style=" not in slow and 'class="language-c"' in slow
+
+
+def test_nesting_stops_at_the_limit():
+    assert render_html("> " * 5_000 + "deep").count("<blockquote>") == 20
+    assert render_html("- " * 5_000 + "deep").count("<ul>") <= 20
+    assert visible_text(render_html("*" * 5_000 + "deep" + "*" * 5_000)).strip() == "deep"

@@ -8,16 +8,50 @@ widgets, a terminal) only puts the result on screen.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Collection
 from typing import Protocol
 
-from grok_magic.markdown import fence_for, normalize_newlines, render_html, split_point
+from grok_magic.markdown import fence_for, normalize_newlines, render_html, split_point, wrap
 from grok_magic.redaction import redact
 
 UPDATE_INTERVAL = 0.1  # at most ~10 front-end updates a second while streaming
 THINKING_INTERVAL = 0.5
 EMPTY_NOTE = "(empty answer)"
+# Display traffic: HTML and text handed to the sink, per character of answer. Frozen blocks
+# cost their render and their text (~2.1 for prose, ~2.7 for tables); tail redraws get the rest.
+TRAFFIC_BUDGET = 2.75
+TRAFFIC_START = 4_096  # bytes any answer may spend on redraws before the budget counts
+LIVE_SHARE = 0.2  # redraws always get this much per character, even past the budget
+FIRST_RATIO = 1.25  # HTML bytes per character assumed before anything is rendered
+MAX_RATIO = 4.0
+CALL_BYTES = 64  # the wrapper and note around each piece
+LIVE_CHARS = 8_000  # a longer tail shows only its end while it grows...
+WINDOW_CHARS = 1_500  # ...this much of it
+PARSE_GROWTH = 1.5  # a tail longer than LIVE_CHARS is split again only once this much longer
+KEY_MARGIN = 1_024  # characters read before a window's start, so a key cut there is masked
+HEAD_CHARS = 1_000  # a fence line or table header longer than this is left out of a window
+FENCE_OPENER = re.compile(r" {0,3}(?:`{3,}|~{3,})[^\n]*\n")
+TABLE_HEAD = re.compile(r" {0,3}\|?[^\n]*\|[^\n]*\n"  # the header row, then the delimiter row
+                        r" {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n")
+SPACE = re.compile(r"\s")
+
+
+def window_head(start: str) -> str:
+    """What the end of a long block needs above it to render as that block: the fence line of
+    a code block, the header and delimiter rows of a table (when short), else nothing.
+
+    >>> window_head("```python\\nx = 1\\n"), window_head("| a |\\n|---|\\n| 1 |"), window_head("text")
+    ('```python\\n', '| a |\\n|---|\\n', '')
+    """
+    start = start[:HEAD_CHARS]
+    for pattern in (FENCE_OPENER, TABLE_HEAD):
+        match = pattern.match(start)
+        if match:
+            return match.group()
+    return ""
 
 
 def thinking_text(seconds: float, reasoning_chars: int = 0, activity: str = "") -> str:
@@ -50,7 +84,8 @@ class Sink(Protocol):
         """Show or refresh the waiting line (no answer text yet)."""
 
     def tail(self, html: str, text: str) -> None:
-        """Show the live, unfinished end of the answer (replaces the previous tail)."""
+        """Show the live, unfinished end of the answer (replaces the previous tail). `text` is
+        the tail's text when `html` shows all of it, "" when `html` shows only its last part."""
 
     def freeze(self, html: str, text: str) -> None:
         """This piece is finished: show it for good; later tails go to a new place after it."""
@@ -69,8 +104,14 @@ class Sink(Protocol):
 
 
 class AnswerStream:
-    """Drives a sink from stream events. Finished blocks are sent once, so the bytes sent grow
-    linearly with the answer; updates are throttled to ~10 a second.
+    """Drives a sink from stream events, in time and display bytes linear in the answer.
+
+    Finished blocks are rendered and sent once. The live tail (the unfinished last block) is
+    redrawn at most ~10 times a second, and only while the bytes sent stay within
+    TRAFFIC_BUDGET per answer character (a redraw resends the whole tail, so redrawing at a
+    fixed rate would send bytes in proportion to time, not to the answer). A tail longer than
+    LIVE_CHARS (one huge paragraph, code block, list or table) shows only its last
+    WINDOW_CHARS, under the fence or table header it needs, and is rendered whole once finished.
 
     `freeze_chars`: only freeze a finished part once it is at least this long (the panel keeps
     widget count low); `code_language`: show the whole answer as one code block (JSON answers).
@@ -87,14 +128,20 @@ class AnswerStream:
         self.clock = clock
         self.started = clock()
         self.updates = 0
-        self._frozen_text = ""  # text already shown for good
-        self._tail = ""  # text not yet frozen
+        self._frozen: list[str] = []  # text already shown for good
+        self._tail: list[str] = []  # text not yet frozen, in pieces (joined when parsed)
+        self._tail_chars = 0
         self._pending: list[str] = []  # deltas since the last flush, joined only when shown
         self._reasoning: list[str] = []
         self._reasoning_chars = 0
         self._activity = ""
         self._any_text = False
-        self._shown: str | None = None
+        self._shown: str | int | None = None  # the tail last drawn (its length, for a window)
+        self._parsed = 0  # the tail's length when it was last split
+        self._received = 0  # answer characters taken in
+        self._sent = 0  # bytes handed to the sink (html and text), frozen pieces and tails
+        self._tail_sent = 0
+        self._ratio = FIRST_RATIO  # HTML bytes per character of the latest render
         self._pacer = Pacer(clock)
         self._ended = False
         sink.thinking(thinking_text(0))
@@ -102,7 +149,7 @@ class AnswerStream:
     @property
     def text(self) -> str:
         """All answer text so far (frozen and not)."""
-        return redact(self._frozen_text + self._tail + "".join(self._pending))
+        return redact("".join(self._frozen) + "".join(self._tail) + "".join(self._pending))
 
     # -- inputs ------------------------------------------------------------------------------
     def feed(self, content: str = "", reasoning: str = "") -> None:
@@ -137,6 +184,36 @@ class AnswerStream:
                                          self._activity))
         self.updates += 1
 
+    # -- the text ----------------------------------------------------------------------------
+    def _take_pending(self, final: bool = False) -> bool:
+        """Move the deltas into the tail, line breaks as the parser counts them (a CR at the
+        end waits for the next delta: it may be half of a CR LF)."""
+        new = "".join(self._pending)
+        self._pending.clear()
+        if new.endswith("\r") and not final:
+            new, self._pending = new[:-1], ["\r"]
+        new = normalize_newlines(new)
+        if new:
+            self._tail.append(new)
+            self._tail_chars += len(new)
+            self._received += len(new)
+        return bool(new)
+
+    def _tail_text(self) -> str:
+        if len(self._tail) > 1:
+            self._tail = ["".join(self._tail)]
+        return self._tail[0] if self._tail else ""
+
+    def _tail_end(self, chars: int) -> str:
+        """The last `chars` characters of the tail, without joining the whole of it."""
+        pieces, count = [], 0
+        for piece in reversed(self._tail):
+            pieces.append(piece)
+            count += len(piece)
+            if count >= chars:
+                break
+        return "".join(reversed(pieces))[-chars:]
+
     # -- rendering ---------------------------------------------------------------------------
     def _wrap(self, text: str) -> str:
         if self.code_language is None:
@@ -147,27 +224,94 @@ class AnswerStream:
     def _render(self, text: str, *, highlight: bool) -> str:
         return render_html(self._wrap(text), self.allowed_images, highlight=highlight)
 
+    def _spend(self, html: str, text: str, *, tail: bool = False) -> None:
+        size = len(html) + len(text)
+        self._sent += size
+        if tail:
+            self._tail_sent += size
+
     def flush(self) -> None:
         """Show what has arrived: freeze finished blocks, update the tail."""
         if not self._pending:
             return
         # Redacted as a whole, never piece by piece: a key can arrive split over many deltas.
         # (A key holds no blank line, so it never straddles a frozen block and the tail.)
-        self._tail = normalize_newlines(self._tail + "".join(self._pending))
-        self._pending.clear()
-        tail = self._tail
-        point = split_point(tail) if self.code_language is None else 0
-        if point and point >= self.freeze_chars:
-            done = tail[:point]
-            self.sink.freeze(self._render(done, highlight=True), redact(done))
-            self._frozen_text += done
-            tail = self._tail = tail[point:]
-            self._shown = None
-        if tail and tail != self._shown:
-            # The live tail is not highlighted: it is redrawn ~10 times a second.
-            self.sink.tail(self._render(tail, highlight=False), redact(tail))
-            self._shown = tail
+        if self._take_pending():
+            if self.code_language is None and (self._tail_chars <= LIVE_CHARS
+                                               or self._tail_chars >= self._parsed * PARSE_GROWTH):
+                self._split()
+            self._draw_tail()
         self.updates += 1
+
+    def _split(self) -> None:
+        """Freeze the finished blocks of the tail (the parse is linear in the tail, so a long
+        tail is parsed again only once it has grown by half)."""
+        tail = self._tail_text()
+        self._parsed = len(tail)
+        point = split_point(tail)
+        if not point or point < self.freeze_chars:
+            return
+        done = tail[:point]
+        html = self._render(done, highlight=True)
+        text = redact(done)
+        self.sink.freeze(html, text)
+        self._spend(html, text)
+        self._ratio = len(html) / len(done)
+        self._frozen.append(done)
+        self._tail = [tail[point:]]
+        self._tail_chars = self._parsed = len(self._tail[0])
+        self._shown = None
+
+    def _allowance(self) -> float:
+        """Bytes a tail redraw may use now: what the budget leaves once the tail's own final
+        render is set aside, and never less than LIVE_SHARE of the answer."""
+        final = (min(max(self._ratio, 1.0), MAX_RATIO) + 1) * self._tail_chars + CALL_BYTES
+        budget = TRAFFIC_BUDGET * self._received - self._sent - final
+        floor = LIVE_SHARE * self._received - self._tail_sent
+        return TRAFFIC_START + max(budget, floor)
+
+    def _draw_tail(self) -> None:
+        chars = self._tail_chars
+        if not chars:
+            return
+        window = chars > LIVE_CHARS
+        if window and self._shown == chars:
+            return
+        ratio = min(self._ratio, MAX_RATIO)
+        cost = ratio * WINDOW_CHARS + 2 * CALL_BYTES if window else (ratio + 1) * chars + CALL_BYTES
+        if cost > self._allowance():
+            return
+        if window:
+            html, text = self._window_html(), ""
+            self._shown = chars
+        else:
+            tail = self._tail_text()
+            if tail == self._shown:
+                return
+            # Not highlighted: Pygments is slow, and the frozen render colours it.
+            html, text = self._render(tail, highlight=False), redact(tail)
+            self._ratio = len(html) / chars
+            self._shown = tail
+        self.sink.tail(html, text)
+        self._spend(html, text, tail=True)
+
+    def _window_html(self) -> str:
+        """The end of a long tail: its last lines, rendered under the fence or table header
+        they belong to, after a note on what is not shown yet."""
+        region = redact(self._tail_end(WINDOW_CHARS + KEY_MARGIN))
+        # Cut well past the region's start, where a key cut by the region would be (redaction
+        # masked every key wholly inside it), at a line start or else a space if one is near.
+        cut = max(KEY_MARGIN // 2, len(region) - WINDOW_CHARS)
+        near = cut + WINDOW_CHARS // 2
+        line = region.find("\n", cut, near)
+        space = SPACE.search(region, cut, near) if line < 0 else None
+        cut = line + 1 if line >= 0 else space.end() if space else cut
+        shown = region[cut:]
+        head = window_head(self._tail[0]) if self.code_language is None else ""
+        hidden = self._tail_chars - len(shown)
+        note = f"… {hidden:,} characters above; the whole block shows once it is complete"
+        body = self._render(head + shown, highlight=False)
+        return wrap(f"<p class='grok-note'><em>{html.escape(note)}</em></p>{body}")
 
     def finish(self, note: str = "", kind: str = "", response=None) -> None:
         """The last update: the tail complete, a note on how the answer ended, and under it what
@@ -175,13 +319,14 @@ class AnswerStream:
         if self._ended:
             return
         self._ended = True
-        self._tail = normalize_newlines(self._tail + "".join(self._pending))
-        self._pending.clear()
+        self._take_pending(final=True)
         if not self._any_text and not note:
             note = EMPTY_NOTE
-        tail = self._tail
+        tail = self._tail_text()
         html = self._render(tail, highlight=True) if tail else ""
-        self.sink.end(html, redact(tail), redact(note), kind)
+        text = redact(tail)
+        self.sink.end(html, text, redact(note), kind)
+        self._spend(html, text)
         self.updates += 1
         if response is not None:
             self._tool_results(response)
