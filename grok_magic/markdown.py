@@ -23,6 +23,7 @@ SAFE_SCHEMES = ("http", "https", "mailto")
 WRAPPER_CLASSES = "grok-md mathjax_ignore"
 MATH_CLASSES = "grok-math mathjax_process"
 MAX_LANGUAGE = 32
+FORMAT_CHARS = 250_000  # characters of one render formatted as Markdown; the rest is plain text
 MAX_NESTING = 20  # markdown-it's bound on nested blocks (lists, quotes): deeper ones are dropped
 # Pygments lexes at 3-10 µs a character on ordinary code, and many of its lexers are quadratic on
 # some inputs: code is coloured only in blocks up to HIGHLIGHT_MAX_CHARS, up to
@@ -389,11 +390,29 @@ def render_html(text: str, allowed_images: Collection[str] = (), *, highlight: b
     md = _md()
     allowed = _allowed(allowed_images)
     env = {"highlight": highlight, "highlight_left": HIGHLIGHT_CHARS_PER_RENDER}
-    tokens = md.parse(redact(text), env)
+    text, rest = _formatted_part(redact(text))
+    tokens = md.parse(text, env)
     for token in tokens:
         if token.type == "inline" and token.children:
             token.children = _rewrite_inline(token.children, allowed)
-    return wrap(sanitise(md.renderer.render(tokens, md.options, env), allowed))
+    fragment = sanitise(md.renderer.render(tokens, md.options, env), allowed)
+    if rest:  # our own note, and the rest escaped: inert, and fast at any size
+        fragment += (f"<p><em>The rest of this answer ({len(rest):,} characters) is shown as "
+                     f"plain text: it is too long to format quickly.</em></p>"
+                     f"<pre class='grok-plain'>{html.escape(rest, quote=False)}</pre>")
+    return wrap(fragment)
+
+
+def _formatted_part(text: str) -> tuple[str, str]:
+    """`text` split into what is formatted as Markdown (at most FORMAT_CHARS characters, ending
+    at a blank line when there is one in its second half) and the rest, shown as plain text.
+    Markdown is parsed at a few milliseconds per KB in the worst shapes (tables, math, nesting),
+    so one render stays within about a second whatever arrives."""
+    if len(text) <= FORMAT_CHARS:
+        return text, ""
+    cut = text.rfind("\n\n", FORMAT_CHARS // 2, FORMAT_CHARS)
+    cut = FORMAT_CHARS if cut < 0 else cut
+    return text[:cut], text[cut:]
 
 
 def wrap(fragment: str) -> str:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
+
 import pytest
-from kernel_helpers import long_answer, run_cells
+from kernel_helpers import LiveKernel, long_answer, run_cells
 from xai_standin import FAKE_KEY, Reply
 
 from grok_magic.markdown import render_html
@@ -69,3 +73,75 @@ def test_first_text_shows_before_the_stream_ends(streamed):
     first_text = next(m for m in msgs if "Part 1" in m.html)
     last = max(m.at for m in msgs)
     assert last - first_text.at > 1.0  # visible while most of the answer is still coming
+
+
+# -- the usage display ---------------------------------------------------------------------------
+def widget_values(messages: list[dict]) -> list[str]:
+    """The `value` of every widget the kernel opened (an HTML widget's rows)."""
+    states = [m["content"]["data"]["state"] for m in messages if m["msg_type"] == "comm_open"]
+    return [s["value"] for s in states if isinstance(s.get("value"), str)]
+
+
+def test_a_stopped_answer_shows_its_estimated_cost_in_the_widget(xai_env):
+    """The kernel interrupted mid-stream (the notebook's Stop button): the usage widget prices
+    what arrived as an estimate, marked "≈", instead of "n/a"."""
+    words = " ".join(f"word{i}" for i in range(300))
+    xai_env.enqueue(Reply(content=words, delay=0.02))
+    kernel = LiveKernel()
+    try:
+        assert kernel.run("%load_ext grok_magic").status == "ok"
+
+        asked = len(xai_env.chat_requests)
+
+        def interrupt_when_streaming():
+            deadline = time.monotonic() + 30
+            while len(xai_env.chat_requests) == asked and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.5)
+            kernel.manager.interrupt_kernel()
+
+        threading.Thread(target=interrupt_when_streaming, daemon=True).start()
+        cell = kernel.run("%%grok\nCount slowly", timeout=60)
+    finally:
+        kernel.close()
+    assert cell.status == "error" and "Stopped" in cell.text()
+    (usage,) = [m for m in cell.outputs if WIDGET in (m["content"].get("data") or {})]
+    plain, shown = usage["content"]["data"]["text/plain"], usage["content"]["data"]["text/html"]
+    assert re.search(r"cost: ≈ \$\d+\.\d+ \(estimate\)", plain), plain
+    assert re.search(r"completion: ≈ \d", plain) and "n/a" not in plain, plain
+    assert "≈ $" in shown and "(estimate)" in shown
+    (value,) = widget_values(cell.outputs)
+    assert "≈ $" in value and "(estimate)" in value and "n/a" not in value
+
+
+def test_the_previous_cells_usage_widget_becomes_static_html_and_is_closed(xai_env):
+    run = run_cells(["%load_ext grok_magic", "%%grok\nOne", "%%grok\nTwo",
+                     "import ipywidgets; print(*ipywidgets.widgets.widget._instances)"])
+    (first,) = [m for m in run.of_cell(1) if m.type == "display_data" and WIDGET in m.content["data"]]
+    first_id, model_id = first.content["transient"]["display_id"], first.content["data"][WIDGET]["model_id"]
+    later = run.of_cell(2)
+    (update,) = [m for m in later if m.type == "update_display_data"
+                 and m.content["transient"]["display_id"] == first_id]
+    static = {k: v for k, v in first.content["data"].items() if k != WIDGET}
+    assert update.content["data"] == static  # the same rows, in place, now without the widget
+    (live,) = [m.content["text"].split() for m in run.of_cell(3) if m.type == "stream"]
+    assert model_id not in live  # closed: the kernel holds no model or comm for it
+    newest = [m for m in later if m.type == "display_data" and WIDGET in m.content["data"]]
+    assert newest[-1].content["data"][WIDGET]["model_id"] in live
+    # the saved notebook keeps the static rows for the first cell, the widget for the newest
+    saved = [o["data"] for o in run.notebook.cells[1].outputs if o.get("output_type") == "display_data"]
+    assert saved[-1] == static
+    assert WIDGET in [o for o in run.notebook.cells[2].outputs if "data" in o][-1]["data"]
+
+
+def test_a_cut_off_answer_is_priced_as_an_estimate_and_an_exact_one_is_not(xai_env):
+    words = " ".join(f"word{i}" for i in range(40))
+    xai_env.enqueue(Reply(content="A whole answer."), Reply(content=words, cut_after=8))
+    run = run_cells(["%load_ext grok_magic", "%%grok\nWhole", "%%grok\nCut"], allow_errors=True)
+    exact, cut = ([o["data"]["text/plain"] for o in run.notebook.cells[i].outputs
+                   if "tokens · " in (o.get("data") or {}).get("text/plain", "")] for i in (1, 2))
+    assert "≈" not in exact[-1] and "estimate" not in exact[-1]
+    assert re.search(r"cost: \$\d+\.\d+ ·", exact[-1]), exact
+    assert re.search(r"total: ≈ \d[\d,]* · .*cost: ≈ \$\d+\.\d+ \(estimate\)", cut[-1]), cut
+    assert "session: ≈ " in cut[-1]  # the session total now holds an estimate too
+    assert "StreamInterruptedError" in str(run.notebook.cells[2].outputs)

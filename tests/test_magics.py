@@ -425,7 +425,9 @@ def test_refused_connection(ip, monkeypatch):
 
 
 def test_closed_without_answer(ip, xai_env):
-    xai_env.enqueue(Close(), Close(), Close())
+    # A fourth: on a kept-alive connection the first drop is taken for an idle close and the
+    # request goes again at once on a new connection, not counted as a retry.
+    xai_env.enqueue(Close(), Close(), Close(), Close())
     out = run(ip, "%%grok\nHello")
     assert_paragraph(out, APIConnectionError)
 
@@ -561,6 +563,9 @@ def test_bare_grok_shows_settings_without_the_key(ip, xai_env):
     text = out.plain()
     assert "set (from XAI_API_KEY)" in text and "grok-4" in text and xai_env.base_url in text
     assert FAKE_KEY not in out.everything()
+    assert "2,000,000 characters, 3600 s in all, 60 s without progress" in text
+    run(ip, "%config GrokMagics.max_answer_chars = 5000")
+    assert "limits of one answer: 5,000 characters" in run(ip, "%grok").plain()
 
 
 def test_bare_grok_says_key_missing(ip, xai_env, monkeypatch):

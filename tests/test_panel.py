@@ -6,6 +6,7 @@ import _thread
 import datetime
 import html
 import io
+import re
 import threading
 import time
 from html.parser import HTMLParser
@@ -303,6 +304,24 @@ def test_stop_mid_stream_keeps_the_partial_answer_marked_stopped(panel, xai_env)
     assert panel.conversation.messages == []  # a partial answer never joins the history
     assert panel.error is None and panel.input.value == ""
     assert not panel.send_button.disabled
+
+
+def test_a_stopped_answer_shows_its_cost_as_an_estimate(panel, xai_env):
+    exact = panel.send("first")
+    (usage,) = by_class(panel, "grok-usage")
+    assert "≈" not in usage.value and "estimate" not in usage.value  # xAI's own figures
+    assert f"total</b> {exact.usage.total_tokens:,}<" in usage.value
+    xai_env.enqueue(Reply(content=SLOW_TEXT, delay=0.05))
+    panel.input.value = "Tell me a long story"
+    panel.send_button.click()
+    wait_until(lambda: "word3" in Page(shown_html(panel)).text)
+    panel.stop_button.click()
+    response = panel.wait(10)
+    assert response.stopped and not response.cost_exact and response.cost > 0
+    usage = by_class(panel, "grok-usage")[-1]
+    assert re.search(r"cost</b> ≈ \$\d+\.\d+ \(estimate\)", usage.value), usage.value
+    assert re.search(r"completion</b> ≈ \d", usage.value) and "n/a" not in usage.value
+    assert "≈ $" in panel.totals_view.value and "1 estimated" in panel.totals_view.value
 
 
 def test_stop_while_waiting_for_the_first_byte(panel, xai_env):

@@ -148,15 +148,19 @@ class TerminalSink:
         pass
 
     def tail(self, html_text: str, text: str) -> None:
-        self._write(text[self._printed :])
-        self._printed = len(text)
+        # `text` is the whole live tail, or "" while only the end of a long one is shown.
+        if len(text) > self._printed:
+            self._write(text[self._printed :])
+            self._printed = len(text)
 
     def freeze(self, html_text: str, text: str) -> None:
+        # What was printed past the frozen block already belongs to the next tail.
         self.tail(html_text, text)
-        self._printed = 0
+        self._printed -= len(text)
 
     def end(self, html_text: str, text: str, note: str, kind: str) -> None:
         self.tail(html_text, text)
+        self._printed = 0
         self._write(f"\n[{note}]\n" if note else "\n")
 
     def reasoning(self, text: str) -> None:
@@ -171,22 +175,25 @@ class TerminalSink:
 
 # -- usage ---------------------------------------------------------------------------------------
 def usage_rows(response: Response, totals: Usage | None, total_cost: float | None,
-               limits: Sequence = ()) -> list:
+               limits: Sequence = (), *, totals_estimated: bool = False) -> list:
     """(label, value) rows of the usage summary (values redacted: the model name comes from afar);
-    `limits` are the budgets set (`budget.Limit`)."""
-    u = response.usage or Usage()
+    `limits` are the budgets set (`budget.Limit`). An answer that ended without xAI's usage
+    (stopped, cut off, timed out) shows its estimate: "≈" tokens, "≈ $… (estimate)";
+    `totals_estimated`: the session totals include such estimates."""
+    u = response.billed_usage or Usage()
+    guess = "" if response.cost_exact else "≈ "
     rows = [
         ("model", response.model or response.requested_model or "?"),
-        ("prompt", f"{u.prompt_tokens:,} (cached {u.cached_tokens:,}, image {u.image_tokens:,})"),
-        ("completion", f"{u.completion_tokens:,}"),
-        ("reasoning", f"{u.reasoning_tokens:,}"),
-        ("total", f"{u.total_tokens:,}"),
+        ("prompt", f"{guess}{u.prompt_tokens:,}" + ("" if guess else f" (cached {u.cached_tokens:,}"
+                                                                    f", image {u.image_tokens:,})")),
+        ("completion", f"{guess}{u.completion_tokens:,}"),
+        ("reasoning", f"{guess}{u.reasoning_tokens:,}"),
+        ("total", f"{guess}{u.total_tokens:,}"),
         *tool_rows(response),
-        ("cost", format_cost(response.cost) + (" (tool fees included)" if u.cost_in_usd_ticks
-                                               is not None and u.server_side_tools_used else "")),
+        ("cost", cost_text(response)),
         ("time", f"{response.elapsed:.1f} s"),
     ]
-    if response.usage is None:
+    if response.billed_usage is None:
         rows = [r for r in rows if r[0] not in ("prompt", "completion", "reasoning", "total")]
         rows.insert(1, ("tokens", "not reported (answer incomplete)"))
     if response.replayed:
@@ -195,11 +202,22 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
                 for k, v in rows]
     if totals is not None:
         tools = totals.server_side_tools_used
-        rows.append(("session", f"{totals.total_tokens:,} tokens, "
+        rows.append(("session", f"{'≈ ' if totals_estimated else ''}{totals.total_tokens:,} tokens, "
                                 + (f"{tools:,} tool calls, " if tools else "")
-                                + format_cost(total_cost)))
+                                + format_cost(total_cost, estimate=totals_estimated)))
     rows += [(limit.setting.replace("_", " "), limit.shown()) for limit in limits]
     return [(k, plain_twin(str(v))) for k, v in rows]
+
+
+def cost_text(response: Response) -> str:
+    """An answer's cost for people: xAI's figure (or the price's), or an estimate marked as one
+    ("≈ $0.0012 (estimate)") when the answer ended before xAI sent its usage; "n/a" if unknown."""
+    cost = response.cost
+    if cost is not None and not response.cost_exact:
+        return f"{format_cost(cost, estimate=True)} (estimate)"
+    u = response.usage
+    fees = u is not None and u.cost_in_usd_ticks is not None and u.server_side_tools_used
+    return format_cost(cost) + (" (tool fees included)" if fees else "")
 
 
 def tool_rows(response: Response) -> list:
@@ -221,12 +239,15 @@ class UsageDisplay:
 
     def __init__(
         self, response: Response, totals: Usage | None = None, total_cost: float | None = None,
-        widget: bool = True, limits: Sequence = (),
+        widget: bool = True, limits: Sequence = (), *, totals_estimated: bool = False,
     ) -> None:
-        self.rows = usage_rows(response, totals, total_cost, limits)
+        self.rows = usage_rows(response, totals, total_cost, limits,
+                               totals_estimated=totals_estimated)
         self.widget = self._make_widget() if widget else None
 
-    def _items_html(self) -> str:
+    @property
+    def items_html(self) -> str:
+        """The rows as HTML (the widget's value; the chat panel shows it in its own widget)."""
         cells = "".join(
             f"<span class='grok-usage-item' data-key='{html.escape(k)}'>"
             f"<b>{html.escape(k)}</b> {html.escape(v)}</span>"
@@ -238,7 +259,7 @@ class UsageDisplay:
     def _make_widget(self):
         import ipywidgets as widgets
 
-        box = widgets.HTML(value=self._items_html())
+        box = widgets.HTML(value=self.items_html)
         box.add_class("grok-usage")
         return box
 
@@ -248,10 +269,65 @@ class UsageDisplay:
 
     @property
     def html(self) -> str:
-        return wrap(f"<div class='grok-usage-static'>{self._items_html()}</div>")
+        return wrap(f"<div class='grok-usage grok-usage-static'>{self.items_html}</div>")
+
+    @property
+    def static_bundle(self) -> dict:
+        """What saved notebooks, nbconvert and GitHub show: the same rows as HTML and text."""
+        return {"text/plain": self.plain, "text/html": self.html}
+
+    def retire(self, handle) -> None:
+        """Show the static twin in place of the widget (display `handle`), then close the widget:
+        the output looks the same and the kernel keeps no comm or model for it."""
+        if self.widget is None:
+            return
+        handle.update(self.static_bundle, raw=True)
+        close_widgets(self.widget)
+        self.widget = None
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return with_widget({"text/plain": self.plain, "text/html": self.html}, self.widget)
+        return with_widget(self.static_bundle, self.widget)
 
     def __repr__(self) -> str:
         return self.plain
+
+
+LIVE_USAGE_WIDGETS = 1  # the newest cell's usage stays a widget; older ones become static HTML
+
+
+class LiveUsage:
+    """The cells' usage displays that are still widgets: the newest `keep`. Showing one more
+    retires the oldest (its output becomes the same rows as static HTML, its widget is closed),
+    so a session of many %%grok cells holds no widget, comm or model per cell."""
+
+    def __init__(self, keep: int = LIVE_USAGE_WIDGETS) -> None:
+        from collections import deque
+
+        self.keep = keep
+        self._live: deque = deque()
+
+    def show(self, usage: UsageDisplay) -> None:
+        from IPython.display import display
+
+        handle = display(usage, display_id=True)
+        if usage.widget is not None:
+            self._live.append((usage, handle))
+        while len(self._live) > self.keep:
+            old, old_handle = self._live.popleft()
+            old.retire(old_handle)
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+def close_widgets(root, keep: Sequence = ()) -> None:
+    """Close `root`, every widget inside it and their own layouts and styles — except the shared
+    models in `keep` — so their comms end and `Widget.widgets` forgets them."""
+    from ipywidgets import Widget
+
+    for child in getattr(root, "children", ()):
+        close_widgets(child, keep)
+    for part in (getattr(root, "layout", None), getattr(root, "style", None)):
+        if isinstance(part, Widget) and all(part is not k for k in keep):
+            part.close()
+    root.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import cached_property
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
@@ -16,7 +17,7 @@ from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedErr
 from grok_magic.markdown import python_code_blocks
 from grok_magic.messages import DETAILS, user_message
 from grok_magic.notebook.answer_view import AnswerStream
-from grok_magic.notebook.display import NotebookSink, TerminalSink, UsageDisplay
+from grok_magic.notebook.display import LiveUsage, NotebookSink, TerminalSink, UsageDisplay
 from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
@@ -141,8 +142,8 @@ class GrokMagics(GrokOptions):
         `%grok chat`, `%grok explain` (the last error, explained), `%grok fix` (a corrected
         cell, put below, not run), or `%grok QUESTION`.
         Defaults: `%config GrokMagics.model = "grok-4.3"` (also system, detail, max_history,
-        timeout, max_retries, max_image_side, stream, show_usage, ledger, replay, budget,
-        daily_budget, concurrency). The last answer is `_grok`.
+        timeout, max_retries, max_answer_chars, deadline, stall_timeout, max_image_side, stream,
+        show_usage, ledger, replay, budget, daily_budget, concurrency). The last answer is `_grok`.
         """
         if cell is None:
             return self._line(line)
@@ -210,20 +211,23 @@ class GrokMagics(GrokOptions):
             return display(dry)
         if args.new:
             self.conversation.reset()
-        response = self._answer(client, ask, "json" if response_format else None)
+        usage = self.show_usage and not args.quiet
+        response = self._answer(client, ask, "json" if response_format else None, usage)
         if response_format:
             response.parsed = parse_structured(response, validator)
         if args.out:
             self.user_ns[args.out] = response.parsed if response_format else response
         if args.to_cell:
             code_to_cell(self.shell, response.text, args.to_cell)
-        if self.show_usage and not args.quiet:
+        if usage:
             self._show_usage(response)
         return None
 
-    def _answer(self, client: GrokClient, ask: Ask, code_language: str | None) -> Response:
+    def _answer(self, client: GrokClient, ask: Ask, code_language: str | None,
+                usage: bool = False) -> Response:
         """Send `ask` and show the answer as it arrives; a failure keeps what arrived in `_grok`
-        (the conversation records it through the stream's end hook)."""
+        (the conversation records it through the stream's end hook) and, with `usage`, shows
+        what it cost (an estimate when xAI sent no usage)."""
         sink = TerminalSink() if self.terminal else NotebookSink()
         view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
         if not ask.stream:
@@ -242,30 +246,38 @@ class GrokMagics(GrokOptions):
         except KeyboardInterrupt:
             deltas.close()  # finishes the response as stopped, and records it
             stream.close()
-            self._keep(view, stream.response, "stopped: you interrupted", "stopped")
+            self._keep(view, stream.response, "stopped: you interrupted", "stopped", usage)
             raise InterruptedByUser(response=stream.response) from None
         except GrokError as err:
             response = getattr(err, "response", None) or stream.response.finish(partial=True)
             what = "incomplete: the stream was cut off" if isinstance(
                 err, StreamInterruptedError) else f"incomplete: {err.title}"
-            self._keep(view, response, what, "incomplete")
+            self._keep(view, response, what, "incomplete", usage)
             raise
         view.finish(response=stream.response)
         self.user_ns[RESULT_NAME] = stream.response
         return stream.response
 
-    def _keep(self, view: AnswerStream, response: Response, note: str, kind: str) -> None:
+    def _keep(self, view: AnswerStream, response: Response, note: str, kind: str,
+              usage: bool) -> None:
         view.finish(note=note, kind=kind, response=response)
         self.user_ns[RESULT_NAME] = response
+        if usage:
+            self._show_usage(response)
 
     def _show_usage(self, response: Response) -> None:
         tally = self.recorder.tally  # the whole session: cells, panel, --each, batches
         usage = UsageDisplay(response, tally.usage, tally.cost, widget=not self.terminal,
-                             limits=self.recorder.limits())
+                             limits=self.recorder.limits(), totals_estimated=bool(tally.estimated))
         if self.terminal:
             print(usage.plain)
         else:
-            display(usage)
+            self.live_usage.show(usage)
+
+    @cached_property
+    def live_usage(self) -> LiveUsage:
+        """The usage widgets still live (the newest cell's); older ones are static HTML."""
+        return LiveUsage()
 
 
 @contextmanager

@@ -18,12 +18,12 @@ from grok_magic.notebook.panel_views import (
     PanelControls,
     Shared,
     UserView,
+    history_views,
     html_text,
-    turn_parts,
 )
 from grok_magic.notebook.tools import panel_tools
 from grok_magic.pricing import format_cost
-from grok_magic.prompt import build_user_turn, sent_image_urls
+from grok_magic.prompt import build_user_turn
 from grok_magic.response import Response, Usage
 from grok_magic.settings import Settings
 
@@ -90,18 +90,8 @@ class ChatPanel(PanelControls):
 
     def _show_history(self) -> None:
         """The conversation's earlier turns (e.g. from %%grok cells), without usage."""
-        views = []
-        for message in self.conversation.messages:
-            if message["role"] == "user":
-                text, parts = turn_parts(message)
-                self._sent_urls |= sent_image_urls(message)
-                views.append(UserView(text, parts, self._shared).box)
-            elif message["role"] == "assistant":
-                answer = AnswerView(self._sent_urls, shared=self._shared)
-                answer.feed(message.get("content") or "")
-                answer.finish()
-                views.append(answer.box)
-        self.transcript.children = tuple(views)
+        self.transcript.children = history_views(self.conversation.messages, self._sent_urls,
+                                                 self._shared)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -180,9 +170,11 @@ class ChatPanel(PanelControls):
         self.stop_button.disabled = True
 
     def new_chat(self) -> None:
-        """Forget the turns and clear the transcript (token totals stay)."""
+        """Forget the turns and clear the transcript (token totals stay); its widgets are closed."""
         self.session.new_chat()
-        self.transcript.children = ()
+        views, self.transcript.children = self.transcript.children, ()
+        for view in views:
+            self._shared.close(view)
         self.retry_button.disabled = True
         self._clear_error()
 
@@ -220,9 +212,13 @@ class ChatPanel(PanelControls):
         return self.session.begin(exchange)
 
     def _remove_views(self, exchange: Exchange) -> None:
-        boxes = exchange.view.boxes if exchange.view is not None else ()
+        """Take an exchange off the transcript and close its widgets."""
+        if exchange.view is None:
+            return
+        boxes = exchange.view.boxes
         self.transcript.children = tuple(
             c for c in self.transcript.children if all(c is not b for b in boxes))
+        exchange.view.close()
 
     # -- the session's listener (delta and settled run on the worker thread) --------------------
     def started(self, exchange: Exchange) -> None:
@@ -260,8 +256,10 @@ class ChatPanel(PanelControls):
             else:
                 view.finish(response=response)
             limits = self.conversation.recorder.limits()
-            view.add_usage(UsageDisplay(response, self.totals, self.total_cost,
-                                        limits=limits).widget)
+            view.add_usage(UsageDisplay(response, self.totals, self.total_cost, widget=False,
+                                        limits=limits,
+                                        totals_estimated=self.session.totals.estimated > 0
+                                        ).items_html)
             self._show_totals()
         if error is None:
             return
@@ -275,12 +273,15 @@ class ChatPanel(PanelControls):
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:
-        text = totals_text(self.totals, self.answers, self.total_cost)
+        text = totals_text(self.totals, self.answers, self.total_cost, self.session.totals.estimated)
         self.totals_view.value = html_text(text, "grok-totals-text")
 
 
-def totals_text(t: Usage, answers: int, cost: float) -> str:
-    """The panel's running totals line."""
+def totals_text(t: Usage, answers: int, cost: float, estimated: int = 0) -> str:
+    """The panel's running totals line; "≈" where `estimated` answers were priced by estimate."""
+    guess = "≈ " if estimated else ""
     return (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
-            f"{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
-            f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · {format_cost(cost)}")
+            f"{guess}{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
+            f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · "
+            f"{format_cost(cost, estimate=bool(estimated))}"
+            + (f" ({estimated:,} estimated)" if estimated else ""))

@@ -18,6 +18,8 @@ from grok_magic.errors import GrokError, ImageError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.chat_input import ChatInput
+from grok_magic.notebook.display import close_widgets
+from grok_magic.prompt import sent_image_urls
 from grok_magic.redaction import redact
 
 # Finished Markdown blocks are frozen in their own Output widgets (so each update re-sends only
@@ -46,6 +48,17 @@ class Shared:
 
     layout: widgets.Layout = field(default_factory=widgets.Layout)
     html_style: HTMLStyle = field(default_factory=HTMLStyle)
+    button_layout: widgets.Layout = field(
+        default_factory=lambda: widgets.Layout(width="auto", align_self="flex-start"))
+    button_style: widgets.ButtonStyle = field(default_factory=widgets.ButtonStyle)
+
+    @property
+    def models(self) -> tuple[widgets.Widget, ...]:
+        return self.layout, self.html_style, self.button_layout, self.button_style
+
+    def close(self, view: widgets.Widget) -> None:
+        """Close a view taken off the transcript (its widgets, never the shared models)."""
+        close_widgets(view, self.models)
 
     def html(self, value: str = "", css_class: str = "") -> widgets.HTML:
         classes = (css_class,) if css_class else ()
@@ -118,6 +131,11 @@ class ExchangeViews(NamedTuple):
     def boxes(self) -> tuple[widgets.Widget, widgets.Widget]:
         return self.user.box, self.answer.box
 
+    def close(self) -> None:
+        """Close both views' widgets (once they are off the transcript)."""
+        for box in self.boxes:
+            self.answer.shared.close(box)
+
 
 class AnswerView:
     """An answer in the transcript, and the widget sink of its AnswerStream: sanitised HTML in
@@ -134,7 +152,7 @@ class AnswerView:
         self.copy_button = widgets.Button(
             description="Copy Markdown", icon="copy", disabled=True,
             tooltip="Show this answer's Markdown, ready to select and copy",
-            layout=widgets.Layout(width="auto", align_self="flex-start"), _dom_classes=("grok-copy",),
+            layout=shared.button_layout, style=shared.button_style, _dom_classes=("grok-copy",),
         )
         self.copy_button.on_click(self._toggle_copy)
         self.copy_text: widgets.Textarea | None = None  # made on the first click
@@ -222,10 +240,10 @@ class AnswerView:
         self._folded("grok-reasoning", f"Reasoning ({len(text):,} characters)", text)
 
     def _folded(self, css_class: str, title: str, text: str) -> None:
-        body = widgets.Output()
+        body = widgets.Output(layout=self.shared.layout)
         body.outputs = ({"output_type": "stream", "name": "stdout", "text": text},)
-        box = widgets.Accordion(children=[body], titles=(title,), selected_index=None)
-        box.add_class(css_class)
+        box = widgets.Accordion(children=[body], titles=(title,), selected_index=None,
+                                layout=self.shared.layout, _dom_classes=(css_class,))
         self.extras.children = (*self.extras.children, box)
 
     def sources(self, html_text_: str, text: str) -> None:
@@ -238,8 +256,9 @@ class AnswerView:
         """The code Grok ran on xAI's servers, collapsed, shown as plain text."""
         self._folded("grok-code-ran", "Code Grok ran", code)
 
-    def add_usage(self, usage_widget: widgets.Widget) -> None:
-        self.extras.children = (*self.extras.children, usage_widget)
+    def add_usage(self, usage_html: str) -> None:
+        """The usage rows (our HTML) under the answer, in one widget on the shared models."""
+        self.extras.children = (*self.extras.children, self.shared.html(usage_html, "grok-usage"))
 
     def _toggle_copy(self, _button=None) -> None:
         if self.copy_text is None:
@@ -251,6 +270,24 @@ class AnswerView:
             self.box.children = tuple(children)
         else:
             show(self.copy_text, self.copy_text.layout.display == "none")
+
+
+def history_views(messages: Sequence[Mapping], sent_urls: set[str],
+                  shared: Shared) -> tuple[widgets.Widget, ...]:
+    """Views of a conversation's earlier turns (e.g. from %%grok cells), without usage; the
+    images those turns sent are added to `sent_urls` (an answer may show them)."""
+    views = []
+    for message in messages:
+        if message["role"] == "user":
+            text, parts = turn_parts(message)
+            sent_urls.update(sent_image_urls(message))
+            views.append(UserView(text, parts, shared).box)
+        elif message["role"] == "assistant":
+            answer = AnswerView(sent_urls, shared=shared)
+            answer.feed(message.get("content") or "")
+            answer.finish()
+            views.append(answer.box)
+    return tuple(views)
 
 
 UPLOAD_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -415,12 +452,15 @@ class PanelControls:
     def _remove_attachment(self, entry) -> None:
         self._attachments = [e for e in self._attachments if e is not entry]
         self._sync_attachments()
+        close_widgets(entry[1])
 
     def _set_attachments(self, parts: Sequence[dict]) -> None:
-        self._attachments = []
+        old, self._attachments = self._attachments, []
         for part in parts:
             self.attach(part)
         self._sync_attachments()
+        for _part, box in old:
+            close_widgets(box)
 
     def _sync_attachments(self) -> None:
         self.attachments.children = tuple(box for _part, box in self._attachments)
