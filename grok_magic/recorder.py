@@ -221,8 +221,8 @@ class Recorder:
         (once: by its natural `key`), settling what it held."""
         if hold is not None and response.usage is None:
             response.prompt_estimate = hold.prompt_tokens  # priced as an estimate
-        if response.price is None and client is not None:
-            response.price = client.price_for(response.model or canonical.body.get("model"))
+            if response.price is None and client is not None:
+                response.price = client.price_for(response.model or canonical.body.get("model"))
         self.tally.add(response)  # counted before its hold is let go: never under
         if response.usage is not None and response.complete:
             self.purse.learn(canonical.body.get("model"), response.usage.completion_tokens
