@@ -125,3 +125,19 @@ def test_nesting_stops_at_the_limit():
     assert render_html("> " * 5_000 + "deep").count("<blockquote>") == 20
     assert render_html("- " * 5_000 + "deep").count("<ul>") <= 20
     assert visible_text(render_html("*" * 5_000 + "deep" + "*" * 5_000)).strip() == "deep"
+
+
+def test_a_huge_answer_is_formatted_up_to_a_size_and_the_rest_shown_as_plain_text():
+    from grok_magic.markdown import FORMAT_CHARS
+
+    block = "| a | b |\n|---|---|\n" + "| **x** | <img src=x onerror=alert(1)> $y$ |\n" * 3000
+    text = "\n\n".join([block] * (FORMAT_CHARS // len(block) + 3))
+    out = render_html(text)
+    formatted, _, rest = out.partition("<pre class='grok-plain'>")
+    assert rest, "the part past FORMAT_CHARS is plain text"
+    assert "<table>" in formatted and "<strong>x</strong>" in formatted
+    assert "<table>" not in rest and "<strong>" not in rest and "<img" not in rest
+    assert "| **x** | &lt;img src=x onerror=alert(1)&gt; $y$ |" in rest  # escaped, kept whole
+    shown = formatted.count("<strong>x</strong>") + rest.count("| **x** |")
+    assert shown == text.count("| **x** |")  # nothing lost at the cut
+    assert "too long to format quickly" in formatted
