@@ -74,15 +74,23 @@ class Recorder:
         self.daily_budget = daily_budget
         self.notebook = notebook if notebook is not None else os.environ.get(NOTEBOOK_ENV) or None
         self.session = kernel_session()
-        from grok_magic.spending import Purse
-
-        self.purse = Purse()  # what requests in flight hold against the budgets
+        self._purse = None  # what requests in flight hold against the budgets (spending.py)
         self.tally = _new_tally()  # every answer this session: cells, panel, --each, batches
         # With the ledger off, the answers to questions that may be replayed (ask.replay set,
         # as --each sets it) are kept here instead, so a run resumes within the session.
         self.memory: dict = {}
         self._location, self._notify = location, notify
         self._ledger = ledger if ledger is not None or location is None else _UNOPENED
+
+    @property
+    def purse(self):
+        """The money held by this kernel's requests in flight (made on first use: the budget
+        modules are not imported by %load_ext)."""
+        if self._purse is None:
+            from grok_magic.spending import Purse
+
+            self._purse = Purse()
+        return self._purse
 
     @classmethod
     def from_env(cls, setting: str | None = None,
