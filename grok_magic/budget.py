@@ -17,6 +17,7 @@ from grok_magic.errors import InputError
 from grok_magic.pricing import CHARS_PER_TOKEN, Price, format_cost
 
 MESSAGE_TOKENS = 3  # role and separators per message
+ASSUMED_ANSWER_TOKENS = 1_000  # an answer's length when nothing bounds or predicts it
 # xAI does not publish how images are counted; this estimate (448-pixel tiles of 256 tokens, at
 # most 6, plus one for the whole image) errs on the high side of what it reports.
 TILE_SIDE = 448

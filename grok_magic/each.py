@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from grok_magic.budget import estimate_prompt_tokens
+from grok_magic.budget import ASSUMED_ANSWER_TOKENS, estimate_prompt_tokens
 from grok_magic.client import GrokClient
 from grok_magic.each_items import Items, items_of
 from grok_magic.each_runner import (
@@ -45,7 +45,6 @@ from grok_magic.transport import refuse_key_in
 
 METADATA = ("model", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost", "seconds",
             "error", "replayed")
-ASSUMED_ANSWER_TOKENS = 1_000  # the top of a cost range when --max-tokens does not bound it
 PLAN_SAMPLE = 20  # items whose prompts are built to estimate a run's cost
 
 

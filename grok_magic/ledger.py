@@ -24,16 +24,25 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from grok_magic import ledger_reservations as reservations
-from grok_magic.ledger_file import BUSY_TIMEOUT, LedgerFile, LedgerWarning, is_busy, transaction
+from grok_magic.ledger_file import (
+    BUSY_TIMEOUT,
+    LedgerFile,
+    LedgerWarning,
+    is_busy,
+    iso,
+    transaction,
+    utc_now,
+)
 from grok_magic.ledger_schema import SCHEMA_VERSION, LedgerProblem, migrate
 from grok_magic.ledger_writer import Job, LedgerWriter
 from grok_magic.private_files import create_private_file, make_private_folder
 
-__all__ = ["SCHEMA_VERSION", "Entry", "Ledger", "LedgerProblem", "LedgerWarning", "ModelTotal"]
+__all__ = ["SCHEMA_VERSION", "Entry", "Ledger", "LedgerProblem", "LedgerWarning", "ModelTotal", "iso",
+           "utc_now"]
 
 RESERVE_TIMEOUT = 1.0  # seconds a budget check waits for the lock to reserve its request's cost
 READ_WAIT = 0.5  # seconds a read waits for this kernel's queued rows to be written
@@ -104,17 +113,6 @@ class ModelTotal:
     reasoning_tokens: int
     cost: float
     estimated: int  # rows whose cost is an estimate
-
-
-def utc_now() -> str:
-    return iso(datetime.now(timezone.utc))
-
-
-def iso(moment: datetime) -> str:
-    """`moment` as the ledger writes times (a naive datetime is taken as local time)."""
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def period_start(period: str, now: datetime | None = None) -> datetime | None:

@@ -9,6 +9,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from grok_magic.ledger_health import damage, move_aside, moved_message
@@ -16,6 +17,17 @@ from grok_magic.ledger_schema import LedgerProblem, migrate
 from grok_magic.private_files import create_private_file, make_private_folder, warn_once_if_open
 
 BUSY_TIMEOUT = 0.1  # seconds a write waits for another kernel's lock before going on in background
+
+
+def utc_now() -> str:
+    return iso(datetime.now(timezone.utc))
+
+
+def iso(moment: datetime) -> str:
+    """`moment` as the ledger writes times (a naive datetime is taken as local time)."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class LedgerWarning(UserWarning):

@@ -12,16 +12,14 @@ import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 
+from grok_magic.ledger_file import iso
+
 HOST = socket.gethostname()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def prune(conn) -> None:
     """Drop reservations past their expiry, and those of processes on this machine that are gone."""
-    conn.execute("DELETE FROM reservations WHERE expires < ?", (_iso(datetime.now(timezone.utc)),))
+    conn.execute("DELETE FROM reservations WHERE expires < ?", (iso(datetime.now(timezone.utc)),))
     for (pid,) in conn.execute("SELECT DISTINCT pid FROM reservations WHERE host = ? AND pid != ?",
                                (HOST, os.getpid())).fetchall():
         if not _alive(pid):
@@ -49,8 +47,8 @@ def add(conn, session: str, amount: float, seconds: float) -> str:
     key = uuid.uuid4().hex
     conn.execute("INSERT INTO reservations (id, session, host, pid, time, expires, amount) "
                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (key, session, HOST, os.getpid(), _iso(now),
-                  _iso(now + timedelta(seconds=seconds + 60)), amount))
+                 (key, session, HOST, os.getpid(), iso(now),
+                  iso(now + timedelta(seconds=seconds + 60)), amount))
     return key
 
 

@@ -18,10 +18,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from grok_magic.budget import BudgetExceeded, Limit, estimate_prompt_tokens, quote, refusal
+from grok_magic.budget import (
+    ASSUMED_ANSWER_TOKENS,
+    BudgetExceeded,
+    Limit,
+    estimate_prompt_tokens,
+    quote,
+    refusal,
+)
 from grok_magic.pricing import Price
 
-ASSUMED_ANSWER_TOKENS = 1_000  # an answer's length when nothing bounds or predicts it
 LIMIT_FIELDS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 WAIT_STEP = 0.05  # seconds between looks at the reservations while waiting for room
 LEARNED_ANSWERS = 50  # recent answers of a model whose longest predicts the next one
@@ -33,13 +39,21 @@ class Wait(Exception):
 
 @dataclass
 class Hold:
-    """What one request in flight holds: its estimated prompt tokens (also the base of an
-    estimated cost if it ends without usage), the USD reserved, and the ledger's key for it."""
+    """What one request in flight holds: its body (whose estimated prompt tokens price a budget
+    check, or an answer that ends without usage: estimated once, when first needed), the USD
+    reserved, and the ledger's key for it."""
 
-    prompt_tokens: int
+    body: Mapping
     amount: float = 0.0
     local: bool = False  # counted in this kernel's memory
     key: str | None = None  # the ledger's reservation
+    _tokens: int | None = None
+
+    @property
+    def prompt_tokens(self) -> int:
+        if self._tokens is None:
+            self._tokens = estimate_prompt_tokens(self.body)
+        return self._tokens
 
     @property
     def settles(self) -> tuple:
@@ -96,7 +110,7 @@ class Purse:
              daily: Limit | None, daily_in_ledger: Callable | None, answer_tokens: int,
              seconds: float) -> Hold:
         """Admit the request `body` (waiting up to `seconds` for room), reserving its worst case."""
-        hold = Hold(estimate_prompt_tokens(body))
+        hold = Hold(body)
         if kernel is None and daily is None:
             return hold
         prompt_cost = None if price is None else hold.prompt_tokens * price.input / 1_000_000
