@@ -7,10 +7,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from grok_magic.errors import ConfigError, MissingKeyError
+from grok_magic.model_names import DEFAULT_MODEL
 from grok_magic.redaction import Secret, mask_url_credentials
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
-DEFAULT_MODEL = "grok-4"
 CONNECT_TIMEOUT = 10.0
 # Reasoning models can think for minutes before the first byte; xAI advises 3600 s.
 READ_TIMEOUT = 3600.0

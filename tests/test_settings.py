@@ -32,7 +32,7 @@ def test_defaults():
     settings = Settings.load()
     assert settings.api_key is None and settings.key_source == "none" and not settings.has_key
     assert settings.base_url == DEFAULT_BASE_URL == "https://api.x.ai/v1"
-    assert settings.model == DEFAULT_MODEL == "grok-4"
+    assert settings.model == DEFAULT_MODEL == "grok-4.3"
     assert settings.connect_timeout == CONNECT_TIMEOUT == 10.0
     assert settings.read_timeout == READ_TIMEOUT == 3600.0
     assert settings.max_retries == MAX_RETRIES == 2

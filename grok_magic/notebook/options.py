@@ -36,7 +36,7 @@ from grok_magic.settings import (
 class GrokOptions(Magics):
     """The configurable part of GrokMagics: every option, and the objects built from them."""
 
-    model = Unicode(help="Model used when a cell names none (default: XAI_MODEL or grok-4).").tag(
+    model = Unicode(help="Model used when a cell names none (default: XAI_MODEL or grok-4.3).").tag(
         config=True
     )
     system = Unicode("", help="System prompt for every cell ('' for none).").tag(config=True)
