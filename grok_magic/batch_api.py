@@ -19,6 +19,13 @@ from grok_magic.redaction import redact
 MAX_UPLOAD_BYTES = 100 * 2**20
 RESULTS_PAGE = 1000  # the most results the API returns per page
 CHAT_URL = "/v1/chat/completions"
+RESPONSES_URL = "/v1/responses"  # its results come back as chat completions too
+LINE_URLS = {"chat": CHAT_URL, "responses": RESPONSES_URL}
+
+
+def line_url(body: dict) -> str:
+    """The endpoint a batch line with `body` names: a Responses body has `input`."""
+    return LINE_URLS["responses" if "input" in body else "chat"]
 
 
 class BatchTooLargeError(InputError):

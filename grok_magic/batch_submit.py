@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grok_magic import batch_api
-from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchStatus, BatchTooLargeError
+from grok_magic.batch_api import LINE_URLS, BatchAPI, BatchStatus, BatchTooLargeError, line_url
 from grok_magic.batch_book import BatchBook, JobRecord, SentRow
 from grok_magic.batch_job import REPLAYED, BatchJob, PollSchedule, custom_id_of, parser
 from grok_magic.canonical import Canonical, question_of
@@ -93,8 +93,9 @@ def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Par
                 prefilled[position] = fill_row(Row(), ReplayStream(entry).until_done(), parse)
                 replayed.append(SentRow(custom_id, position, key, text, question, REPLAYED))
                 continue
-            line = (json.dumps({"custom_id": custom_id, "method": "POST", "url": CHAT_URL,
-                                "body": body}, ensure_ascii=False) + "\n").encode()
+            line = (json.dumps({"custom_id": custom_id, "method": "POST",
+                                "url": line_url(body), "body": body},
+                               ensure_ascii=False) + "\n").encode()
             if len(line) > limit:
                 raise BatchTooLargeError(
                     f"item {each.items.index[position]!r} alone makes a {len(line) / 2**20:,.1f} "
@@ -147,7 +148,8 @@ def _record(each: Each, batch_id: str, job_id: str, name, out_name, cell, job_ke
     recorder = each.recorder
     return JobRecord(
         id=batch_id, job_id=job_id, name=name, created=utc_now(), session=recorder.session,
-        notebook=recorder.notebook, cell=cell, model=each.model, endpoint=CHAT_URL,
+        notebook=recorder.notebook, cell=cell, model=each.model,
+        endpoint=LINE_URLS[each.api],
         count=len(each.items), job_key=job_key,
         row_index=json.dumps({"name": index_name_of(each.items), "values": each.items.index},
                              default=str), structured=int(each.structured),

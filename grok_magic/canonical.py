@@ -1,6 +1,11 @@
 """A request in canonical form, as the ledger stores and matches it: stream flags dropped, every
 inline image replaced by its SHA-256 and byte size, keys sorted. Two requests are identical (and
-one may be answered by replaying the other) when their canonical forms hash the same."""
+one may be answered by replaying the other) when their canonical forms hash the same.
+
+The hash is of the question, whichever API asked it: a Responses API body is hashed as the chat
+completions body that asks the same (responses_api.chat_form), so a lesson recorded on one API
+replays on the other, and how a request was delivered (store, include, prompt_cache_key) does
+not matter."""
 
 from __future__ import annotations
 
@@ -40,7 +45,16 @@ class Canonical:
         """From a request body as sent."""
         canonical = canonical_request(body)
         text = canonical_json(canonical)
-        return cls(canonical, text, _digest(text))
+        return cls(canonical, text, request_hash(canonical, text))
+
+
+def request_hash(canonical: Mapping, text: str | None = None) -> str:
+    """The hash a canonical request is matched by (`text`: its JSON, when already made)."""
+    if "input" in canonical and "messages" not in canonical:
+        from grok_magic.responses_api import chat_form
+
+        return _digest(canonical_json(chat_form(canonical)))
+    return _digest(text if text is not None else canonical_json(canonical))
 
 
 def canonical_json(canonical: Mapping) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grok_magic.client import EndHooks, GrokClient
 from grok_magic.messages import ENDPOINTS, build_request, system_message
@@ -13,6 +14,12 @@ from grok_magic.recorder import Recorder
 from grok_magic.response import Response, Totals, Usage
 
 DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
+CONVERSATION_HEADER = "x-grok-conv-id"  # chat completions' prompt-cache routing key
+
+
+def new_cache_key() -> str:
+    """A fresh prompt-cache key: one per conversation (and per --each run), never reused."""
+    return f"grok-magic-{uuid.uuid4().hex}"
 KEEP_RESPONSES = 50  # recent Response objects kept for inspection; totals count every one
 
 
@@ -34,9 +41,14 @@ class Ask:
     source: str = "script"
     cell: int | None = None
     replay: str | None = None  # this question's replay mode ("auto" to resume --each runs)
-    api: str = "chat"  # "chat" (/chat/completions) or "responses" (/responses)
+    api: str = "responses"  # "responses" (/responses) or "chat" (/chat/completions, legacy)
     server_tools: tuple = ()  # tools xAI runs (web_search, x_search, code_interpreter)
     store: bool = False  # Responses API: keep the answer at xAI, continue from it next time
+    # Prompt caching: requests with one key reach a server whose cache holds their shared
+    # prefix (sent as `prompt_cache_key`, or the `x-grok-conv-id` header on chat completions).
+    # None: the conversation's own key, when `cache` is on.
+    cache: bool = True
+    cache_key: str | None = None
     # False: a failed attempt leaves no error row (--each retries; it records the final failure
     # itself with Recorder.record_failure).
     record_errors: bool = True
@@ -49,6 +61,13 @@ class Ask:
     @property
     def endpoint(self) -> str:
         return ENDPOINTS[self.wire]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers this question adds: the conversation key, on chat completions."""
+        if self.wire == "chat" and self.cache and self.cache_key:
+            return {CONVERSATION_HEADER: self.cache_key}
+        return {}
 
     @property
     def sent_urls(self) -> set[str]:
@@ -77,6 +96,10 @@ class Conversation:
     # The last answer kept at xAI (store=True) that holds this whole history: the next stored
     # Responses question continues from it instead of resending the turns.
     stored_id: str | None = None
+    # Prompt caching: every request of this conversation carries this key (a new one after
+    # reset), so it reaches the server that cached the turns it resends.
+    cache_key: str = field(default_factory=new_cache_key)
+    _dropped: int = field(default=0, repr=False)  # exchanges dropped from `messages` (bounded)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -92,13 +115,18 @@ class Conversation:
         return self.tally.answers
 
     def request_messages(self, user_turn: Mapping, system: str | None = None) -> list[dict]:
-        """System prompt (`system` overrides the conversation's for this request), the last
-        `max_history` exchanges, then the new user turn."""
+        """System prompt (`system` overrides the conversation's for this request), at most the
+        last `max_history` exchanges, then the new user turn.
+
+        The turns sent start at the same exchange for several turns in a row: past
+        `max_history`, the oldest half of it drops out at once, not one exchange per turn, so
+        the prefix a prompt cache holds stays the start of the next request.
+        """
         with self._lock:
             history = self.messages
             if self.max_history >= 0:
+                keep = history[2 * self._first_sent() - 2 * self._dropped:] if self.max_history else []
                 # Cut at a user turn so an assistant answer never leads the history.
-                keep = history[-2 * self.max_history :] if self.max_history else []
                 while keep and keep[0]["role"] != "user":
                     keep = keep[1:]
                 history = keep
@@ -106,8 +134,28 @@ class Conversation:
             prefix = [system_message(system)] if system else []
             return [*prefix, *history, dict(user_turn)]
 
+    def _first_sent(self) -> int:
+        """The first exchange sent (counting from the conversation's start): the window of at
+        most `max_history` exchanges moves in steps of half of it."""
+        total = self._dropped + len(self.messages) // 2
+        over = total - self.max_history
+        if over <= 0:
+            return self._dropped
+        step = max(1, self.max_history // 2)
+        return max(-(-over // step) * step, self._dropped)
+
+    def keyed(self, ask: Ask) -> Ask:
+        """`ask` with this conversation's prompt-cache key (unless it has its own, or caching
+        is off for it)."""
+        if not ask.cache or ask.cache_key is not None:
+            return ask
+        with self._lock:
+            return replace(ask, cache_key=self.cache_key)
+
     def build(self, ask: Ask) -> dict:
-        """The request body for sending `ask` next, for the API it goes to."""
+        """The request body for sending `ask` next, for the API it goes to (with the
+        conversation's prompt-cache key, as `keyed` gives it)."""
+        ask = self.keyed(ask)
         if ask.wire == "chat":
             messages = self.request_messages(ask.user_turn, ask.system)
             return build_request(ask.model, messages, stream=ask.stream, **dict(ask.options))
@@ -122,7 +170,9 @@ class Conversation:
         else:
             messages = self.request_messages(ask.user_turn, ask.system)
         return responses_body(ask.model, messages, stream=ask.stream, tools=tools or None,
-                              store=ask.store, previous_response_id=previous, **options)
+                              store=ask.store, previous_response_id=previous,
+                              cache_key=ask.cache_key if ask.cache else None,
+                              carry_reasoning=self.max_history != 0, **options)
 
     def follow(self, ask: Ask, response: Response) -> None:
         """Note where the next stored question continues: a complete answer kept at xAI holds
@@ -144,7 +194,9 @@ class Conversation:
                 # Memory stays bounded: turns that can no longer be sent are dropped (images in
                 # them are data URLs of up to megabytes).
                 if self.max_history >= 0:
-                    del self.messages[: max(len(self.messages) - 2 * self.max_history, 0)]
+                    extra = max(len(self.messages) - 2 * self.max_history, 0)
+                    del self.messages[:extra]
+                    self._dropped += extra // 2
 
     def forget_last(self, user_turn: Mapping, response: Response | None) -> None:
         """Take the last exchange out of the history if it is this one (a retry replaces it)."""
@@ -159,9 +211,12 @@ class Conversation:
         with self._lock:
             self.messages.clear()
             self.stored_id = None
+            self._dropped = 0
+            self.cache_key = new_cache_key()  # a new conversation: a new prompt cache
 
     def send(self, client: GrokClient, ask: Ask) -> Response:
         """Send `ask` without streaming (or replay it) and record the answer."""
+        ask = self.keyed(ask)
         response = self.recorder.complete(client, self.build(ask), ask)
         self.follow(ask, response)
         self.record(ask.user_turn, response)
@@ -170,6 +225,7 @@ class Conversation:
     def stream(self, client: GrokClient, ask: Ask) -> EndHooks:
         """Open a streaming turn (live or replayed); it records itself here when it ends
         (complete, stopped or cut off), through the stream's end hook."""
+        ask = self.keyed(ask)
         stream = self.recorder.stream(client, self.build(ask), ask)
         stream.on_end(lambda response: self.follow(ask, response))
         stream.on_end(lambda response: self.record(ask.user_turn, response))

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from grok_magic.budget import ASSUMED_ANSWER_TOKENS, estimate_prompt_tokens
 from grok_magic.client import GrokClient
+from grok_magic.conversation import new_cache_key
 from grok_magic.each_items import Items, items_of
 from grok_magic.each_runner import (
     DEFAULT_CONCURRENCY,
@@ -125,6 +126,7 @@ class Each:
         resume: bool = True, source: str = "each",
         name: str = "the data", image_cols: Iterable[str] = (),
         root: str | os.PathLike | None = None,
+        api: str = "responses", cache: bool = True,
     ) -> None:
         namespace = dict(namespace or {})
         if schema is not None and not isinstance(schema, str):
@@ -145,7 +147,10 @@ class Each:
             template, self.items, namespace, model=self.model, system=system,
             options={k: v for k, v in options.items() if v is not None}, images=images,
             detail=detail, max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
-            source=source, resume=resume)
+            source=source, resume=resume, api=api,
+            # one prompt-cache key for the run: its items share the system prompt and template
+            cache_key=new_cache_key() if cache else None)
+        self.api = api
 
     def body(self, position: int, keys_found: list | None = None) -> dict:
         return request_body(self.make_ask(position, keys_found))

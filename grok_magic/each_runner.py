@@ -380,7 +380,8 @@ def template_ask(
     template: str, items: Items, namespace: Mapping, *, model: str, system: str | None = None,
     options: Mapping | None = None, images=(), detail: str | None = None,
     max_side: int | None = None, max_value_chars: int | None = None, timeout: float | None = None,
-    source: str = "each", resume: bool = True,
+    source: str = "each", resume: bool = True, api: str = "responses",
+    cache_key: str | None = None,
 ) -> Callable[[int], Ask]:
     """`make_ask` for a run: item i's question from the template (in the worker that sends it);
     a dry run passes `keys_found` to note values holding the key instead of refusing them."""
@@ -394,6 +395,7 @@ def template_ask(
                                max_value_chars=max_value_chars or DEFAULT_MAX_VALUE_CHARS,
                                keys_found=keys_found)
         return Ask(turn, model, system=system, options=dict(options or {}), stream=True,
-                   timeout=timeout, source=source, replay="auto" if resume else None)
+                   timeout=timeout, source=source, replay="auto" if resume else None, api=api,
+                   cache=cache_key is not None, cache_key=cache_key)
 
     return make_ask

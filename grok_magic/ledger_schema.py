@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
-# Each step brings a ledger from version i to i + 1.
-MIGRATIONS: tuple[str, ...] = (
+import json
+from collections.abc import Callable
+
+
+def rehash_responses_requests(conn) -> None:
+    """Step 4: a Responses API request is matched by the chat form of its question (see
+    canonical.request_hash), so its rows get the hash a chat request for the same question has."""
+    from grok_magic.canonical import request_hash
+
+    for table, key in (("exchanges", "id"), ("batch_rows", "rowid")):
+        rows = conn.execute(f"SELECT {key}, request FROM {table} "  # noqa: S608 - our names
+                            f"WHERE request LIKE '%\"input\"%'").fetchall()
+        for row_id, request in rows:
+            try:
+                canonical = json.loads(request)
+            except ValueError:
+                continue
+            if isinstance(canonical, dict):
+                conn.execute(f"UPDATE {table} SET request_hash = ? WHERE {key} = ?",  # noqa: S608
+                             (request_hash(canonical, request), row_id))
+
+
+# Each step brings a ledger from version i to i + 1: SQL statements, or a function of the
+# connection (run inside the migration's transaction).
+MIGRATIONS: tuple[str | Callable, ...] = (
     """
     CREATE TABLE exchanges (
         id INTEGER PRIMARY KEY,
@@ -98,6 +121,8 @@ MIGRATIONS: tuple[str, ...] = (
         amount REAL NOT NULL             -- USD: the request's worst case
     );
     """,
+    # 4: one question, one hash, whichever API asked it.
+    rehash_responses_requests,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -123,6 +148,9 @@ def migrate(conn, *, readonly: bool) -> None:
         # Another kernel may have migrated while this one waited for the lock.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         for step in range(version, SCHEMA_VERSION):
+            if callable(MIGRATIONS[step]):
+                MIGRATIONS[step](conn)
+                continue
             for statement in MIGRATIONS[step].split(";"):
                 if statement.strip():
                     conn.execute(statement)

@@ -67,6 +67,18 @@ def json_schema_format(schema: Mapping, name: str = "answer") -> dict:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema)}}
 
 
+# Kept on an assistant message of the history for the Responses API only: its reasoning, as xAI
+# returned it encrypted, sent back on the next turn when xAI stores nothing (store=False).
+REASONING_ITEMS = "reasoning_items"
+
+
+def chat_message(message: Mapping) -> Mapping:
+    """A history message as chat completions take it (without Responses-only reasoning items)."""
+    if REASONING_ITEMS not in message:
+        return message
+    return {k: v for k, v in message.items() if k != REASONING_ITEMS}
+
+
 def build_request(
     model: str, messages: list[Mapping], *, stream: bool = False, **options
 ) -> dict:
@@ -78,7 +90,7 @@ def build_request(
     unknown = set(options) - set(OPTIONAL_FIELDS)
     if unknown:
         raise TypeError(f"unknown request option(s): {', '.join(sorted(unknown))}")
-    body: dict = {"model": model, "messages": list(messages)}
+    body: dict = {"model": model, "messages": [chat_message(m) for m in messages]}
     body.update({k: v for k, v in options.items() if v is not None})
     if stream:
         body["stream"] = True

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from grok_magic.client import ResponseStream
 from grok_magic.errors import InputError
+from grok_magic.messages import REASONING_ITEMS
 from grok_magic.response import Response
 from grok_magic.responses_events import (  # noqa: F401 - the decoder's names, re-exported
     NOTHING,
@@ -22,6 +23,7 @@ from grok_magic.responses_events import (  # noqa: F401 - the decoder's names, r
     usage_from_responses,
 )
 
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 # Options that map one to one; the chat names of the others are translated in responses_body.
 PASSED_OPTIONS = ("temperature", "top_p", "seed", "user", "max_output_tokens", "tool_choice",
                   "include", "service_tier", "parallel_tool_calls")
@@ -34,17 +36,21 @@ X_HANDLE = re.compile(r"[A-Za-z0-9_]{1,15}")  # X's own rule for user names
 # -- request bodies ---------------------------------------------------------------------------
 def responses_body(
     model: str, messages: list[Mapping], *, stream: bool, tools: list[Mapping] | None = None,
-    store: bool = False, previous_response_id: str | None = None, **options,
+    store: bool = False, previous_response_id: str | None = None,
+    cache_key: str | None = None, carry_reasoning: bool = False, **options,
 ) -> dict:
     """A `/v1/responses` body from our chat-style messages and chat-named options.
 
     `store` is sent even when false (xAI keeps responses unless told not to). With
-    `previous_response_id`, `messages` should hold only the new turn.
+    `previous_response_id`, `messages` should hold only the new turn. `cache_key` is sent as
+    `prompt_cache_key` (requests with one key reach a warm prompt cache); `carry_reasoning`
+    asks for the answer's reasoning encrypted, to send it back with the next turn when nothing
+    is stored.
 
-    >>> responses_body("grok-4", [{"role": "user", "content": "hi"}], stream=False,
-    ...                max_completion_tokens=50)  # doctest: +NORMALIZE_WHITESPACE
-    {'model': 'grok-4', 'input': [{'role': 'user', 'content': [{'type': 'input_text',
-     'text': 'hi'}]}], 'max_output_tokens': 50, 'store': False}
+    >>> responses_body("grok-4.3", [{"role": "user", "content": "hi"}], stream=False,
+    ...                max_completion_tokens=50, cache_key="c1")  # doctest: +NORMALIZE_WHITESPACE
+    {'model': 'grok-4.3', 'input': [{'role': 'user', 'content': [{'type': 'input_text',
+     'text': 'hi'}]}], 'max_output_tokens': 50, 'prompt_cache_key': 'c1', 'store': False}
     """
     chat_only = sorted(k for k in CHAT_ONLY_OPTIONS if options.get(k) is not None)
     if chat_only:
@@ -72,10 +78,114 @@ def responses_body(
         choice = body["tool_choice"]
         name = (choice.get("function") or {}).get("name") or choice.get("name")
         body["tool_choice"] = {"type": "function", "name": name}
+    if cache_key:
+        body["prompt_cache_key"] = cache_key
+    if carry_reasoning and not store:
+        include = list(body.get("include") or ())
+        body["include"] = include if ENCRYPTED_REASONING in include else [*include,
+                                                                          ENCRYPTED_REASONING]
     body["store"] = bool(store)
     if stream:
         body["stream"] = True
     return body
+
+
+# What a Responses body carries that does not change its answer (how it is sent and kept).
+DELIVERY_FIELDS = ("stream", "store", "include", "prompt_cache_key")
+
+
+def chat_form(body: Mapping) -> dict:
+    """A `/v1/responses` body as the chat completions body that asks the same question: the
+    inverse of responses_body for what it builds (so the ledger matches one request sent to
+    either API). How it is delivered (stream, store, include, prompt_cache_key) and carried
+    reasoning are left out; server-side tools stay as they are.
+
+    >>> chat_form(responses_body("grok-4.3", [{"role": "user", "content": "hi"}], stream=True,
+    ...                          max_completion_tokens=50, cache_key="c1"))
+    {'model': 'grok-4.3', 'messages': [{'role': 'user', 'content': 'hi'}], 'max_completion_tokens': 50}
+    """
+    out: dict = {"model": body.get("model"), "messages": chat_messages(body.get("input") or [])}
+    for key, value in body.items():
+        if key in ("model", "input", *DELIVERY_FIELDS):
+            continue
+        if key == "max_output_tokens":
+            out["max_completion_tokens"] = value
+        elif key == "reasoning" and isinstance(value, Mapping) and set(value) == {"effort"}:
+            out["reasoning_effort"] = value["effort"]
+        elif key == "text" and isinstance(value, Mapping) and set(value) == {"format"}:
+            out["response_format"] = _chat_format(value["format"])
+        elif key == "tools" and isinstance(value, list):
+            out["tools"] = [_chat_tool(t) for t in value]
+        elif key == "tool_choice" and isinstance(value, Mapping) and value.get("type") == "function":
+            out["tool_choice"] = {"type": "function", "function": {"name": value.get("name")}}
+        else:
+            out[key] = value
+    return out
+
+
+def chat_messages(items: list | str) -> list[dict]:
+    """Responses `input` items as chat messages (the inverse of input_items)."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    messages: list[dict] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            messages.append(item)
+            continue
+        kind = item.get("type", "message")
+        if kind == "reasoning":
+            continue
+        if kind == "function_call":
+            last = messages[-1] if messages and messages[-1].get("role") == "assistant" else None
+            if last is None:
+                last = {"role": "assistant", "content": ""}
+                messages.append(last)
+            last.setdefault("tool_calls", []).append(
+                {"id": item.get("call_id"), "type": "function",
+                 "function": {"name": item.get("name"), "arguments": item.get("arguments")}})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id"),
+                             "content": item.get("output")})
+        elif item.get("role") == "user" and isinstance(item.get("content"), list):
+            messages.append({"role": "user", "content": _chat_parts(item["content"])})
+        else:
+            messages.append({"role": item.get("role"), "content": item.get("content")})
+    return messages
+
+
+def _chat_parts(parts: list) -> str | list:
+    if all(isinstance(p, Mapping) and p.get("type") == "input_text" for p in parts):
+        return "".join(p.get("text") or "" for p in parts)  # a text-only turn is a string
+    out: list = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "input_text":
+            out.append({"type": "text", "text": part.get("text") or ""})
+        elif kind == "input_image":
+            image = {"url": part.get("image_url")}
+            if part.get("detail"):
+                image["detail"] = part["detail"]
+            out.append({"type": "image_url", "image_url": image})
+        else:
+            out.append(part)
+    return out
+
+
+def _chat_format(text_format: object) -> object:
+    if not isinstance(text_format, Mapping):
+        return text_format
+    if text_format.get("type") == "json_schema":
+        spec = {k: v for k, v in text_format.items() if k != "type"}
+        if spec.get("strict") is True:
+            del spec["strict"]  # responses_body's default
+        return {"type": "json_schema", "json_schema": spec}
+    return dict(text_format)
+
+
+def _chat_tool(tool: object) -> object:
+    if isinstance(tool, Mapping) and tool.get("type") == "function" and "function" not in tool:
+        return {"type": "function", "function": {k: v for k, v in tool.items() if k != "type"}}
+    return tool
 
 
 def input_items(messages: list[Mapping]) -> list[dict]:
@@ -88,6 +198,7 @@ def input_items(messages: list[Mapping]) -> list[dict]:
         elif role == "user":
             items.append({"role": "user", "content": _input_parts(content, i)})
         elif role == "assistant":
+            items.extend(dict(r) for r in message.get(REASONING_ITEMS) or ())
             calls = [c for c in message.get("tool_calls") or () if c.get("type") == "function"]
             text = _plain_text(content)
             if text or not calls:

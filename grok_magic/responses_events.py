@@ -315,7 +315,7 @@ class ResponsesAccumulator:
         response.model = data.get("model") or response.model
         self.status = data.get("status") or self.status
         output = data.get("output") or []
-        texts, summaries, calls = [], [], []
+        texts, summaries, calls, carried = [], [], [], []
         for item in output:
             kind = item.get("type")
             if kind == "message":
@@ -325,10 +325,14 @@ class ResponsesAccumulator:
                         self._cite(annotation)
             elif kind == "reasoning":
                 summaries.extend(s.get("text") or "" for s in item.get("summary") or ())
+                if isinstance(item.get("encrypted_content"), str):
+                    carried.append(carried_reasoning(item))
             elif kind:
                 calls.append(tool_call_of(item))
         if calls:
             response.tool_calls[:] = calls
+        if carried:
+            response.reasoning_items = carried
         if data.get("usage"):
             response.usage = Usage.from_responses(data["usage"], response.tool_calls)
         if texts and not response._text_parts:
@@ -364,6 +368,18 @@ def _failure(code: object, message: object, request_id: str | None) -> APIStatus
         return error_for_event({"code": code, "error": f"the answer failed: {message}"},
                                request_id=request_id)
     return cls(f"the answer failed ({code}): {message}", code=code, request_id=request_id)
+
+
+def carried_reasoning(item: Mapping) -> dict:
+    """A `reasoning` output item as the next turn's input sends it back: its id, summary and
+    encrypted content (xAI decrypts it; nothing of it is shown)."""
+    summary = [{"type": "summary_text", "text": s.get("text") or ""}
+               for s in item.get("summary") or () if isinstance(s, Mapping)]
+    carried = {"type": "reasoning", "summary": summary,
+               "encrypted_content": item["encrypted_content"]}
+    if isinstance(item.get("id"), str):
+        carried["id"] = item["id"]
+    return carried
 
 
 def response_from_json(body: Mapping, **kwargs) -> Response:

@@ -236,6 +236,7 @@ class Transport:
         self, method: str, path: str, body: Mapping | None = None, *,
         stream: bool = False, timeout: float | None = None,
         upload: Callable[[], tuple[object, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ):
         """Send with bounded retries; return a 2xx requests.Response or raise a GrokError.
 
@@ -244,7 +245,8 @@ class Transport:
         connection the server closed while idle is replaced once, at once, and not counted.
         The response's `answer_watch` keeps the answer's deadline, stall deadline and size.
         `upload()` gives a fresh (file-like body with a length, content type) for each try,
-        instead of a JSON `body` (a file sent to /files).
+        instead of a JSON `body` (a file sent to /files). `headers` are sent as well (such as
+        the conversation key, `x-grok-conv-id`).
         """
         auth = BearerAuth(self.settings.require_secret())
         if not auth.sendable:
@@ -255,7 +257,7 @@ class Transport:
             )
         refuse_key_in(body)
         url = f"{self.settings.base_url}{path}"
-        headers = {"Accept": "text/event-stream" if stream else "application/json"}
+        headers = {**(headers or {}), "Accept": "text/event-stream" if stream else "application/json"}
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"

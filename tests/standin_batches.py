@@ -25,16 +25,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from xai_standin import (
+    Answer,
     ApiError,
     Close,
     Fault,
     Hang,
     completion_json,
+    compute_usage,
     default_answer,
     validate_chat,
 )
 
-ALLOWED_URLS = ("/v1/chat/completions",)
+ALLOWED_URLS = ("/v1/chat/completions", "/v1/responses")
 MAX_FILE_BYTES = 100 * 1024 * 1024
 EXPIRES_AFTER = 24 * 3600
 
@@ -193,7 +195,7 @@ def _check_jsonl(data: bytes) -> list[dict]:
         if isinstance(request, dict) and request.get("stream"):
             raise ApiError(400, f"Line {number}: batch requests cannot stream.")
         try:
-            validate_chat(request)
+            _validate_line(entry["url"], request)
         except ApiError as err:
             raise ApiError(err.status, f"Line {number} ({custom_id}): "
                                        f"{err.body.get('error')}") from None
@@ -220,12 +222,34 @@ def _process(srv, state: BatchState, batch: Batch) -> None:
             batch.results.append(_answer(entry, entry["custom_id"] in state.fail))
 
 
+def _validate_line(url: str, request: object):
+    if url == "/v1/responses":
+        from standin_responses import validate_responses  # lazy: it imports xai_standin too
+
+        return validate_responses(request)
+    return validate_chat(request)
+
+
+def _responses_answer(request: dict) -> Answer:
+    """A /v1/responses line's answer: xAI returns batch results in chat-completion shape."""
+    from standin_responses import default_run
+
+    req = _validate_line("/v1/responses", request)
+    run = default_run(req)
+    reasoning = (len(run.reasoning) // 4 + 64) if run.reasoning else 0
+    usage = compute_usage(req.model, req.text_chars, req.images, run.text, reasoning)
+    return Answer(run.text, None, None, "stop", usage, req.model.id)
+
+
 def _answer(entry: dict, fail: bool) -> dict:
     if fail:
         return {"batch_request_id": entry["custom_id"], "batch_result": {
             "error": {"code": "invalid_argument", "message": "The model could not answer this."}},
             "error_message": "The model could not answer this."}
-    answer = default_answer(validate_chat(entry["body"]))
+    if entry["url"] == "/v1/responses":
+        answer = _responses_answer(entry["body"])
+    else:
+        answer = default_answer(validate_chat(entry["body"]))
     usage = dict(answer.usage, cost_in_usd_ticks=answer.usage["cost_in_usd_ticks"] // 2)
     completion = completion_json(answer)
     completion["usage"] = usage

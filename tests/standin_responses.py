@@ -9,6 +9,7 @@ Close apply before validation; Replay (a recording below), Stream (raw events) a
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,10 @@ from xai_standin import (
     _is_number,
     _type_name,
     _unprocessable,
+    check_conv_id,
+    cost_ticks,
     error_body,
+    example_from_schema,
     resolve_model,
     sse_event,
 )
@@ -182,6 +186,7 @@ class ResponsesRequest:
     text_chars: int
     images: int
     tools: list[dict]
+    cached_chars: int = 0  # characters of the input's prefix found in the prompt cache
 
 
 def _unknown(fields: set, allowed: frozenset, where: str) -> None:
@@ -257,8 +262,16 @@ def _check_input(items: Any) -> tuple[str, int, int]:
                 raise _unprocessable(f"{where}: function_call_output needs `call_id` and "
                                      f"`output` strings")
             continue
-        if kind == "reasoning":
-            continue  # encrypted reasoning carried over from an earlier turn
+        if kind == "reasoning":  # reasoning carried over from an earlier turn
+            _unknown(set(item), frozenset({"type", "id", "summary", "encrypted_content",
+                                           "status"}), f"{where}: ")
+            if not isinstance(item.get("encrypted_content"), str) and not isinstance(
+                    item.get("id"), str):
+                raise _unprocessable(f"{where}: reasoning needs `encrypted_content` (or the `id` "
+                                     f"of a stored response's reasoning)")
+            if not isinstance(item.get("summary", []), list):
+                raise _unprocessable(f"{where}.summary: expected a sequence")
+            continue
         if kind != "message":
             raise _unprocessable(f"{where}.type: unknown variant `{kind}`, expected one of "
                                  f"`message`, `function_call`, `function_call_output`, "
@@ -421,6 +434,11 @@ def default_run(req: ResponsesRequest) -> ToolRun:
     """A deterministic answer to `req`; each server-side tool it offers runs once, citing."""
     prompt = " ".join(req.prompt.split())[:80]
     run = ToolRun(text=f'**Stand-in answer** to: "{prompt}"')
+    text_format = (req.body.get("text") or {}).get("format") or {}
+    if text_format.get("type") == "json_schema":
+        run.text = _dumps(example_from_schema(text_format["schema"]))
+    elif text_format.get("type") == "json_object":
+        run.text = _dumps({"answer": "Stand-in answer", "prompt": prompt})
     if req.model.reasoning:
         run.reasoning = f'The user asked: "{prompt[:60]}". A short, deterministic answer.'
     digest = int(hashlib.sha256(prompt.encode()).hexdigest()[:12], 16)
@@ -487,10 +505,14 @@ class RunEvents:
         self.emit("response.in_progress", response=self.response("in_progress"))
         if run.reasoning:
             summary = [{"type": "summary_text", "text": run.reasoning}]
+            done: dict = {"summary": summary}
+            if "reasoning.encrypted_content" in (self.req.body.get("include") or ()):
+                done["encrypted_content"] = base64.b64encode(hashlib.sha256(
+                    run.reasoning.encode()).digest() * 4).decode()
             self.item({"id": f"rs_{self.id}", "summary": [], "type": "reasoning",
                        "status": "in_progress"},
                       [("response.reasoning_summary_text.delta", {"delta": p, "summary_index": 0})
-                       for p in _pieces(run.reasoning, run.chunk_chars)], {"summary": summary})
+                       for p in _pieces(run.reasoning, run.chunk_chars)], done)
         for n, (kind, query) in enumerate(run.searches):
             self._search(n, kind, query)
         if run.code is not None:
@@ -572,15 +594,17 @@ class RunEvents:
 
     def usage(self) -> dict:
         m, run = self.req.model, self.run
-        prompt = max(1, self.req.text_chars // 4) + IMAGE_TOKENS * self.req.images
+        text = max(1, self.req.text_chars // 4)
+        prompt = text + IMAGE_TOKENS * self.req.images
+        cached = min(self.req.cached_chars // 4, text)
         reasoning = len(run.reasoning or "") // 4 + (64 if m.reasoning else 0)
         output = max(1, len(run.text) // 4) + reasoning
         tools = sum(self.calls.values())
-        return {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0},
+        return {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached},
                 "output_tokens": output, "output_tokens_details": {"reasoning_tokens": reasoning},
                 "total_tokens": prompt + output, "num_sources_used": len(run.citations),
                 "num_server_side_tools_used": tools,
-                "cost_in_usd_ticks": prompt * m.prompt_price + output * m.completion_price
+                "cost_in_usd_ticks": cost_ticks(m, prompt, cached, output)
                 + tools * TOOL_FEE_TICKS,
                 "server_side_tool_usage_details": {
                     k: self.calls.get(k, 0) for k in ("web_search_calls", "x_search_calls",
@@ -621,6 +645,9 @@ def serve_responses(handler: _Handler, method: str, path: str, body: Any) -> Non
     with state.lock:
         stored = dict(state.stored)
     req = validate_responses(body, stored)
+    conversation = check_conv_id(body.get("prompt_cache_key"))
+    req = replace(req, cached_chars=handler.standin.prompt_cache.cached_chars(
+        conversation, body["input"]))
     if isinstance(behaviour, Replay):
         return _replay(handler, RECORDINGS[behaviour.name], req, behaviour)
     if isinstance(behaviour, Stream):

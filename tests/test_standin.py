@@ -286,8 +286,12 @@ def test_models_and_language_models(xai_server):
             mini["completion_text_token_price"]) == (3000, 750, 5000)
     assert mini["input_modalities"] == ["text"]
     r420 = by_id["grok-4.20-0309-reasoning"]
-    assert (r420["prompt_text_token_price"], r420["completion_text_token_price"]) == (20000,
-                                                                                       60000)
+    # grok-4.20 went from $2/$6 to $1.25/$2.50 per 1M (xAI's pages, late 2026)
+    assert (r420["prompt_text_token_price"], r420["completion_text_token_price"]) == (12500,
+                                                                                       25000)
+    g47 = by_id["grok-4.7"]
+    assert (g47["prompt_text_token_price"], g47["cached_prompt_text_token_price"],
+            g47["completion_text_token_price"]) == (20000, 5000, 60000)
     assert "grok-4-fast" in by_id["grok-4-fast-reasoning"]["aliases"]
 
 
@@ -637,3 +641,79 @@ def test_n_choices(xai_server):
     out = chat(xai_server, {"model": "grok-4", "messages": HELLO, "n": 2}).json()
     assert [c["index"] for c in out["choices"]] == [0, 1]
 
+
+
+# -- prompt caching and the long-context tier ----------------------------------------------------
+def _chat_usage(server, messages, conv_id=None, model="grok-4.3"):
+    headers = dict(AUTH, **({"x-grok-conv-id": conv_id} if conv_id else {}))
+    r = requests.post(server.base_url + "/chat/completions", headers=headers, timeout=10,
+                      json={"model": model, "messages": messages})
+    assert r.status_code == 200, r.text
+    return r.json()["usage"]
+
+
+def test_a_conversation_key_caches_the_shared_prefix_and_bills_it_at_the_cached_price(xai_server):
+    system = {"role": "system", "content": "Describe data. " * 200}
+    first = [system, {"role": "user", "content": "What is in column a?"}]
+    second = [*first, {"role": "assistant", "content": "Numbers."},
+              {"role": "user", "content": "And column b?"}]
+    cold = _chat_usage(xai_server, first, "conv-1")
+    warm = _chat_usage(xai_server, second, "conv-1")
+    assert cold["prompt_tokens_details"]["cached_tokens"] == 0
+    cached = warm["prompt_tokens_details"]["cached_tokens"]
+    # everything the first prompt held, but the JSON's closing bracket, is a shared prefix
+    assert warm["prompt_tokens"] * 0.6 < cached < warm["prompt_tokens"]
+    assert warm["cost_in_usd_ticks"] == ((warm["prompt_tokens"] - cached) * 12500
+                                         + cached * 2000 + warm["completion_tokens"] * 25000
+                                         + warm["completion_tokens_details"]["reasoning_tokens"]
+                                         * 25000)
+    # without a key, or under another key, the same prompt meets a cold server
+    assert _chat_usage(xai_server, second)["prompt_tokens_details"]["cached_tokens"] == 0
+    assert _chat_usage(xai_server, second, "conv-2")["prompt_tokens_details"]["cached_tokens"] == 0
+
+
+def test_the_responses_api_caches_by_prompt_cache_key(xai_server):
+    def ask(text_items, key):
+        body = {"model": "grok-4.3", "store": False, "input": text_items}
+        if key:
+            body["prompt_cache_key"] = key
+        r = requests.post(xai_server.base_url + "/responses", headers=AUTH, json=body, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["usage"]
+
+    system = {"role": "system", "content": "You label reviews. " * 300}
+    items = [[system, {"role": "user", "content": [{"type": "input_text", "text": f"Review {i}"}]}]
+             for i in range(3)]
+    assert ask(items[0], "run-1")["input_tokens_details"]["cached_tokens"] == 0
+    assert ask(items[1], "run-1")["input_tokens_details"]["cached_tokens"] > 1000
+    assert ask(items[2], None)["input_tokens_details"]["cached_tokens"] == 0
+    r = requests.post(xai_server.base_url + "/responses", headers=AUTH, timeout=10, json={
+        "model": "grok-4.3", "input": "hi", "prompt_cache_key": "not a key!"})
+    assert r.status_code == 400
+
+
+def test_a_prompt_of_200k_tokens_or_more_bills_every_token_at_twice_the_price(xai_server):
+    big = [{"role": "user", "content": "x" * (4 * 200_000)}]
+    usage = _chat_usage(xai_server, big)
+    assert usage["prompt_tokens"] >= 200_000
+    output = usage["completion_tokens"] + usage["completion_tokens_details"]["reasoning_tokens"]
+    assert usage["cost_in_usd_ticks"] == 2 * (usage["prompt_tokens"] * 12500 + output * 25000)
+
+
+def test_reasoning_is_returned_encrypted_when_asked_and_checked_when_carried(xai_server):
+    body = {"model": "grok-4.3", "store": False, "include": ["reasoning.encrypted_content"],
+            "input": [{"role": "user", "content": "Why is the sky blue?"}]}
+    out = requests.post(xai_server.base_url + "/responses", headers=AUTH, json=body,
+                        timeout=10).json()["output"]
+    reasoning = next(item for item in out if item["type"] == "reasoning")
+    assert isinstance(reasoning["encrypted_content"], str) and len(reasoning["encrypted_content"]) > 40
+    carried = {k: reasoning[k] for k in ("type", "id", "summary", "encrypted_content")}
+    follow = dict(body, input=[*body["input"], carried,
+                               {"role": "assistant", "content": "Rayleigh scattering."},
+                               {"role": "user", "content": "And sunsets?"}])
+    assert requests.post(xai_server.base_url + "/responses", headers=AUTH, json=follow,
+                         timeout=10).status_code == 200
+    bad = dict(follow, input=[*body["input"], {"type": "reasoning", "summary": []},
+                              {"role": "user", "content": "And sunsets?"}])
+    r = requests.post(xai_server.base_url + "/responses", headers=AUTH, json=bad, timeout=10)
+    assert r.status_code == 422 and "encrypted_content" in r.text

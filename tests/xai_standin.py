@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -67,6 +67,9 @@ class Model:
     rejects_penalties: bool = False  # stop / presence_penalty / frequency_penalty -> 400
     created: int = 1_700_000_000
     context: int = 256_000
+    # Prompts of this many tokens or more bill every token at twice the price (xAI's
+    # long-context tier).
+    long_context_at: int = 200_000
 
     @property
     def input_modalities(self) -> list[str]:
@@ -74,13 +77,17 @@ class Model:
 
 
 MODELS: tuple[Model, ...] = (
-    Model("grok-4.3", ("grok-4", "grok-4-latest", "grok-4-0709"), 12500, 2000, 25000,
-          images=True, reasoning=True, efforts=("none", "low", "medium", "high"),
+    # grok-4.3 also serves the names xAI retired on 2026-05-15 (grok-4, grok-4-0709, …).
+    Model("grok-4.3", ("grok-4.3-latest", "grok-4", "grok-4-latest", "grok-4-0709"), 12500,
+          2000, 25000, images=True, reasoning=True, efforts=("none", "low", "medium", "high"),
           rejects_penalties=True, created=1_775_000_000, context=1_000_000),
-    Model("grok-4.20-0309-reasoning", ("grok-4.20-reasoning",), 20000, 2000, 60000,
+    Model("grok-4.7", ("grok-4.7-latest",), 20000, 5000, 60000, images=True, reasoning=True,
+          efforts=("none", "low", "medium", "high"), rejects_penalties=True,
+          created=1_790_000_000, context=500_000),
+    Model("grok-4.20-0309-reasoning", ("grok-4.20-reasoning",), 12500, 2000, 25000,
           images=True, reasoning=True, rejects_penalties=True, created=1_773_000_000,
           context=2_000_000),
-    Model("grok-4.20-0309-non-reasoning", ("grok-4.20-non-reasoning",), 20000, 2000, 60000,
+    Model("grok-4.20-0309-non-reasoning", ("grok-4.20-non-reasoning",), 12500, 2000, 25000,
           images=True, reasoning=False, created=1_773_000_000, context=2_000_000),
     Model("grok-4-fast-reasoning", ("grok-4-fast", "grok-4-fast-reasoning-latest"),
           2000, 500, 5000, images=True, reasoning=True, rejects_penalties=True,
@@ -597,6 +604,7 @@ class ChatRequest:
     images: int
     text_chars: int
     last_user_text: str
+    cached_chars: int = 0  # characters of the prompt's prefix found in the prompt cache
 
 
 def _check_image_url(url: str, where: str) -> None:
@@ -900,22 +908,121 @@ def parse_chat_loosely(body: Any) -> ChatRequest | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Prompt caching
+# --------------------------------------------------------------------------------------------
+CONV_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def check_conv_id(value: str | None) -> str | None:
+    """A conversation key (`x-grok-conv-id` header or `prompt_cache_key`), checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not CONV_ID.fullmatch(value):
+        raise ApiError(400, "The conversation id must be 1 to 128 letters, digits or . _ : -.")
+    return value
+
+
+def common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of `a` and `b` (binary search over C comparisons)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def prompt_segments(items: Any) -> list[tuple[str, str]]:
+    """A prompt as the cache sees it, in order: one (text, everything else) pair per message or
+    input item. Text counts toward cached tokens; the rest (role, images, encrypted reasoning)
+    must match too for the prefix to go on."""
+    if isinstance(items, str):
+        return [(items, "user")]
+    segments = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        content = item.get("content")
+        if isinstance(content, str):
+            text, rest = content, ""
+        elif isinstance(content, list):
+            parts = [p for p in content if isinstance(p, dict)]
+            text = "".join(p.get("text") or "" for p in parts)
+            rest = _dumps([p for p in parts if "text" not in p])
+        else:
+            text, rest = "", ""
+        other = {k: v for k, v in item.items() if k != "content"}
+        segments.append((text, _dumps(other) + rest))
+    return segments
+
+
+def cached_prefix(new: list[tuple[str, str]], old: list[tuple[str, str]]) -> int:
+    """Characters of text in the prefix `new` shares with `old`: whole segments while they
+    match, then the common start of the first text that differs (if the rest matches)."""
+    chars = 0
+    for (text, rest), (old_text, old_rest) in zip(new, old, strict=False):
+        if rest != old_rest:
+            break
+        if text != old_text:
+            return chars + common_prefix(text, old_text)
+        chars += len(text)
+    return chars
+
+
+class PromptCache:
+    """xAI's prompt cache as a client sees it: requests carrying the same conversation key reach
+    the same server, which has cached the prompts it saw under that key; a new prompt's longest
+    prefix shared with one of them is billed as cached. Requests without a key land on cold
+    servers (nothing cached)."""
+
+    KEEP = 16  # prompts remembered per key
+
+    def __init__(self) -> None:
+        self._seen: dict[str, list[list[tuple[str, str]]]] = {}
+        self._lock = threading.Lock()
+
+    def cached_chars(self, key: str | None, items: Any) -> int:
+        """Characters of `items`' text (chat messages or Responses input) found cached."""
+        if not key:
+            return 0
+        prompt = prompt_segments(items)
+        with self._lock:
+            seen = self._seen.setdefault(key, [])
+            best = max((cached_prefix(prompt, old) for old in seen), default=0)
+            seen.append(prompt)
+            del seen[:-self.KEEP]
+        return best
+
+
+# --------------------------------------------------------------------------------------------
 # Answers
 # --------------------------------------------------------------------------------------------
+def cost_ticks(model: Model, prompt: int, cached: int, output: int) -> int:
+    """What xAI bills, in ticks (USD 1e-10): cached prompt tokens at the cached price, the rest of
+    the prompt at the input price, output (reasoning included) at the output price; a prompt of
+    `long_context_at` tokens or more bills all of them at twice the price. (Prices are USD cents
+    per 100 M tokens, so a token at price p costs p ticks.)"""
+    ticks = ((prompt - cached) * model.prompt_price + cached * model.cached_price
+             + output * model.completion_price)
+    return ticks * 2 if prompt >= model.long_context_at else ticks
+
+
 def compute_usage(model: Model, prompt_chars: int, images: int, completion_text: str,
-                  reasoning_tokens: int, messages: int = 1) -> dict:
+                  reasoning_tokens: int, messages: int = 1, cached_chars: int = 0) -> dict:
     text_tokens = max(1, prompt_chars // 4) + 3 * messages
     image_tokens = IMAGE_TOKENS_PER_IMAGE * images
     completion = max(1, len(completion_text) // 4) if completion_text else 0
     prompt = text_tokens + image_tokens
-    cost = (text_tokens * model.prompt_price + image_tokens * model.prompt_price
-            + (completion + reasoning_tokens) * model.completion_price)
+    cached = min(cached_chars // 4, text_tokens)
+    cost = cost_ticks(model, prompt, cached, completion + reasoning_tokens)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion + reasoning_tokens,
         "prompt_tokens_details": {"text_tokens": text_tokens, "audio_tokens": 0,
-                                  "image_tokens": image_tokens, "cached_tokens": 0},
+                                  "image_tokens": image_tokens, "cached_tokens": cached},
         "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0,
                                       "rejected_prediction_tokens": 0},
@@ -1002,7 +1109,8 @@ def default_answer(req: ChatRequest) -> Answer:
         content = content[: limit * 4]
         finish = "length"
     usage = compute_usage(req.model, req.text_chars, req.images, content or _dumps(tool_calls),
-                          _reasoning_tokens(req), len(body.get("messages", [])))
+                          _reasoning_tokens(req), len(body.get("messages", [])),
+                          cached_chars=req.cached_chars)
     return Answer(content, reasoning, tool_calls, finish, usage, req.served)
 
 
@@ -1013,7 +1121,8 @@ def reply_answer(reply: Reply, req: ChatRequest | None) -> Answer:
         m = req.model if req else MODELS[0]
         usage = compute_usage(m, req.text_chars if req else 0, req.images if req else 0,
                               reply.content, len(reply.reasoning or "") // 4 or
-                              (_reasoning_tokens(req) if req else 0))
+                              (_reasoning_tokens(req) if req else 0),
+                              cached_chars=req.cached_chars if req else 0)
     return Answer(reply.content, reply.reasoning, reply.tool_calls, reply.finish_reason, usage,
                   model, reply.citations)
 
@@ -1126,6 +1235,7 @@ class XaiStandin:
         self.throttle_every = 0
         self.throttle_retry_after = 1.0
         self._chat_seen = 0
+        self.prompt_cache = PromptCache()
         self.recordings: dict[str, Recording] = {}
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []  # exceptions raised inside the stand-in
@@ -1214,6 +1324,7 @@ class XaiStandin:
             self.throttle_every = 0
             self.throttle_retry_after = 1.0
             self._chat_seen = 0
+            self.prompt_cache = PromptCache()
             self.__dict__.pop("_responses_state", None)
             self.__dict__.pop("_batch_state", None)
 
@@ -1615,6 +1726,9 @@ class _Handler(BaseHTTPRequestHandler):
         req = validate_chat(body) if st.strict else parse_chat_loosely(body)
         if req is None:
             raise _unprocessable("expected a map")
+        conversation = check_conv_id(self.headers.get("x-grok-conv-id"))
+        req = replace(req, cached_chars=st.prompt_cache.cached_chars(
+            conversation, body.get("messages")))
 
         if isinstance(behaviour, Replay):
             return self._replay(behaviour.name, behaviour)

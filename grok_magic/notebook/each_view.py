@@ -85,7 +85,8 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
         schema=args.schema, timeout=args.timeout, concurrency=args.concurrency or magics.concurrency,
         max_retries=magics.max_retries, deadline=magics.deadline, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh,
-        name=name, image_cols=args.image_col, root=args.root)
+        name=name, image_cols=args.image_col, root=args.root, api=magics.api,
+        cache=magics.cache)
     if args.dry_run:
         plan = each.plan()
         if args.out:

@@ -234,7 +234,7 @@ class GrokMagics(GrokOptions):
             with no_answer_note(view):
                 response = self.conversation.send(client, ask)
             view.feed(response.text, response.reasoning)
-            view.finish(response=response)
+            view.finish(note=self._served_note(response), response=response)
             self.user_ns[RESULT_NAME] = response
             return response
         with no_answer_note(view):
@@ -254,9 +254,19 @@ class GrokMagics(GrokOptions):
                 err, StreamInterruptedError) else f"incomplete: {err.title}"
             self._keep(view, response, what, "incomplete", usage)
             raise
-        view.finish(response=stream.response)
+        view.finish(note=self._served_note(stream.response), response=stream.response)
         self.user_ns[RESULT_NAME] = stream.response
         return stream.response
+
+    def _served_note(self, response: Response) -> str:
+        """"grok-4 is served as grok-4.3 (…)", the first time this kernel sees that happen."""
+        from grok_magic.model_names import served_note
+
+        note = served_note(response.requested_model, response.model)
+        if note is None or response.replayed or note in self.told_served:
+            return ""
+        self.told_served.add(note)
+        return note
 
     def _keep(self, view: AnswerStream, response: Response, note: str, kind: str,
               usage: bool) -> None:
@@ -268,11 +278,17 @@ class GrokMagics(GrokOptions):
     def _show_usage(self, response: Response) -> None:
         tally = self.recorder.tally  # the whole session: cells, panel, --each, batches
         usage = UsageDisplay(response, tally.usage, tally.cost, widget=not self.terminal,
-                             limits=self.recorder.limits(), totals_estimated=bool(tally.estimated))
+                             limits=self.recorder.limits(), totals_estimated=tally.approximate,
+                             totals_saved=tally.saved)
         if self.terminal:
             print(usage.plain)
         else:
             self.live_usage.show(usage)
+
+    @cached_property
+    def told_served(self) -> set[str]:
+        """The "served as" notes shown already (each once per kernel)."""
+        return set()
 
     @cached_property
     def live_usage(self) -> LiveUsage:

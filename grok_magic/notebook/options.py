@@ -82,9 +82,15 @@ class GrokOptions(Magics):
                                   "from the ledger; only: never contact xAI (also GROK_REPLAY)."
     ).tag(config=True)
     api = Enum(
-        ("chat", "responses"), "chat",
-        help="xAI API for cells: chat (/chat/completions) or responses (/responses; a cell with "
-             "--search or --run-code always uses it).",
+        ("responses", "chat"), "responses",
+        help="xAI API for cells: responses (/responses, xAI's current API) or chat "
+             "(/chat/completions, which xAI calls legacy); a cell with --search or --run-code "
+             "always uses responses.",
+    ).tag(config=True)
+    cache = Bool(
+        True, help="Prompt caching: send one key per conversation (and per --each run) so "
+                   "requests reach the server that cached their shared prefix; cached tokens "
+                   "cost about 16 % of the input price.",
     ).tag(config=True)
     store = Bool(
         False, help="Responses API: keep answers at xAI (30 days) and continue the next cell "

@@ -53,6 +53,9 @@ class ChatPanel(PanelControls):
         models: Sequence[str] | None = None,
         detail: str | None = None,
         max_image_side: int = DEFAULT_MAX_IMAGE_SIDE,
+        api: str = "responses",
+        store: bool = False,
+        cache: bool = True,
     ) -> None:
         import threading
 
@@ -60,6 +63,7 @@ class ChatPanel(PanelControls):
             conversation = Conversation(system=system)
         self.detail = detail
         self.max_image_side = max_image_side
+        self.api, self.store, self.cache = api, store, cache  # as GrokMagics.api, .store, .cache
         self.error: BaseException | None = None
         self._client = client
         self._owns_client = client is None
@@ -206,7 +210,8 @@ class ChatPanel(PanelControls):
         """Build the question from what is in the panel now and hand it to the session."""
         # The one user-turn builder: inline images in the typed text, then the attachments.
         ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system,
-                  source="panel", server_tools=panel_tools(self.search_toggle.value))
+                  source="panel", server_tools=panel_tools(self.search_toggle.value),
+                  api=self.api, store=self.store, cache=self.cache)
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
@@ -256,10 +261,10 @@ class ChatPanel(PanelControls):
             else:
                 view.finish(response=response)
             limits = self.conversation.recorder.limits()
+            tally = self.session.totals
             view.add_usage(UsageDisplay(response, self.totals, self.total_cost, widget=False,
-                                        limits=limits,
-                                        totals_estimated=self.session.totals.estimated > 0
-                                        ).items_html)
+                                        limits=limits, totals_estimated=tally.approximate,
+                                        totals_saved=tally.saved).items_html)
             self._show_totals()
         if error is None:
             return
@@ -273,15 +278,20 @@ class ChatPanel(PanelControls):
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:
-        text = totals_text(self.totals, self.answers, self.total_cost, self.session.totals.estimated)
+        tally = self.session.totals
+        text = totals_text(self.totals, self.answers, self.total_cost, tally.estimated,
+                           saved=tally.saved, listed=tally.listed)
         self.totals_view.value = html_text(text, "grok-totals-text")
 
 
-def totals_text(t: Usage, answers: int, cost: float, estimated: int = 0) -> str:
-    """The panel's running totals line; "≈" where `estimated` answers were priced by estimate."""
+def totals_text(t: Usage, answers: int, cost: float, estimated: int = 0, *, saved: float = 0.0,
+                listed: int = 0) -> str:
+    """The panel's running totals line; "≈" where `estimated` answers were priced by estimate
+    (or `listed` ones from a price list); what prompt caching `saved`, when it saved anything."""
     guess = "≈ " if estimated else ""
     return (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
             f"{guess}{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
             f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · "
-            f"{format_cost(cost, estimate=bool(estimated))}"
-            + (f" ({estimated:,} estimated)" if estimated else ""))
+            f"{format_cost(cost, estimate=bool(estimated or listed))}"
+            + (f" ({estimated:,} estimated)" if estimated else "")
+            + (f" · caching saved {format_cost(saved, estimate=True)}" if saved > 0 else ""))

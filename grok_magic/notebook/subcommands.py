@@ -87,8 +87,10 @@ def usage(magics: GrokMagics, rest: str):
     problem = ledger.readable()
     if problem is not None:
         return display(unreadable_report(ledger.path, problem))
+    from grok_magic.price_list import known_prices
+
     return display(ledger_usage_report(ledger.totals(since=period_start(periods[0])), periods[0],
-                                       ledger.path))
+                                       ledger.path, known_prices(ledger.path)))
 
 
 def log(magics: GrokMagics, rest: str):
@@ -176,6 +178,7 @@ def chat(magics: GrokMagics, rest: str):
     panel = ChatPanel(
         model=magics.model, system=magics.system or None, conversation=magics.conversation,
         client=magics.client(), detail=magics.detail or None, max_image_side=magics.max_image_side,
+        api=magics.api, store=magics.store, cache=magics.cache,
     )
     magics.user_ns[PANEL_NAME] = panel
     return panel  # shown as the cell's result; also `_grok_panel` for scripted demos

@@ -22,7 +22,7 @@ def with_tools(ask: Ask, args, options) -> Ask:
 
         tools.append(code_tool())
     return dataclasses.replace(ask, api=options.api, server_tools=tuple(tools),
-                               store=bool(options.store))
+                               store=bool(options.store), cache=bool(options.cache))
 
 
 def panel_tools(search: bool) -> tuple:
