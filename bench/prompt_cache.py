@@ -84,7 +84,8 @@ def conversation(api: str, cache: bool, turns: int) -> tuple[int, int, int, floa
         ask = Ask(user_message([text]), MODEL, api=api, cache=cache, source="script")
         response = convo.stream(client, ask).until_done()
         usage = response.usage
-        cached, prompt, cost = cached + usage.cached_tokens, prompt + usage.prompt_tokens, cost + response.cost
+        cached, prompt = cached + usage.cached_tokens, prompt + usage.prompt_tokens
+        cost += response.cost
         if previous is not None:
             most += previous
         previous = usage.prompt_tokens

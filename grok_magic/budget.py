@@ -137,7 +137,9 @@ def _image_size(url: str) -> tuple[int, int] | None:
 
 
 def estimate_prompt_cost(body: Mapping, price: Price | None) -> float | None:
-    """USD for the estimated prompt tokens at the input price (None when the price is unknown)."""
+    """USD for the estimated prompt tokens at the input price of their tier (None when the price
+    is unknown)."""
     if price is None:
         return None
-    return estimate_prompt_tokens(body) * price.input / 1_000_000
+    tokens = estimate_prompt_tokens(body)
+    return tokens * price.tier(tokens).input / 1_000_000

@@ -30,6 +30,7 @@ COMPACT_EVERY = 4096  # stream events between joins of the answer's pieces (Resp
 # connection goes back to the pool, rather than dropping it.
 DRAIN_TIMEOUT = 1.0
 DRAIN_MAX_BYTES = 64 * 1024
+PRICE_LIST_TIMEOUT = 5.0  # seconds the price list may take (an answer waits for its price)
 LIVE_SEARCH_HINT = (
     "Live Search (search_parameters) is retired; use --search web or --search x, which run "
     "xAI's search tools through the Responses API."
@@ -51,10 +52,14 @@ class ModelInfo:
         price = price_from_language_model(data)
         return cls(
             id=redact(str(data["id"])),
-            aliases=tuple(redact(str(a)) for a in data.get("aliases") or ()),
+            aliases=tuple(redact(a) for a in _listed(data.get("aliases")) if isinstance(a, str)),
             image_input="image" in (data.get("input_modalities") or ()),
             price=price,
         )
+
+
+def _listed(value: object) -> list | tuple:
+    return value if isinstance(value, list | tuple) else ()
 
 
 @dataclass(slots=True)
@@ -270,7 +275,7 @@ class GrokClient(Transport):
     """A client for xAI's chat completions API.
 
     >>> client = GrokClient()                      # key from XAI_API_KEY or .env
-    >>> body = {"model": "grok-4", "messages": [{"role": "user", "content": "Hi"}]}
+    >>> body = {"model": "grok-4.3", "messages": [{"role": "user", "content": "Hi"}]}
     >>> client.complete(body).text                  # doctest: +SKIP
     """
 
@@ -290,11 +295,13 @@ class GrokClient(Transport):
     def from_env(cls, api_key: str | None = None, **overrides) -> GrokClient:
         return cls(Settings.load(api_key=api_key, **overrides))
 
-    def complete(self, body: Mapping, *, timeout: float | None = None) -> Response:
-        """Send a request and return the whole answer (the body's `stream` is forced off)."""
+    def complete(self, body: Mapping, *, timeout: float | None = None,
+                 headers: Mapping[str, str] | None = None) -> Response:
+        """Send a request and return the whole answer (the body's `stream` is forced off).
+        `headers` go with it (e.g. `x-grok-conv-id`, the prompt-cache key)."""
         body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         response = Response(requested_model=body.get("model"))
-        http = self._post(ENDPOINTS["chat"], body, stream=False, timeout=timeout)
+        http = self._post(ENDPOINTS["chat"], body, stream=False, timeout=timeout, headers=headers)
         data = self._read_json(http, "the answer", capped=True)
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a chat completion",
@@ -306,21 +313,24 @@ class GrokClient(Transport):
         self.fill_price(response)
         return response
 
-    def stream(self, body: Mapping, *, timeout: float | None = None) -> ResponseStream:
+    def stream(self, body: Mapping, *, timeout: float | None = None,
+               headers: Mapping[str, str] | None = None) -> ResponseStream:
         """Send a streaming request; iterate the result for Deltas, or call `.until_done()`."""
         body = dict(body, stream=True, stream_options={"include_usage": True})
         response = Response(requested_model=body.get("model"))
-        http = self._post(ENDPOINTS["chat"], body, stream=True, timeout=timeout)
+        http = self._post(ENDPOINTS["chat"], body, stream=True, timeout=timeout, headers=headers)
         return self._open_stream(ResponseStream, http, response)
 
-    def respond(self, body: Mapping, *, timeout: float | None = None) -> Response:
+    def respond(self, body: Mapping, *, timeout: float | None = None,
+                headers: Mapping[str, str] | None = None) -> Response:
         """Send a `/v1/responses` request (see responses_api.responses_body) and return the
         whole answer; a failed or incomplete one raises, its text kept on `err.response`."""
         from grok_magic.responses_events import decode_json
 
         body = {k: v for k, v in body.items() if k != "stream"}
         started = Response().started
-        http = self._post(ENDPOINTS["responses"], body, stream=False, timeout=timeout)
+        http = self._post(ENDPOINTS["responses"], body, stream=False, timeout=timeout,
+                          headers=headers)
         data = self._read_json(http, "the answer", capped=True)
         if not isinstance(data, dict):
             raise APIStatusError("xAI sent an answer that is not a response object",
@@ -330,19 +340,22 @@ class GrokClient(Transport):
         self.fill_price(response)
         return response
 
-    def respond_stream(self, body: Mapping, *, timeout: float | None = None) -> ResponseStream:
+    def respond_stream(self, body: Mapping, *, timeout: float | None = None,
+                       headers: Mapping[str, str] | None = None) -> ResponseStream:
         """Send a streaming `/v1/responses` request; iterate the result for ResponsesDeltas
         (text, reasoning, tool activity), or call `.until_done()`."""
         from grok_magic.responses_api import ResponsesStream
 
         body = dict(body, stream=True)
         response = Response(requested_model=body.get("model"))
-        http = self._post(ENDPOINTS["responses"], body, stream=True, timeout=timeout)
+        http = self._post(ENDPOINTS["responses"], body, stream=True, timeout=timeout,
+                          headers=headers)
         return self._open_stream(ResponsesStream, http, response)
 
-    def _post(self, path: str, body: Mapping, *, stream: bool, timeout: float | None):
+    def _post(self, path: str, body: Mapping, *, stream: bool, timeout: float | None,
+              headers: Mapping[str, str] | None = None):
         try:
-            return self._send("POST", path, body, stream=stream, timeout=timeout)
+            return self._send("POST", path, body, stream=stream, timeout=timeout, headers=headers)
         except GoneError as err:
             if path == ENDPOINTS["responses"]:  # what a 410 there means, and what replaces it
                 err.hint = LIVE_SEARCH_HINT
@@ -355,8 +368,9 @@ class GrokClient(Transport):
         stream.on_end(self.fill_price)  # first, so the cost is known to every later listener
         return stream
 
-    def get_json(self, path: str, *, timeout: float | None = 30.0) -> object:
-        http = self._send("GET", path, timeout=timeout)
+    def get_json(self, path: str, *, timeout: float | None = 30.0,
+                 retries: int | None = None) -> object:
+        http = self._send("GET", path, timeout=timeout, retries=retries)
         return self._read_json(http, f"the answer to {path}")
 
     def list_models(self) -> list[ModelInfo]:
@@ -377,22 +391,46 @@ class GrokClient(Transport):
         models = data.get("data") if isinstance(data, dict) else None
         return [ModelInfo(id=m["id"]) for m in models or () if isinstance(m, dict) and "id" in m]
 
+    @property
+    def prices(self) -> PriceBook:
+        """xAI's price list: kept a day beside the ledger, fetched on first need (pricing.py)."""
+        return self._prices
+
     def price_for(self, model: str | None) -> Price | None:
-        """The live price of `model` or an alias of it (fetched once per client), else None."""
+        """The live price of `model` or an alias of it (xAI's price list), else None."""
         return self._prices.get(model)
 
     def _models_for_prices(self) -> list[ModelInfo]:
+        """xAI's price list for the PriceBook; [] when it cannot be had (no key, offline, …):
+        one short try, so that an answer never waits long for its price."""
         try:
-            return self.list_models()
+            data = self.get_json("/language-models", timeout=PRICE_LIST_TIMEOUT, retries=0)
         except GrokError:
             return []
+        models = data.get("models") if isinstance(data, dict) else None
+        return [ModelInfo.from_language_model(m) for m in models or ()
+                if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
     def fill_price(self, response: Response) -> None:
-        """Price an answer that came without xAI's own cost figure (`cost_in_usd_ticks`)."""
+        """Set the price of an answer from xAI's price list (`price`, and `price_source`, which
+        the usage widget shows): one that came without xAI's own cost figure
+        (`cost_in_usd_ticks`), or ended without usage (priced by estimate), is priced from the
+        list (fetched if need be); one with an exact cost and cached tokens gets the price its
+        cache saving is estimated from, from a list already at hand (nothing is fetched for it).
+        Without a list, the built-in table prices the answer (`Response.priced`)."""
         usage = response.usage
-        if usage is None or usage.cost_in_usd_ticks is not None or response.price is not None:
+        if response.price is not None or response.replay_of is not None:
             return
-        response.price = self.price_for(response.model) or self.price_for(response.requested_model)
+        if usage is None and response.prompt_estimate is None:
+            return
+        exact = usage is not None and usage.cost_in_usd_ticks is not None
+        if exact and not usage.cached_tokens:
+            return
+        for model in dict.fromkeys((response.model, response.requested_model)):
+            found = self._prices.lookup(model, fetch=not exact)
+            if found is not None:
+                response.price, response.price_source = found
+                return
 
     def __repr__(self) -> str:
         key = "set" if self.settings.has_key else "missing"

@@ -84,7 +84,7 @@ class Conversation:
     replay and budgets; `Recorder(None)` records nothing).
 
     >>> convo = Conversation(system="Answer briefly.")
-    >>> convo.send(client, Ask(user_message(["Hi"]), "grok-4"))   # doctest: +SKIP
+    >>> convo.send(client, Ask(user_message(["Hi"]), "grok-4.3"))   # doctest: +SKIP
     """
 
     system: str | None = None

@@ -15,7 +15,7 @@ folders 0700. A ledger that others can read, left by an older version, is pointe
 the command that fixes it; it is not changed behind its owner's back.
 
 >>> ledger = Ledger(Path("lesson.sqlite"))          # doctest: +SKIP
->>> [e.question for e in ledger.entries(model="grok-4")]  # doctest: +SKIP
+>>> [e.question for e in ledger.entries(model="grok-4.3")]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from grok_magic.ledger_file import (
 )
 from grok_magic.ledger_schema import SCHEMA_VERSION, LedgerProblem, migrate
 from grok_magic.ledger_writer import Job, LedgerWriter
+from grok_magic.pricing import LONG_CONTEXT_TOKENS
 from grok_magic.private_files import create_private_file, make_private_folder
 
 __all__ = ["SCHEMA_VERSION", "Entry", "Ledger", "LedgerProblem", "LedgerWarning", "ModelTotal", "iso",
@@ -113,6 +114,18 @@ class ModelTotal:
     reasoning_tokens: int
     cost: float
     estimated: int  # rows whose cost is an estimate
+    cached_tokens: int = 0  # prompt tokens served from xAI's cache
+    long_cached_tokens: int = 0  # of those, the ones in prompts billed at the long-context rate
+
+    def cache_saving(self, price) -> float | None:
+        """USD caching saved (a `pricing.Price`'s estimate, at the tier each prompt was billed
+        at), or None without a price."""
+        if price is None:
+            return None
+        short, long = price.tier(0), price.tier(LONG_CONTEXT_TOKENS)
+        return ((self.cached_tokens - self.long_cached_tokens)
+                * max(short.input - short.cached_input, 0.0)
+                + self.long_cached_tokens * max(long.input - long.cached_input, 0.0)) / 1_000_000
 
 
 def period_start(period: str, now: datetime | None = None) -> datetime | None:
@@ -282,7 +295,9 @@ class Ledger(LedgerFile):
                    "sum(status = 'ok'), sum(status = 'error'), "
                    f"sum(status IN {ENDED}), sum(prompt_tokens), sum(completion_tokens), "
                    f"sum(reasoning_tokens), coalesce(sum(cost), 0), "
-                   f"sum({exact} = 0 AND cost IS NOT NULL) "
+                   f"sum({exact} = 0 AND cost IS NOT NULL), coalesce(sum(cached_tokens), 0), "
+                   f"coalesce(sum(CASE WHEN prompt_tokens >= {LONG_CONTEXT_TOKENS} "
+                   "THEN cached_tokens ELSE 0 END), 0) "
                    f"FROM exchanges {where} GROUP BY 1 ORDER BY 8 DESC, 1")
             return [ModelTotal(*row) for row in conn.execute(sql, params)]
 

@@ -4,9 +4,11 @@ notebook. `Ledger` (ledger.py) builds the exchanges on it."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -17,6 +19,7 @@ from grok_magic.ledger_schema import LedgerProblem, migrate
 from grok_magic.private_files import create_private_file, make_private_folder, warn_once_if_open
 
 BUSY_TIMEOUT = 0.1  # seconds a write waits for another kernel's lock before going on in background
+_OPEN: weakref.WeakSet = weakref.WeakSet()  # files with a connection: closed at exit
 
 
 def utc_now() -> str:
@@ -79,6 +82,7 @@ class LedgerFile:
             conn = self._open_readonly()
         self.columns = frozenset(row[1] for row in conn.execute("PRAGMA table_info(exchanges)"))
         self._conn = conn
+        _OPEN.add(self)
         return conn
 
     def _read_only_here(self) -> None:
@@ -232,6 +236,14 @@ def transaction(conn, wait: float | None = None, usual: float = BUSY_TIMEOUT) ->
     finally:
         if wait is not None:
             conn.execute(f"PRAGMA busy_timeout = {int(usual * 1000)}")
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """A kernel or script that simply ends leaves no connection open (Python 3.13 warns of one
+    never closed); `close` writes out the rows still queued first."""
+    for file in list(_OPEN):
+        file.close()
 
 
 def is_busy(err: BaseException) -> bool:

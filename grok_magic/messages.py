@@ -84,8 +84,8 @@ def build_request(
 ) -> dict:
     """The request body: model, messages, stream settings and only the options that were set.
 
-    >>> build_request("grok-4", [{"role": "user", "content": "hi"}], temperature=None)
-    {'model': 'grok-4', 'messages': [{'role': 'user', 'content': 'hi'}]}
+    >>> build_request("grok-4.3", [{"role": "user", "content": "hi"}], temperature=None)
+    {'model': 'grok-4.3', 'messages': [{'role': 'user', 'content': 'hi'}]}
     """
     unknown = set(options) - set(OPTIONAL_FIELDS)
     if unknown:

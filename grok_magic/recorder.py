@@ -147,11 +147,12 @@ class Recorder:
             replayed.on_end(self.tally.add)  # counted (it costs nothing), not written again
             return replayed if streaming else replayed.until_done()
         client.settings.require_secret()
+        client.prices.beside(self._location or getattr(self._ledger, "path", None))
         hold = self._hold(client, body, ask)
         key = f"live:{uuid.uuid4().hex}"  # the answer's natural key: recorded once, whatever
         started = time.monotonic()
         try:
-            answer = send(body, timeout=ask.timeout)
+            answer = send(body, timeout=ask.timeout, headers=ask.headers)
         except BaseException as err:
             self.purse.release(hold)
             if self.ledger is not None:
@@ -229,8 +230,8 @@ class Recorder:
         (once: by its natural `key`), settling what it held."""
         if hold is not None and response.usage is None:
             response.prompt_estimate = hold.prompt_tokens  # priced as an estimate
-            if response.price is None and client is not None:
-                response.price = client.price_for(response.model or canonical.body.get("model"))
+            if client is not None:
+                client.fill_price(response)  # from xAI's price list, and says so
         self.tally.add(response)  # counted before its hold is let go: never under
         if response.usage is not None and response.complete:
             self.purse.learn(canonical.body.get("model"), response.usage.completion_tokens
@@ -288,7 +289,8 @@ class Recorder:
             return
         entries = []
         for key, canonical, response, error in fresh:
-            entry = self._entry(canonical, "batch", cell, response, error, None)
+            api = "responses" if "input" in canonical.body else "chat"
+            entry = self._entry(canonical, "batch", cell, response, error, None, api=api)
             entry.answer_key = key
             entries.append(entry)
         ledger.record_many(entries)

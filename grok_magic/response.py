@@ -8,8 +8,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from grok_magic.messages import REASONING_ITEMS
 from grok_magic.plain_text import inert_text
-from grok_magic.pricing import CHARS_PER_TOKEN, USD_TICKS, Price, fallback_price
+from grok_magic.pricing import (
+    BUILTIN_SOURCE,
+    CHARS_PER_TOKEN,
+    EXACT_SOURCE,
+    USD_TICKS,
+    Price,
+    fallback_price,
+)
 from grok_magic.redaction import redact, redact_value
 
 
@@ -79,11 +87,13 @@ class Usage:
         )
 
     def cost(self, price: Price | None = None) -> float | None:
-        """Cost in USD: xAI's own figure when present, else computed from `price`."""
+        """Cost in USD: xAI's own figure when present, else computed from `price` (every token
+        at the long-context rate when the prompt had LONG_CONTEXT_TOKENS or more)."""
         if self.cost_in_usd_ticks is not None:
             return self.cost_in_usd_ticks / USD_TICKS
         if price is None:
             return None
+        price = price.tier(self.prompt_tokens)
         # Cached and image tokens are part of prompt_tokens; reasoning is billed as output.
         uncached = max(self.prompt_tokens - self.cached_tokens, 0)
         image = min(self.image_tokens, uncached)
@@ -95,6 +105,19 @@ class Usage:
             + self.cached_tokens * price.cached_input
             + output * price.output
         ) / 1_000_000
+
+    def cache_saving(self, price: Price | None) -> float | None:
+        """USD that prompt caching saved: the cached tokens at the input price less the cached
+        price, at the tier that applied (an estimate from `price`); None without a price.
+
+        >>> usage = Usage(prompt_tokens=4210, cached_tokens=3968)
+        >>> round(usage.cache_saving(Price(1.25, 0.20, 2.50)), 7)  # 3,968 x (1.25 - 0.20) / 1M
+        0.0041664
+        """
+        if price is None:
+            return None
+        price = price.tier(self.prompt_tokens)
+        return self.cached_tokens * max(price.input - price.cached_input, 0.0) / 1_000_000
 
     def __add__(self, other: Usage) -> Usage:
         values = {}
@@ -118,6 +141,8 @@ class Totals:
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     estimated: int = 0  # answers whose cost is an estimate (they ended without xAI's usage)
+    listed: int = 0  # answers with xAI's tokens priced from a price list (no cost from xAI)
+    saved: float = 0.0  # USD prompt caching saved (estimated from price lists)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, response: Response) -> None:
@@ -130,6 +155,14 @@ class Totals:
             if cost is not None:
                 self.cost += cost
                 self.estimated += not response.cost_exact
+                self.listed += response.cost_exact and response.cost_source not in (
+                    EXACT_SOURCE, None)
+            self.saved += response.cache_saving or 0.0
+
+    @property
+    def approximate(self) -> bool:
+        """Whether the total cost holds estimates (of tokens, or prices from a list)."""
+        return bool(self.estimated or self.listed)
 
 
 @dataclass
@@ -150,6 +183,7 @@ class Response:
     partial: bool = False
     stopped: bool = False
     price: Price | None = None
+    price_source: str | None = None  # where `price` came from: "xAI's price list of 2026-12-02"
     started: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     finished_at: float | None = None
@@ -160,6 +194,9 @@ class Response:
     # Prompt tokens estimated before sending (set by the recorder): an answer that ends without
     # xAI's usage (stopped, cut off, timed out) is priced from it and the text received.
     prompt_estimate: int | None = None
+    # Responses API: the answer's reasoning as xAI returned it encrypted (`include:
+    # ["reasoning.encrypted_content"]`), carried into the next turn when nothing is stored.
+    reasoning_items: list = field(default_factory=list, repr=False)
     _text_parts: list = field(default_factory=list, repr=False)
     _reasoning_parts: list = field(default_factory=list, repr=False)
 
@@ -262,7 +299,37 @@ class Response:
         usage = self.billed_usage
         if usage is None:
             return None
-        return usage.cost(self.price or fallback_price(self.model or self.requested_model))
+        return usage.cost(self.priced[0])
+
+    @property
+    def priced(self) -> tuple[Price | None, str | None]:
+        """The price that prices this answer and where it came from: `price` (set from xAI's
+        price list when the answer came: `price_source`), else the built-in table's."""
+        if self.price is not None:
+            return self.price, self.price_source or "a price given"
+        price = fallback_price(self.model or self.requested_model)
+        return price, None if price is None else BUILTIN_SOURCE
+
+    @property
+    def cost_source(self) -> str | None:
+        """Where the cost comes from: EXACT_SOURCE (xAI's `cost_in_usd_ticks`), else the price
+        list that priced it ("xAI's price list of 2026-12-02", BUILTIN_SOURCE); None when there
+        is no cost, or for a replay (it costs nothing)."""
+        usage = self.billed_usage
+        if self.replay_of is not None or usage is None:
+            return None
+        if usage.cost_in_usd_ticks is not None:
+            return EXACT_SOURCE
+        price, source = self.priced
+        return None if price is None else source
+
+    @property
+    def cache_saving(self) -> float | None:
+        """USD prompt caching saved on this answer, estimated from a price list even when the
+        cost is exact; None when it had no cached tokens (or no price is known), or is a replay."""
+        if self.replay_of is not None or self.usage is None or not self.usage.cached_tokens:
+            return None
+        return self.usage.cache_saving(self.priced[0])
 
     @property
     def cost_exact(self) -> bool:
@@ -316,6 +383,8 @@ class Response:
         calls = [c for c in self.tool_calls if c.get("type") == "function"]
         if calls:
             message["tool_calls"] = calls
+        if self.reasoning_items:
+            message[REASONING_ITEMS] = self.reasoning_items
         return message
 
     def json(self) -> object:

@@ -373,10 +373,11 @@ def _failure(code: object, message: object, request_id: str | None) -> APIStatus
 def carried_reasoning(item: Mapping) -> dict:
     """A `reasoning` output item as the next turn's input sends it back: its id, summary and
     encrypted content (xAI decrypts it; nothing of it is shown)."""
-    summary = [{"type": "summary_text", "text": s.get("text") or ""}
+    # Masked like all server text: a key echoed in it would otherwise be refused next turn.
+    summary = [{"type": "summary_text", "text": redact(s.get("text") or "")}
                for s in item.get("summary") or () if isinstance(s, Mapping)]
     carried = {"type": "reasoning", "summary": summary,
-               "encrypted_content": item["encrypted_content"]}
+               "encrypted_content": redact(item["encrypted_content"])}
     if isinstance(item.get("id"), str):
         carried["id"] = item["id"]
     return carried

@@ -113,6 +113,8 @@ class Purse:
         hold = Hold(body)
         if kernel is None and daily is None:
             return hold
+        if price is not None:  # a prompt of 200k tokens or more: every token at the long rate
+            price = price.tier(hold.prompt_tokens)
         prompt_cost = None if price is None else hold.prompt_tokens * price.input / 1_000_000
         completion = completion_limit(body) or answer_tokens
         worst = (prompt_cost or 0.0) + (0.0 if price is None else completion * price.output / 1e6)

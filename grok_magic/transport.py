@@ -236,9 +236,10 @@ class Transport:
         self, method: str, path: str, body: Mapping | None = None, *,
         stream: bool = False, timeout: float | None = None,
         upload: Callable[[], tuple[object, str]] | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None, retries: int | None = None,
     ):
-        """Send with bounded retries; return a 2xx requests.Response or raise a GrokError.
+        """Send with bounded retries (`retries`, default Settings.max_retries); return a 2xx
+        requests.Response or raise a GrokError.
 
         The body of the answer is not read yet: retries happen only before any byte of an
         answer arrived, so a request is never answered (and billed) twice. A kept-alive
@@ -291,7 +292,7 @@ class Transport:
             # Authorization header) hangs on as __context__.
             if not retryable:
                 raise error
-            if attempt >= self.settings.max_retries:
+            if attempt >= (self.settings.max_retries if retries is None else retries):
                 if attempt:
                     error.message += f" (after {attempt + 1} attempts)"
                 raise error

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,11 @@ from xai_standin import (
     Close,
     Fault,
     Hang,
+    IdleClose,
     Model,
+    Raw,
     Replay,
+    Reply,
     Stream,
     StreamOptions,
     XaiStandin,
@@ -40,8 +43,10 @@ from xai_standin import (
     _is_number,
     _type_name,
     _unprocessable,
+    as_chat,
     check_conv_id,
     cost_ticks,
+    describe_request,
     error_body,
     example_from_schema,
     resolve_model,
@@ -111,6 +116,10 @@ class ToolRun(StreamOptions):
     error_message: str = "The service is currently unavailable"
     incomplete_reason: str = "max_output_tokens"
     chunk_chars: int | None = None
+    usage: dict | None = None  # a Responses `usage` to report instead of the computed one
+    # Made from a Reply: its cut_after / error_after count answer pieces (text and reasoning
+    # deltas), as on chat completions, not every event.
+    from_reply: bool = False
 
 
 ResponsesBehaviour = Fault | Hang | Close | Replay | Stream | ToolRun
@@ -433,7 +442,9 @@ def validate_responses(body: Any, stored: dict | None = None) -> ResponsesReques
 def default_run(req: ResponsesRequest) -> ToolRun:
     """A deterministic answer to `req`; each server-side tool it offers runs once, citing."""
     prompt = " ".join(req.prompt.split())[:80]
-    run = ToolRun(text=f'**Stand-in answer** to: "{prompt}"')
+    served = req.model.id
+    run = ToolRun(text=describe_request(as_chat(req.body), prompt, req.images, served,
+                                        req.stream))
     text_format = (req.body.get("text") or {}).get("format") or {}
     if text_format.get("type") == "json_schema":
         run.text = _dumps(example_from_schema(text_format["schema"]))
@@ -493,8 +504,8 @@ class RunEvents:
     def item(self, item: dict, steps: list[tuple[str, dict]], done: dict) -> None:
         index = len(self.output)
         self.emit("response.output_item.added", item=item, output_index=index)
-        for kind, fields in steps:
-            self.emit(kind, item_id=item["id"], output_index=index, **fields)
+        for kind, values in steps:
+            self.emit(kind, item_id=item["id"], output_index=index, **values)
         final = {**item, **done, "status": "completed"}
         self.emit("response.output_item.done", item=final, output_index=index)
         self.output.append(final)
@@ -593,6 +604,8 @@ class RunEvents:
         self.emit("response.completed", response=self.response("completed", usage=self.usage()))
 
     def usage(self) -> dict:
+        if self.run.usage is not None:
+            return self.run.usage
         m, run = self.req.model, self.run
         text = max(1, self.req.text_chars // 4)
         prompt = text + IMAGE_TOKENS * self.req.images
@@ -630,12 +643,20 @@ def serve_responses(handler: _Handler, method: str, path: str, body: Any) -> Non
     if method != "POST":
         raise ApiError(405, f"{method} is not allowed on {path}.")
     behaviour = state.pop()
+    if behaviour is None:
+        # The stand-in's shared queue: Fault, Hang, Close, Raw, a Reply (as the same answer in
+        # Responses events) and Stream apply to whichever answering endpoint is asked next.
+        behaviour = from_shared_queue(handler.standin._pop())
     if isinstance(behaviour, Fault):
         return handler._fault(behaviour)
     if isinstance(behaviour, Hang):
         handler.standin._sleep(behaviour.seconds)
         return handler._abort()
-    if isinstance(behaviour, Close):
+    if isinstance(behaviour, Close | IdleClose):
+        return handler._abort()
+    if isinstance(behaviour, Raw):
+        handler.wfile.write(behaviour.data)
+        handler.wfile.flush()
         return handler._abort()
     ctype = handler.headers.get("Content-Type", "")
     if ctype.split(";")[0].strip().lower() != "application/json":
@@ -653,17 +674,69 @@ def serve_responses(handler: _Handler, method: str, path: str, body: Any) -> Non
     if isinstance(behaviour, Stream):
         events = [sse_event(e) for e in behaviour.events]
         return handler._send_events(behaviour.status, events, behaviour, behaviour.content_type)
+    delay = None
+    if behaviour is None:  # unscripted: the stand-in's knobs apply, as on chat completions
+        st = handler.standin
+        if st._throttled():
+            return handler._fault(Fault.rate_limited(st.throttle_retry_after))
+        latency = st.latency(req.prompt) if callable(st.latency) else st.latency
+        if latency and st._sleep(latency):
+            return handler._abort()
+        delay = st.default_delay
     run = behaviour if isinstance(behaviour, ToolRun) else default_run(req)
     events = RunEvents(req, run).build()
     final = events[-1].get("response") if events[-1]["type"] != "error" else None
     if req.store and final is not None:
         with state.lock:
             state.stored[final["id"]] = final
+    if run.from_reply:
+        run = counted_in_pieces(run, events)
     if req.stream:
-        return handler._send_events(200, [sse_event(e) for e in events], run)
+        return handler._send_events(200, [sse_event(e) for e in events], run, delay=delay)
     if final is None:
         return handler._send_json(500, error_body(500, run.error_message, run.error_code))
     return handler._send_bytes(200, _dumps(final).encode(), "application/json", run)
+
+
+def from_shared_queue(behaviour):
+    """A behaviour queued with `enqueue` (for the next answer, whichever API asks): a Reply
+    becomes the ToolRun that gives the same answer in Responses events."""
+    if not isinstance(behaviour, Reply):
+        return behaviour
+    options = {f.name: getattr(behaviour, f.name) for f in fields(StreamOptions)}
+    end = "incomplete" if behaviour.finish_reason == "length" else "completed"
+    return ToolRun(text=behaviour.content, reasoning=behaviour.reasoning, model=behaviour.model,
+                   citations=list(behaviour.citations or []), chunk_chars=behaviour.chunk_chars,
+                   end=end, usage=responses_usage(behaviour.usage), from_reply=True, **options)
+
+
+def counted_in_pieces(run: ToolRun, events: list[dict]) -> ToolRun:
+    """`run` with cut_after / error_after moved from "after N chunks" (a chat stream's pieces of
+    answer) to the events after the Nth text or reasoning delta of these events."""
+    deltas = [i for i, e in enumerate(events) if e["type"].endswith("_text.delta")]
+
+    def after(n: int | None) -> int | None:
+        if not n or not deltas:
+            return n
+        return deltas[n - 1] + 1 if n <= len(deltas) else deltas[-1] + 1 + n - len(deltas)
+
+    return replace(run, cut_after=after(run.cut_after), error_after=after(run.error_after) or 0)
+
+
+def responses_usage(usage: dict | None) -> dict | None:
+    """A chat `usage` as the Responses API reports it (output tokens include reasoning)."""
+    if usage is None:
+        return None
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    out = {"input_tokens": usage.get("prompt_tokens", 0),
+           "input_tokens_details": {"cached_tokens": (usage.get("prompt_tokens_details") or {})
+                                    .get("cached_tokens", 0)},
+           "output_tokens": usage.get("completion_tokens", 0) + reasoning,
+           "output_tokens_details": {"reasoning_tokens": reasoning},
+           "total_tokens": usage.get("total_tokens", 0)}
+    if "cost_in_usd_ticks" in usage:
+        out["cost_in_usd_ticks"] = usage["cost_in_usd_ticks"]
+    return out
 
 
 def _replay(handler: _Handler, rec: ResponsesRecording, req: ResponsesRequest,

@@ -14,7 +14,7 @@ import pytest
 from magic_helpers import close_ledger, magic_shell, run, wait_until
 from standin_batches import batch_state, enqueue_batches
 from test_markdown_inert import html_findings
-from xai_standin import FAKE_KEY, Close, Fault
+from xai_standin import FAKE_KEY, Close, Fault, as_chat
 
 import grok_magic.batch_api as batch_api
 from grok_magic.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
@@ -50,19 +50,20 @@ def make_each(client, recorder, items, template="Label {item}", **kw) -> Each:
 
 
 # -- the happy path ------------------------------------------------------------------------------
-def test_jsonl_upload_batch_and_results_aligned_by_custom_id(client, recorder, xai_env):
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_jsonl_upload_batch_and_results_aligned_by_custom_id(client, recorder, xai_env, api):
     items = [f"review {i}" for i in range(12)]
-    job = submit(make_each(client, recorder, items, system="Be terse.", max_tokens=30),
+    job = submit(make_each(client, recorder, items, system="Be terse.", max_tokens=30, api=api),
                  schedule=FAST)
     lines = uploaded_lines(xai_env)
     assert [line["custom_id"] for line in lines] == [f"row-{i}" for i in range(12)]
-    assert all(line["method"] == "POST" and line["url"] == "/v1/chat/completions"
-               for line in lines)
+    url = {"responses": "/v1/responses", "chat": "/v1/chat/completions"}[api]
+    assert all(line["method"] == "POST" and line["url"] == url for line in lines)
     body = lines[3]["body"]
     assert "stream" not in body and "stream_options" not in body
-    assert body["messages"] == [{"role": "system", "content": "Be terse."},
-                                {"role": "user", "content": "Label review 3"}]
-    assert body["max_completion_tokens"] == 30
+    assert as_chat(body)["messages"] == [{"role": "system", "content": "Be terse."},
+                                         {"role": "user", "content": "Label review 3"}]
+    assert as_chat(body)["max_completion_tokens"] == 30
     [upload] = requests_to(xai_env, "/v1/files", "POST")
     assert upload.headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert int(upload.headers["Content-Length"]) == len(upload.body)  # not chunked
@@ -79,6 +80,7 @@ def test_jsonl_upload_batch_and_results_aligned_by_custom_id(client, recorder, x
     assert [e.source for e in entries] == ["batch"] * 12
     assert sum(e.cost for e in entries) == pytest.approx(frame["cost"].sum())
     assert entries[0].question == "Label review 0" and entries[0].status == "ok"
+    assert {e.api for e in entries} == {api}
 
 
 def test_running_it_again_replays_instead_of_resubmitting(client, recorder, xai_env):
@@ -92,7 +94,7 @@ def test_running_it_again_replays_instead_of_resubmitting(client, recorder, xai_
     assert table["replayed"].all() and (table["cost"] == 0).all()
     # One new item: only it is sent.
     job = submit(make_each(client, recorder, [*items, "d"]), schedule=FAST)
-    assert [line["body"]["messages"][0]["content"] for line in
+    assert [as_chat(line["body"])["messages"][0]["content"] for line in
             [json.loads(x) for x in list(batch_state(xai_env).files.values())[-1]
              .decode().splitlines()]] == ["Label d"]
     assert job.wait(10)["replayed"].tolist() == [True, True, True, False]

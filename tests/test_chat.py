@@ -112,7 +112,7 @@ def test_begin_streams_on_a_worker_and_tells_the_listener_in_order(make_session,
     assert threads["delta"] == threads["settled"] == "grok-panel-answer"
     assert listener.text[id(exchange)] == response.text
     assert session.exchanges == [exchange]
-    body = xai_env.chat_requests[-1].json
+    body = xai_env.answer_requests[-1].as_chat
     assert body["model"] == "grok-4.3" and body["stream"] is True
     assert body["messages"] == [{"role": "user", "content": "Hi"}]
 
@@ -122,7 +122,7 @@ def test_the_ask_is_sent_as_built(make_session, xai_env):
     session.begin(exchange_for("Bonjour", "grok-3-mini", system="Answer in French.",
                                options={"temperature": 0.2}))
     session.wait()
-    body = xai_env.chat_requests[-1].json
+    body = xai_env.answer_requests[-1].as_chat
     assert body["model"] == "grok-3-mini" and body["temperature"] == 0.2
     assert body["messages"][0] == {"role": "system", "content": "Answer in French."}
     assert session.conversation.system == "Stored system."  # the ask's system is per request
@@ -133,7 +133,7 @@ def test_nothing_to_send_is_refused_before_anything_happens(make_session, xai_en
     with pytest.raises(InputError, match="nothing to send"):
         session.begin(exchange_for("   "))
     assert listener.calls == [] and not session.busy and session.last is None
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
 
 
 def test_one_answer_at_a_time(make_session, xai_env):
@@ -145,7 +145,7 @@ def test_one_answer_at_a_time(make_session, xai_env):
     with pytest.raises(InputError, match="still streaming"):
         session.take_last_for_retry()
     assert session.wait(10).text == "a b c d e f"
-    assert session.exchanges == [first] and len(xai_env.chat_requests) == 1
+    assert session.exchanges == [first] and len(xai_env.answer_requests) == 1
     assert [name for name, *_ in listener.calls].count("started") == 1
 
 
@@ -163,11 +163,13 @@ def test_a_complete_answer_records_itself_before_the_listener_hears_it(make_sess
     exchange = session.begin(exchange_for("first"))
     response = session.wait_for(exchange)
     assert recorded == [("grok-panel-answer", response)]  # once, by the stream, on the worker
-    assert listener.at_settled[id(exchange)]["messages"] == [
-        {"role": "user", "content": "first"}, {"role": "assistant", "content": response.text}]
+    settled = listener.at_settled[id(exchange)]["messages"]
+    assert [(m["role"], m["content"]) for m in settled] == [
+        ("user", "first"), ("assistant", response.text)]
+    assert settled[1]["reasoning_items"] == response.reasoning_items  # carried to the next turn
     assert listener.at_settled[id(exchange)]["busy"]  # settled runs before busy is cleared
     session.wait_for(session.begin(exchange_for("second")))
-    roles = [m["role"] for m in xai_env.chat_requests[-1].json["messages"]]
+    roles = [m["role"] for m in xai_env.answer_requests[-1].as_chat["messages"]]
     assert roles == ["user", "assistant", "user"]
     assert session.conversation.turns == 2 and len(recorded) == 2
 
@@ -261,8 +263,8 @@ def test_retry_takes_the_last_exchange_and_its_answer_out(make_session, xai_env)
     assert session.wait_for(again).text == "second try"
     assert session.conversation.messages == [
         {"role": "user", "content": "Question"}, {"role": "assistant", "content": "second try"}]
-    one, two = xai_env.chat_requests
-    assert one.json["messages"] == two.json["messages"]
+    one, two = xai_env.answer_requests
+    assert one.as_chat["messages"] == two.as_chat["messages"]
     assert session.totals.answers == 2  # both answers were paid for
 
 

@@ -192,7 +192,7 @@ def test_conversation_keeps_only_complete_turns(client, xai_server):
     xai_server.enqueue(Reply("Quattro."))
     convo.send(client, Ask(user_message(["Four?"]), "grok-4", options={"temperature": 0.5},
                            stream=False))
-    sent = xai_server.chat_requests[-1].json
+    sent = xai_server.answer_requests[-1].as_chat
     assert [(m["role"], m["content"]) for m in sent["messages"]] == [
         ("system", "Be brief."), ("user", "One?"), ("assistant", "Uno."), ("user", "Four?")]
     assert sent["temperature"] == 0.5
@@ -236,7 +236,7 @@ def test_list_models_from_language_models(client, xai_server):
     assert mini.image_input is False
     assert mini.price.input == pytest.approx(0.30) and mini.price.cached_input == pytest.approx(0.075)
     assert mini.price.output == pytest.approx(0.50)
-    assert models["grok-4.20-0309-reasoning"].price.output == pytest.approx(6.0)
+    assert models["grok-4.20-0309-reasoning"].price.output == pytest.approx(2.50)
 
 
 def test_list_models_falls_back_to_models(xai_server, sleep):
@@ -607,7 +607,8 @@ def test_conversation_memory_is_bounded(xai_env):
 @pytest.mark.parametrize("streaming", [True, False])
 def test_cost_without_ticks_uses_live_prices_once(xai_env, streaming):
     """No cost_in_usd_ticks: price from /v1/language-models (fetched once), not the table."""
-    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000, "total_tokens": 2_000_000,
+    # A prompt under 200k tokens: the short-context prices (from 200k on, every price is 2x).
+    usage = {"prompt_tokens": 100_000, "completion_tokens": 1_000_000, "total_tokens": 1_100_000,
              "prompt_tokens_details": {"cached_tokens": 0},
              "completion_tokens_details": {"reasoning_tokens": 0}}
     client = GrokClient(Settings.load())
@@ -615,8 +616,10 @@ def test_cost_without_ticks_uses_live_prices_once(xai_env, streaming):
     for _ in range(2):
         xai_env.enqueue(Reply(content="ok", usage=usage))
         response = client.stream(body).until_done() if streaming else client.complete(body)
-        # The stand-in's grok-code-fast-1 prices; the built-in table does not know this model.
-        assert response.cost == pytest.approx(0.20 + 1.50)
+        # The stand-in's grok-code-fast-1 prices, not the built-in table's (grok-4.3's for this
+        # retired name).
+        assert response.cost == pytest.approx(0.02 + 1.50)
+        assert response.cost_source.startswith("xAI's price list of ")
     assert sum(r.path.endswith("/language-models") for r in xai_env.requests) == 1
 
 

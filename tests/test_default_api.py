@@ -174,6 +174,7 @@ def test_a_ledger_of_schema_3_has_its_responses_rows_rehashed(tmp_path, xai_env,
 
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
+    path.chmod(0o600)
     for step in MIGRATIONS[:3]:
         conn.executescript(step)
     body = {"model": "grok-4.3", "store": False, "prompt_cache_key": "k", "stream": True,
@@ -229,3 +230,20 @@ def test_the_panel_uses_the_magics_api_and_conversation_key(ip, xai_env):
     cell, in_panel = (r.json for r in sent(xai_env))
     assert in_panel["prompt_cache_key"] == cell["prompt_cache_key"]
     assert roles(in_panel)[-1] == "user" and len(in_panel["input"]) >= 3
+
+
+def test_a_chat_dry_run_shows_the_conversation_key_header_in_curl(ip, xai_env):
+    run(ip, "%config GrokMagics.api = 'chat'")
+    text = run(ip, "%%grok --dry-run\nHello").plain()
+    assert f"curl {xai_env.base_url}/chat/completions" in text
+    assert "-H 'x-grok-conv-id: grok-magic-" in text and "prompt_cache_key" not in text
+
+
+def test_a_dry_run_shows_carried_reasoning_by_its_size_only(ip, xai_env):
+    run(ip, "%%grok\nWhy is the sky blue?")
+    encrypted = ip.user_ns["_grok"].reasoning_items[0]["encrypted_content"]
+    out = run(ip, "%%grok --dry-run -o body\nAnd sunsets?")
+    assert f"…({len(encrypted):,} characters, encrypted)" in out.plain()
+    assert encrypted not in out.everything()
+    [carried] = [i for i in ip.user_ns["body"]["input"] if i.get("type") == "reasoning"]
+    assert carried["encrypted_content"] == encrypted  # -o VAR holds the body as it would be sent

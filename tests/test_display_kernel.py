@@ -91,11 +91,11 @@ def test_a_stopped_answer_shows_its_estimated_cost_in_the_widget(xai_env):
     try:
         assert kernel.run("%load_ext grok_magic").status == "ok"
 
-        asked = len(xai_env.chat_requests)
+        asked = len(xai_env.answer_requests)
 
         def interrupt_when_streaming():
             deadline = time.monotonic() + 30
-            while len(xai_env.chat_requests) == asked and time.monotonic() < deadline:
+            while len(xai_env.answer_requests) == asked and time.monotonic() < deadline:
                 time.sleep(0.02)
             time.sleep(0.5)
             kernel.manager.interrupt_kernel()
@@ -107,11 +107,11 @@ def test_a_stopped_answer_shows_its_estimated_cost_in_the_widget(xai_env):
     assert cell.status == "error" and "Stopped" in cell.text()
     (usage,) = [m for m in cell.outputs if WIDGET in (m["content"].get("data") or {})]
     plain, shown = usage["content"]["data"]["text/plain"], usage["content"]["data"]["text/html"]
-    assert re.search(r"cost: ≈ \$\d+\.\d+ \(estimate\)", plain), plain
+    assert re.search(r"cost: ≈ \$\d+\.\d+ \(estimated tokens, priced from ", plain), plain
     assert re.search(r"completion: ≈ \d", plain) and "n/a" not in plain, plain
-    assert "≈ $" in shown and "(estimate)" in shown
+    assert "≈ $" in shown and "(estimated tokens, priced from " in shown
     (value,) = widget_values(cell.outputs)
-    assert "≈ $" in value and "(estimate)" in value and "n/a" not in value
+    assert "≈ $" in value and "(estimated tokens, priced from " in value and "n/a" not in value
 
 
 def test_the_previous_cells_usage_widget_becomes_static_html_and_is_closed(xai_env):
@@ -141,7 +141,8 @@ def test_a_cut_off_answer_is_priced_as_an_estimate_and_an_exact_one_is_not(xai_e
     exact, cut = ([o["data"]["text/plain"] for o in run.notebook.cells[i].outputs
                    if "tokens · " in (o.get("data") or {}).get("text/plain", "")] for i in (1, 2))
     assert "≈" not in exact[-1] and "estimate" not in exact[-1]
-    assert re.search(r"cost: \$\d+\.\d+ ·", exact[-1]), exact
-    assert re.search(r"total: ≈ \d[\d,]* · .*cost: ≈ \$\d+\.\d+ \(estimate\)", cut[-1]), cut
+    assert re.search(r"cost: \$\d+\.\d+ \(exact, from xAI\) ·", exact[-1]), exact
+    assert re.search(r"total: ≈ \d[\d,]* · .*cost: ≈ \$\d+\.\d+ \(estimated tokens, priced from ",
+                     cut[-1]), cut
     assert "session: ≈ " in cut[-1]  # the session total now holds an estimate too
     assert "StreamInterruptedError" in str(run.notebook.cells[2].outputs)

@@ -15,7 +15,7 @@ import pytest
 from IPython.core.error import UsageError
 from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
-from xai_standin import Fault, Reply
+from xai_standin import Fault, Reply, as_chat
 
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.each import Each, EachInterrupted, ask_each
@@ -29,7 +29,7 @@ ECHO = re.compile(r'to: "(.*?)"')
 
 
 def chat_bodies(srv) -> list[dict]:
-    return [r.json for r in srv.requests if r.path.endswith("/chat/completions")]
+    return [r.as_chat for r in srv.answer_requests]
 
 
 def echoed(answer: str) -> str:
@@ -303,10 +303,10 @@ def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
     plain = out.plain()
     assert "12 requests like this one" in plain and "0 to 100 tokens" in plain
     assert re.search(r"about \$[\d.]+–\$[\d.]+", plain)
-    assert '"content": "Square 0"' in plain
+    assert '"text": "Square 0"' in plain  # the first request, as the Responses API takes it
     out = run(ip, "%%grok --each items --dry-run -o plan\nSquare {item}")
     plan = ip.user_ns["plan"]
-    assert plan.count == 12 and plan.first_body["messages"][0]["content"] == "Square 0"
+    assert plan.count == 12 and as_chat(plan.first_body)["messages"][0]["content"] == "Square 0"
     assert chat_bodies(xai_env) == []
 
 
@@ -317,7 +317,7 @@ def test_magic_each_over_a_glob_string(ip, xai_env, tmp_path):
     assert out.error is None
     assert list(ip.user_ns["_grok_each"].index) == sorted(str(p) for p in tmp_path.glob("*.png"))
     # The pattern was typed by the user: every file it matches is sent as an image.
-    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text", "image_url"]] * 2
+    assert [kinds(r.json) for r in xai_env.answer_requests] == [["text", "image_url"]] * 2
 
 
 def test_magic_each_bad_variable_and_options(ip):
@@ -401,7 +401,7 @@ def test_session_usage_counts_each_runs(ip, xai_env):
 # -- which values are files: only what the user marks (--image-col, a typed glob) ----------------
 def user_content(body: dict):
     """The user turn's content: a str (text only) or a list of parts."""
-    return body["messages"][-1]["content"]
+    return as_chat(body)["messages"][-1]["content"]
 
 
 def kinds(body: dict) -> list[str]:
@@ -411,7 +411,7 @@ def kinds(body: dict) -> list[str]:
 
 
 def sent_texts(srv) -> list[str]:
-    return sorted(user_content(r.json) for r in srv.chat_requests)
+    return sorted(user_content(r.json) for r in srv.answer_requests)
 
 
 def assert_one_paragraph(out, *phrases) -> None:
@@ -429,7 +429,7 @@ def test_a_path_in_a_dataframe_column_is_sent_as_text(ip, xai_env, tmp_path):
     ip.user_ns["df"] = pd.DataFrame({"note": [scan, "plain words"]})
     out = run(ip, "%%grok --each df -q\nDescribe {note}")
     assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
-    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text"]] * 2  # no image part
+    assert [kinds(r.json) for r in xai_env.answer_requests] == [["text"]] * 2  # no image part
     assert sent_texts(xai_env) == sorted([f"Describe {scan}", "Describe plain words"])
 
 
@@ -440,15 +440,15 @@ def test_a_second_each_over_answers_that_are_paths_sends_no_image(ip, xai_env, t
     ip.user_ns["xs"] = ["a", "b"]
     assert run(ip, "%%grok --each xs -o first -q --concurrency 1\nName a file for {item}").error is None
     assert sorted(ip.user_ns["first"]["answer"]) == sorted(paths)
-    before = len(xai_env.chat_requests)
+    before = len(xai_env.answer_requests)
     out = run(ip, "%%grok --each first -q\nDescribe {answer}")
     assert out.error is None
-    second = xai_env.chat_requests[before:]
+    second = xai_env.answer_requests[before:]
     assert [kinds(r.json) for r in second] == [["text"]] * 2  # no image part
     assert sorted(user_content(r.json) for r in second) == sorted(f"Describe {p}" for p in paths)
     out = run(ip, "%%grok --each first -q\nAgain: {item}")  # the row, described: text as well
     assert out.error is None and all(kinds(r.json) == ["text"]
-                                     for r in xai_env.chat_requests[before + 2:])
+                                     for r in xai_env.answer_requests[before + 2:])
 
 
 def test_image_col_sends_the_files_under_the_notebook_folder(ip, xai_env, tmp_path):
@@ -460,7 +460,7 @@ def test_image_col_sends_the_files_under_the_notebook_folder(ip, xai_env, tmp_pa
                                      "note": ["one", "two", "three"]})
     out = run(ip, "%%grok --each df --image-col photo -q\nWhat is in {photo}? ({note})")
     assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
-    bodies = [r.json for r in xai_env.chat_requests]
+    bodies = [r.as_chat for r in xai_env.answer_requests]
     assert [kinds(b) for b in bodies] == [["text", "image_url", "text"]] * 3
     assert all(user_content(b)[1]["image_url"]["url"].startswith("data:image/png;base64,")
                for b in bodies)
@@ -468,7 +468,7 @@ def test_image_col_sends_the_files_under_the_notebook_folder(ip, xai_env, tmp_pa
     ip.user_ns["files"] = ["a.png", "shots/b.png"]
     out = run(ip, "%%grok --each files --image-col item -q\nDescribe {item}")
     assert out.error is None
-    assert [kinds(r.json) for r in xai_env.chat_requests[3:]] == [["text", "image_url"]] * 2
+    assert [kinds(r.json) for r in xai_env.answer_requests[3:]] == [["text", "image_url"]] * 2
 
 
 @pytest.fixture
@@ -504,7 +504,7 @@ def test_image_col_refuses_files_outside_the_folder_and_sends_nothing(
     out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
     assert_one_paragraph(out, "--image-col photo:", "Nothing was sent",
                          *(p.format(secret=secret, nb=nb) for p in phrases))
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
     # The dry run and --batch-api check the same, before anything is built or sent.
     for option in ("--dry-run", "--batch-api"):
         out = run(ip, f"%%grok --each df --image-col photo {option}\nDescribe {{photo}}")
@@ -512,7 +512,7 @@ def test_image_col_refuses_files_outside_the_folder_and_sends_nothing(
     assert xai_env.requests == []
     # Without --image-col, the same values are text: nothing is read, inside the folder or out.
     assert run(ip, "%%grok --each df -q\nDescribe {photo}").error is None
-    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text"]] * 2
+    assert [kinds(r.json) for r in xai_env.answer_requests] == [["text"]] * 2
     assert f"Describe {value}" in sent_texts(xai_env)
 
 
@@ -523,7 +523,7 @@ def test_every_row_is_checked_first_and_the_message_counts_the_others(ip, xai_en
     out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
     assert_one_paragraph(out, "row 'q' names /etc/a.png, which is outside",
                          "2 other values of --image-col have a problem too")
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
 
 
 def test_image_col_and_root_mistakes_are_usage_messages(ip, xai_env, notebook_folder):
@@ -553,10 +553,10 @@ def test_root_allows_the_files_under_that_folder(ip, xai_env, notebook_folder, t
     ip.user_ns["df"] = pd.DataFrame({"photo": [absolute, "sub/y.png"]})
     out = run(ip, "%%grok --each df --image-col photo -q\nDescribe {photo}")
     assert_one_paragraph(out, f"names {absolute}, which is outside {notebook_folder}")
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
     out = run(ip, f'%%grok --each df --image-col photo --root "{data}" -q\nDescribe {{photo}}')
     assert out.error is None and ip.user_ns["_grok_each"]["error"].isna().all()
-    assert [kinds(r.json) for r in xai_env.chat_requests] == [["text", "image_url"]] * 2
+    assert [kinds(r.json) for r in xai_env.answer_requests] == [["text", "image_url"]] * 2
     # Under --root, the notebook's own folder is not allowed any more.
     ip.user_ns["df"] = pd.DataFrame({"photo": [str(notebook_folder / "photo.png")]})
     out = run(ip, f'%%grok --each df --image-col photo --root "{data}" -q\nDescribe {{photo}}')

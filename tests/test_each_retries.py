@@ -19,7 +19,7 @@ ECHO = re.compile(r'to: "(.*?)"')
 
 
 def chat_bodies(srv) -> list[dict]:
-    return [r.json for r in srv.requests if r.path.endswith("/chat/completions")]
+    return [r.as_chat for r in srv.answer_requests]
 
 
 def ledger_rows(path) -> list[tuple]:

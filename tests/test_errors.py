@@ -117,7 +117,7 @@ def test_each_fault_maps_to_its_class_message_and_request_id(xai_server, case, s
     assert err.request_id == f"req-{case}"
     assert f"(request id req-{case})" in err.paragraph()
     assert err.hint == cls.hint and (not cls.hint or cls.hint in str(err))
-    assert len(xai_server.chat_requests) == (3 if retried else 1)
+    assert len(xai_server.answer_requests) == (3 if retried else 1)
     assert ("after 3 attempts" in err.message) == retried
 
 
@@ -139,7 +139,7 @@ def test_real_validation_errors_from_the_standin(xai_server):
     assert isinstance(err, BadRequestError) and "reasoning effort" in err.message
     err = raised(lambda: client.complete({**BODY, "model": "grok-4-fast", "stop": ["x"]}))
     assert isinstance(err, BadRequestError) and "does not support parameter stop" in err.message
-    assert len(xai_server.chat_requests) == 5  # none of these is retried
+    assert len(xai_server.answer_requests) == 5  # none of these is retried
 
 
 def test_a_wrong_key_is_http_400_and_an_authentication_error(xai_server):
@@ -216,7 +216,7 @@ def test_error_event_in_a_stream_keeps_the_partial_answer(xai_server):
     assert err.request_id == "req-event" and "Timed out waiting for first token" in err.message
     assert err.response is stream.response
     assert err.response.partial and err.response.text == "one two three"
-    assert len(xai_server.chat_requests) == 1  # never retried once the answer started
+    assert len(xai_server.answer_requests) == 1  # never retried once the answer started
 
 
 def test_missing_key_says_how_to_set_one(xai_server):

@@ -94,6 +94,7 @@ def test_the_dry_run_shows_the_body_and_says_it_would_be_refused(ip, xai_env):
 
 
 def test_a_key_typed_into_the_cell_or_system_prompt_is_refused_on_both_apis(ip, xai_env):
+    ip.run_line_magic("config", 'GrokMagics.api = "chat"')
     out = run(ip, f"%%grok\nMy key is {base64.b64encode(FAKE_KEY.encode()).decode()}")
     assert isinstance(out.error, KeyInRequestError)
     assert "messages[0].content" in out.everything() and "in base64" in out.everything()

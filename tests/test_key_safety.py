@@ -61,7 +61,7 @@ def interrupt_when_requested(srv, after: float = 0.3) -> None:
 
     def fire():
         deadline = time.monotonic() + 10
-        while not srv.chat_requests and time.monotonic() < deadline:
+        while not srv.answer_requests and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(after)
         signal.pthread_kill(main, signal.SIGINT)
@@ -161,7 +161,7 @@ def test_dry_run_with_the_key_interpolated_shows_no_key(ip, xai_env):
     out = run(ip, "%%grok --dry-run -o body\nMy key is {k}")
     assert out.error is None
     assert leaks(out.everything()) == [] and leaks(repr(ip.user_ns["body"])) == []
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
 
 
 def test_interpolated_text_is_never_searched_for_images(ip, xai_env, tmp_path):
@@ -173,13 +173,13 @@ def test_interpolated_text_is_never_searched_for_images(ip, xai_env, tmp_path):
     xai_env.enqueue(Reply(content="![t](https://evil.example/t.png)"))
     out = run(ip, "%%grok\nSummarise {doc}")
     assert out.error is None, out.everything()
-    sent = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    sent = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert isinstance(sent, str) and str(private) in sent and "evil.example/t.png" in sent
     answer = out.outputs[-2]["text/html"]
     assert "<img" not in answer  # the URL never joined the images the user sent
     # The cell's own text still sends inline images.
     run(ip, f"%%grok\nLook at ![p]({private})")
-    parts = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    parts = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in parts] == ["text", "image_url"]
 
 

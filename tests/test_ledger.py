@@ -11,7 +11,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from xai_standin import FAKE_KEY, Close, Fault, Reply
+from xai_standin import FAKE_KEY, Close, Fault, Reply, as_chat
 
 from grok_magic.budget import BudgetExceeded, estimate_prompt_tokens, image_tokens
 from grok_magic.canonical import Canonical, canonical_request
@@ -50,7 +50,7 @@ def convo_with(ledger, **kw) -> Conversation:
 
 
 def chat_count(srv) -> int:
-    return sum(1 for r in srv.requests if r.path.endswith("/chat/completions"))
+    return len(srv.answer_requests)
 
 
 # -- where it lives ------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_a_streamed_exchange_is_recorded_with_every_field(client, xai_server, le
     [row] = ledger.entries()
     assert (row.source, row.cell, row.notebook, row.session) == (
         "cell", 7, "lessons/week1.ipynb", kernel_session())
-    assert (row.api, row.endpoint, row.model_asked) == ("chat", "/chat/completions", "grok-4")
+    assert (row.api, row.endpoint, row.model_asked) == ("responses", "/responses", "grok-4")
     assert row.model_served == response.model and row.model_served
     assert (row.answer, row.reasoning, row.finish_reason, row.status) == ("Four.", "2+2", "stop",
                                                                           "ok")
@@ -120,8 +120,9 @@ def test_a_streamed_exchange_is_recorded_with_every_field(client, xai_server, le
     datetime.fromisoformat(row.time.replace("Z", "+00:00"))  # a real UTC timestamp
     assert row.time.endswith("Z")
     # The request: images as SHA-256 and size, stream flags gone, options and system kept.
-    request = json.loads(row.request)
-    assert "stream" not in request and "stream_options" not in request
+    sent = json.loads(row.request)  # as sent to the Responses API; read here as chat
+    assert "stream" not in sent and "stream_options" not in sent and "input" in sent
+    request = as_chat(sent)
     assert request["temperature"] == 0.2 and request["messages"][0] == {
         "role": "system", "content": "Be brief."}
     part = request["messages"][1]["content"][1]["image_url"]
@@ -172,8 +173,10 @@ def test_failed_stopped_and_cut_off_exchanges_are_recorded(client, xai_server, l
     elif how == "stopped":
         xai_server.enqueue(Reply("word " * 200, chunk_chars=5, delay=0.005))
         stream = convo.stream(client, ask)
-        for i, _ in enumerate(stream):
-            if i == 3:
+        pieces = 0
+        for delta in stream:
+            pieces += bool(delta.content)
+            if pieces == 3:
                 stream.close()
         expected = "stopped"
     else:
@@ -428,7 +431,7 @@ def test_a_schema_2_ledger_is_migrated_in_place_keeping_its_rows(tmp_path):
     assert (row.cost, row.cost_exact, row.answer_key) == (0.5, 1, None)
     assert ledger.reserved() == 0 and ledger.spent() == 0.5
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     conn.close()
 
 
@@ -446,7 +449,7 @@ def test_the_key_is_never_in_a_row(client, xai_server, ledger):
     xai_server.enqueue(Reply(f"your key is {FAKE_KEY}", reasoning=f"key {FAKE_KEY.upper()}"))
     with pytest.raises(KeyInRequestError):  # a key typed into the question is never sent
         convo_with(ledger).send(client, Ask(user_message([f"my key is {FAKE_KEY}"]), "grok-4"))
-    assert xai_server.chat_requests == [] and ledger.entries() == []  # nothing sent, no row
+    assert xai_server.answer_requests == [] and ledger.entries() == []  # nothing sent, no row
     convo_with(ledger).send(client, Ask(user_message(["what is my key?"]), "grok-4"))
     for row in ledger.entries():
         dumped = json.dumps(vars(row))

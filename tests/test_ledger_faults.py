@@ -64,7 +64,7 @@ def two_exchanges(client: GrokClient, srv, ledger: Ledger) -> list[str]:
         first = convo.send(client, ask("Question one"))
         second = convo.stream(client, ask("Question two", stream=True)).until_done()
     assert [str(w.message) for w in caught] == []
-    assert len(srv.chat_requests) == 2  # both really went to "xAI"
+    assert len(srv.answer_requests) == 2  # both really went to "xAI"
     assert first.complete and second.complete
     assert convo.answers == 2 and convo.turns == 2  # the conversation itself is unharmed
     return [first.text, second.text]
@@ -357,7 +357,7 @@ def test_grok_cells_with_a_corrupt_ledger_show_their_answers_and_warn_once(ip, x
     assert WARNING_START in cells[0].stderr  # said when the first answer could not be written
     for outcome in (config, *cells):
         assert "Traceback" not in outcome.everything()
-    assert len(xai_env.chat_requests) == 2
+    assert len(xai_env.answer_requests) == 2
     assert path.read_bytes() == garbage
 
 
@@ -415,7 +415,7 @@ def test_four_kernels_writing_at_once_lose_nothing(xai_env, tmp_path):
     reports = [json.loads(out) for out, _ in results]
     assert [r["answers"] for r in reports] == [EXCHANGES] * WORKERS
     assert [r["problem"] for r in reports] == [None] * WORKERS
-    assert len(xai_env.chat_requests) == WORKERS * EXCHANGES
+    assert len(xai_env.answer_requests) == WORKERS * EXCHANGES
 
     ledger = Ledger(path)
     entries = ledger.entries()
@@ -468,7 +468,7 @@ def test_the_key_is_in_no_byte_of_the_ledger(client, xai_server, tmp_path):
         with pytest.raises(KeyInRequestError):
             convo.send(client, ask(question)) if n % 2 else convo.stream(
                 client, ask(question, stream=True)).until_done()
-    assert xai_server.chat_requests == []
+    assert xai_server.answer_requests == []
     xai_server.enqueue(
         Reply(f"Your key is {FAKE_KEY}; its tail is {FAKE_KEY[-12:]}.",
               reasoning=f"The user pasted {FAKE_KEY}."),
@@ -480,7 +480,7 @@ def test_the_key_is_in_no_byte_of_the_ledger(client, xai_server, tmp_path):
     with pytest.raises(GrokError):
         convo.send(client, ask("And now?"))
     # The key was never sent, and it really was in what came back.
-    sent = b"".join(r.body for r in xai_server.chat_requests)
+    sent = b"".join(r.body for r in xai_server.answer_requests)
     assert FAKE_KEY.encode() not in sent and FAKE_KEY.upper().encode() not in sent
     assert all("***" in r.text for r in answered)
 

@@ -3,12 +3,14 @@ usage / export, budgets in cells and in the chat panel. Real shell, real client,
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
+from kernel_helpers import LiveKernel
 from magic_helpers import run
 from test_markdown_inert import html_findings
-from xai_standin import Reply
+from xai_standin import FAKE_KEY, Reply
 
 from grok_magic.budget import BudgetExceeded
 from grok_magic.ledger import Ledger
@@ -16,7 +18,7 @@ from grok_magic.recorder import ReplayMissError
 
 
 def chat_count(srv) -> int:
-    return sum(1 for r in srv.requests if r.path.endswith("/chat/completions"))
+    return len(srv.answer_requests)
 
 
 @pytest.fixture
@@ -42,6 +44,33 @@ def test_a_cell_is_recorded_with_its_execution_count_and_notebook(notebook_path,
     assert row.answer == ip.user_ns["_grok"].text
     run(ip, "%grok Define the mode briefly")
     assert [r.question for r in Ledger(ledger_path).entries()][-1] == "Define the mode briefly"
+
+
+def test_in_n_recorded_is_the_one_the_kernel_shows_on_ipython_8_and_9(xai_env, ledger_path):
+    """IPython 9.8+ adds one to `shell.execution_count` before a cell runs, 8 after it: the
+    ledger row and a Batch API job keep the number of the cell that asked, either way."""
+    kernel = LiveKernel()
+    try:
+        kernel.run(f"import os; os.environ.update(XAI_BASE_URL={xai_env.base_url!r}, "
+                   f"XAI_API_KEY={FAKE_KEY!r}, GROK_LEDGER={str(ledger_path)!r})")
+        kernel.run("%load_ext grok_magic")
+        asked = kernel.run("%%grok\nWhat is a median?")
+        kernel.run("xs = ['one', 'two']")
+        submitted = kernel.run("%%grok --each xs --batch-api\nLabel {item}")
+        assert (asked.status, submitted.status) == ("ok", "ok"), asked.text() + submitted.text()
+        report = kernel.run(
+            "import json\n"
+            "_ledger = get_ipython().magics_manager.registry['GrokMagics'].recorder.ledger\n"
+            "_cells = [e.cell for e in _ledger.entries() if e.source == 'cell']\n"
+            "print(json.dumps({'cells': _cells, 'job': _grok_batch.record.cell,\n"
+            "                  'sources': [In[n] for n in [*_cells, _grok_batch.record.cell]]}))")
+    finally:
+        kernel.close()
+    found = json.loads(report.text().strip().splitlines()[-1])
+    shown = [asked.reply["content"]["execution_count"],
+             submitted.reply["content"]["execution_count"]]  # In[n] as the front end shows it
+    assert [*found["cells"], found["job"]] == shown
+    assert "What is a median?" in found["sources"][0] and "--batch-api" in found["sources"][1]
 
 
 def test_replay_auto_streams_into_the_cell_and_sends_nothing(ip, xai_env):

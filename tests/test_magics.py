@@ -13,7 +13,7 @@ import time
 import pytest
 from magic_helpers import magic_shell, run, shell, visible_text
 from test_markdown_inert import html_findings
-from xai_standin import FAKE_KEY, Close, Fault, Hang, Reply
+from xai_standin import FAKE_KEY, Close, Fault, Hang, Reply, as_chat
 
 from grok_magic.errors import (
     APIConnectionError,
@@ -42,11 +42,13 @@ def ip(xai_env):
 
 
 def chat_requests(srv):
-    return [r for r in srv.requests if r.path.endswith("/chat/completions")]
+    """Requests for answers, on whichever API (the default is the Responses API)."""
+    return srv.answer_requests
 
 
 def last_body(srv) -> dict:
-    return chat_requests(srv)[-1].json
+    """The last question's body, read as chat completions (`as_chat`)."""
+    return chat_requests(srv)[-1].as_chat
 
 
 def png_bytes(size=(8, 6), color=(255, 0, 0)) -> bytes:
@@ -72,9 +74,9 @@ def test_load_ext_registers_magics_and_help_has_examples(xai_env):
 def test_cell_streams_markdown_then_usage_widget(ip, xai_env):
     out = run(ip, "%%grok\nSay hi in **Portuguese**")
     assert out.error is None, out.everything()
-    body = last_body(xai_env)
-    assert body["model"] == "grok-4"
-    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    body, sent = last_body(xai_env), chat_requests(xai_env)[-1]
+    assert sent.path == "/v1/responses" and body["model"] == "grok-4.3"  # today's defaults
+    assert sent.json["stream"] is True and sent.json["store"] is False
     assert body["messages"] == [{"role": "user", "content": "Say hi in **Portuguese**"}]
     answer, usage = out.outputs[-2], out.outputs[-1]
     assert 'Stand-in answer' in out.shown()
@@ -85,7 +87,7 @@ def test_cell_streams_markdown_then_usage_widget(ip, xai_env):
     response = ip.user_ns["_grok"]
     assert isinstance(response, Response) and response.complete
     assert response.usage.prompt_tokens > 0 and response.cost > 0
-    assert response.model == "grok-4.3"  # the alias as served
+    assert response.model == "grok-4.3"
     assert f"{response.usage.total_tokens:,}" in usage["text/plain"]
 
 
@@ -93,6 +95,7 @@ def test_recorded_stream_is_rendered_with_reasoning(ip, xai_env):
     """A real recorded grok-code-fast stream (reasoning deltas, then content)."""
     recorded = xai_env.recordings["grok-code-fast_simple_streaming"]
     system, user = recorded.request_body["messages"]
+    run(ip, "%config GrokMagics.api = 'chat'")  # a recorded chat completions stream
     out = run(ip, f"%%grok -m grok-code-fast-1 -s '{system['content']}'\n{user['content']}")
     assert out.error is None, out.everything()
     response = ip.user_ns["_grok"]
@@ -118,8 +121,11 @@ def test_options_reach_the_request(ip, xai_env):
 
 def test_unset_options_are_not_sent(ip, xai_env):
     run(ip, "%%grok\nHello")
-    body = last_body(xai_env)
-    assert set(body) == {"model", "messages", "stream", "stream_options"}
+    body = chat_requests(xai_env)[-1].json
+    assert set(body) == {"model", "input", "stream", "store", "include", "prompt_cache_key"}
+    run(ip, "%config GrokMagics.api = 'chat'")
+    run(ip, "%%grok\nHello")
+    assert set(chat_requests(xai_env)[-1].json) == {"model", "messages", "stream", "stream_options"}
 
 
 def test_system_prompt_text_with_quotes(ip, xai_env):
@@ -221,20 +227,20 @@ def test_dry_run_sends_nothing_needs_no_key(ip, xai_env, monkeypatch, tmp_path):
     assert chat_requests(xai_env) == []
     text = out.plain()
     assert 'Authorization: Bearer $XAI_API_KEY' in text
-    assert f"curl {xai_env.base_url}/chat/completions" in text
+    assert f"curl {xai_env.base_url}/responses" in text
     assert '"temperature": 0.2' in text
     assert "data:image/png;base64," in text and "characters)" in text  # shortened
     assert "What'\"'\"'s in this picture?" in text  # the apostrophe is shell-quoted
     shown = out.shown()  # what the notebook shows says the same, as typed
-    assert f"POST {xai_env.base_url}/chat/completions with this body" in shown
-    assert f"curl {xai_env.base_url}/chat/completions" in shown and '"temperature": 0.2' in shown
+    assert f"POST {xai_env.base_url}/responses with this body" in shown
+    assert f"curl {xai_env.base_url}/responses" in shown and '"temperature": 0.2' in shown
     assert FAKE_KEY not in out.everything()
 
 
 def test_dry_run_shows_the_conversation_so_far(ip, xai_env):
     run(ip, "%%grok\nFirst question")
     out = run(ip, "%%grok --dry-run\nSecond question")
-    body = json.loads(out.plain().split("\n", 1)[1].split("\n\ncurl")[0])
+    body = as_chat(json.loads(out.plain().split("\n", 1)[1].split("\n\ncurl")[0]))
     assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
     assert len(chat_requests(xai_env)) == 1
 
@@ -283,7 +289,7 @@ def test_history_images_are_not_reencoded(ip, xai_env, monkeypatch):
     monkeypatch.setattr(images, "to_image_part", lambda *a, **k: calls.append(a) or original(*a, **k))
     run(ip, "%%grok\nAnd now?")
     first, second = chat_requests(xai_env)[-2:]
-    assert second.json["messages"][0] == first.json["messages"][0]  # same encoded part, resent
+    assert second.as_chat["messages"][0] == first.as_chat["messages"][0]  # same encoded part
     assert calls == []
 
 
@@ -637,7 +643,7 @@ def test_dry_run_with_new_keeps_history(ip, xai_env):
     run(ip, "%%grok\nRemember me")
     out = run(ip, "%%grok --dry-run -n -o body\nFresh?")
     assert out.error is None
-    assert [m["role"] for m in ip.user_ns["body"]["messages"]] == ["user"]
+    assert [m["role"] for m in as_chat(ip.user_ns["body"])["messages"]] == ["user"]
     assert ip.grok_magics.conversation.turns == 1
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from kernel_helpers import LiveKernel
-from xai_standin import FAKE_KEY, Reply
+from xai_standin import FAKE_KEY, Reply, as_chat
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -36,7 +36,7 @@ def lab(kernel, xai_env):
 
 
 def sent_text(srv) -> str:
-    content = srv.chat_requests[-1].json["messages"][-1]["content"]
+    content = srv.answer_requests[-1].as_chat["messages"][-1]["content"]
     return content if isinstance(content, str) else "".join(
         p.get("text", "") for p in content if p["type"] == "text")
 
@@ -56,7 +56,7 @@ def test_in_out_and_err_are_filled_in(lab, xai_env):
 def test_a_cell_number_that_does_not_exist_sends_nothing(lab, xai_env):
     run = lab.run("%%grok\nLook at {Out[9999]}")
     assert run.status == "error" and "there is none" in run.text()
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
 
 
 def test_dataframes_are_described_not_pasted(lab, xai_env):
@@ -74,7 +74,7 @@ def test_explain_sends_the_failing_cell_and_its_error(lab, xai_env):
     lab.run("print('a cell that works')")
     run = lab.run("%grok explain -m grok-3-mini")
     assert run.status == "ok", run.text()
-    body = xai_env.chat_requests[-1].json
+    body = xai_env.answer_requests[-1].as_chat
     assert body["model"] == "grok-3-mini"
     text = sent_text(xai_env)
     assert "Explain this error" in text
@@ -109,7 +109,7 @@ def test_explain_and_fix_with_no_error_say_so_and_send_nothing(kernel, xai_env):
     for command in ("explain", "fix"):
         run = kernel.run(f"%grok {command}")
         assert run.status == "ok" and "No cell has failed yet" in run.text()
-    assert xai_env.chat_requests == []
+    assert xai_env.answer_requests == []
 
 
 def test_fix_dry_run_shows_the_request_and_sends_nothing(lab, xai_env):
@@ -118,9 +118,9 @@ def test_fix_dry_run_shows_the_request_and_sends_nothing(lab, xai_env):
     assert run.status == "ok"
     shown = run.text()
     assert shown.lstrip().startswith("POST ") and "NameError" in shown
-    assert xai_env.chat_requests == [] and run.next_input is None
+    assert xai_env.answer_requests == [] and run.next_input is None
     body = json.loads(shown[shown.index("{"):shown.index("\n\ncurl")])
-    assert body["messages"][-1]["content"].startswith("This notebook cell fails.")
+    assert as_chat(body)["messages"][-1]["content"].startswith("This notebook cell fails.")
 
 
 def test_an_image_output_goes_as_an_image(lab, xai_env):
@@ -128,6 +128,6 @@ def test_an_image_output_goes_as_an_image(lab, xai_env):
                     ).reply["content"]["execution_count"]
     run = lab.run(f"%%grok\nWhat colour is {{Out[{count}]}}?")
     assert run.status == "ok", run.text()
-    content = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    content = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in content] == ["text", "image_url", "text"]
     assert content[1]["image_url"]["url"].startswith("data:image/png;base64,")

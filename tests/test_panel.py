@@ -196,7 +196,7 @@ def test_model_and_system_prompt_are_sent(panel, xai_env):
     panel.model = "grok-3-mini"
     panel.system_box.value = "Answer in French."
     panel.send("Hi")
-    body = xai_env.chat_requests[-1].json
+    body = xai_env.answer_requests[-1].as_chat
     assert body["model"] == "grok-3-mini" and body["stream"] is True
     assert body["messages"][0] == {"role": "system", "content": "Answer in French."}
     assert panel.conversation.system is None  # the field is per request, not stored
@@ -205,7 +205,7 @@ def test_model_and_system_prompt_are_sent(panel, xai_env):
 def test_second_turn_carries_the_history(panel, xai_env):
     panel.send("first")
     panel.send("second")
-    roles = [m["role"] for m in xai_env.chat_requests[-1].json["messages"]]
+    roles = [m["role"] for m in xai_env.answer_requests[-1].as_chat["messages"]]
     assert roles == ["user", "assistant", "user"]
 
 
@@ -232,7 +232,7 @@ def test_send_click_returns_at_once_and_disables_send(panel, xai_env):
         panel.send("again")
     response = panel.wait(10)
     assert response.text == "a b c d e f g h"
-    assert len(xai_env.chat_requests) == 1
+    assert len(xai_env.answer_requests) == 1
     assert not panel.send_button.disabled and panel.stop_button.disabled
     assert not panel.retry_button.disabled
 
@@ -319,7 +319,8 @@ def test_a_stopped_answer_shows_its_cost_as_an_estimate(panel, xai_env):
     response = panel.wait(10)
     assert response.stopped and not response.cost_exact and response.cost > 0
     usage = by_class(panel, "grok-usage")[-1]
-    assert re.search(r"cost</b> ≈ \$\d+\.\d+ \(estimate\)", usage.value), usage.value
+    assert re.search(r"cost</b> ≈ \$\d+\.\d+ \(estimated tokens, priced from (xAI&#x27;s price "
+                     r"list of \d{4}-\d\d-\d\d|built-in prices of \d{4}-\d\d)\)", usage.value), usage.value
     assert re.search(r"completion</b> ≈ \d", usage.value) and "n/a" not in usage.value
     assert "≈ $" in panel.totals_view.value and "1 estimated" in panel.totals_view.value
 
@@ -479,7 +480,7 @@ def test_upload_shows_removable_thumbnails_and_sends_them(panel, xai_env):
     panel.send_button.click()
     panel.wait(10)
     assert panel.pending_images == [] and by_class(panel, "grok-thumb") == []
-    content = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    content = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in content] == ["text", "image_url"]
     assert content[1]["image_url"]["url"].startswith("data:image/")
     (image,) = by_class(panel, "grok-user-image")
@@ -518,8 +519,8 @@ def test_retry_replaces_the_last_answer(panel, xai_env):
     assert response.text == "second try"
     assert panel.conversation.messages[-1] == {"role": "assistant", "content": "second try"}
     assert len(panel.conversation.messages) == 2 and len(panel.transcript.children) == 2
-    first, second = xai_env.chat_requests
-    assert first.json["messages"] == second.json["messages"]
+    first, second = xai_env.answer_requests
+    assert first.as_chat["messages"] == second.as_chat["messages"]
 
 
 def test_retry_after_an_error_clears_the_restored_input(panel, xai_env):
@@ -565,7 +566,7 @@ def test_model_picker_keeps_the_default_when_unreachable():
     client = GrokClient(Settings.load(api_key="xai-test", base_url="http://127.0.0.1:9", max_retries=0))
     panel = ChatPanel(client=client)
     panel._models_thread.join(10)
-    assert panel.model_picker.options == ("grok-4",)
+    assert panel.model_picker.options == ("grok-4.3",)
 
 
 def test_shared_conversation_shows_its_history_and_grows(xai_env):
@@ -580,7 +581,7 @@ def test_shared_conversation_shows_its_history_and_grows(xai_env):
     assert "<strong>answer</strong>" in data["text/html"] and assert_inert(data["text/html"])
     panel.send("now")
     assert panel.conversation is convo and len(convo.messages) == 4
-    assert xai_env.chat_requests[-1].json["messages"][0]["content"] == "Be brief."
+    assert xai_env.answer_requests[-1].as_chat["messages"][0]["content"] == "Be brief."
 
 
 def test_panel_displays_as_a_widget(panel):
@@ -655,15 +656,15 @@ def test_enter_in_the_input_sends(panel, xai_env):
     """The input's front end sends {"type": "submit", "text"} on Enter: that message sends."""
     panel.input._handle_message(panel.input, {"type": "submit", "text": "Hi via Enter"}, [])
     panel.wait(10)
-    assert xai_env.chat_requests[-1].json["messages"][-1]["content"] == "Hi via Enter"
+    assert xai_env.answer_requests[-1].as_chat["messages"][-1]["content"] == "Hi via Enter"
     assert panel.input.value == ""
     panel.input.submit("   ")  # an empty Enter sends nothing and shows why
-    assert len(xai_env.chat_requests) == 1
+    assert len(xai_env.answer_requests) == 1
 
 
 def test_typed_text_goes_through_the_one_user_turn_builder(panel, xai_env):
     """Like a %%grok cell: an image URL typed in the panel is sent as an image, in place."""
     panel.send("Compare https://example.com/cat.png with this", images=[png_bytes()])
-    content = xai_env.chat_requests[-1].json["messages"][-1]["content"]
+    content = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url"]
     assert content[1]["image_url"]["url"] == "https://example.com/cat.png"

@@ -91,6 +91,28 @@ def test_the_issue_example_numbers(client, xai_server):
     assert response.cost == pytest.approx(0.0000731)
 
 
+def test_a_recorded_answer_says_its_cost_is_exact_and_what_caching_saved(client, xai_server):
+    response = fetch(client, xai_server, "grok-4-fast_simple")
+    assert response.cost_source == "exact, from xAI" and response.price is None
+    # grok-4-fast-reasoning is retired: its saving is estimated at grok-4.3's built-in prices
+    # (no list is fetched for an answer whose cost xAI gave).
+    assert response.cache_saving == pytest.approx(156 * (1.25 - 0.20) / 1e6)
+    assert not any(r.path.endswith("/language-models") for r in xai_server.requests)
+
+
+def test_without_xais_cost_a_long_prompt_is_priced_at_the_long_context_rate(client, xai_server):
+    usage = {"prompt_tokens": 300_000, "completion_tokens": 1000, "total_tokens": 301_000,
+             "prompt_tokens_details": {"cached_tokens": 100_000}}
+    xai_server.enqueue(Reply("ok", usage=usage))
+    response = client.complete({"model": "grok-4.3", "messages": [{"role": "user", "content": "x"}]})
+    live = {m.id: m.price for m in client.list_models()}["grok-4.3"]
+    assert response.price == live and response.price_source.startswith("xAI's price list of ")
+    expected = (200_000 * live.input + 100_000 * live.cached_input + 1000 * live.output) * 2 / 1e6
+    assert response.cost == pytest.approx(expected)
+    assert response.cache_saving == pytest.approx(100_000 * 2 * (live.input - live.cached_input)
+                                                  / 1e6)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_cost_from_live_prices_matches_xais_own_figure(client, xai_server, name):
     """Without cost_in_usd_ticks, /v1/language-models prices give the same cost."""
@@ -180,8 +202,9 @@ def test_usage_totals_add_up():
 
 def test_fallback_prices():
     assert fallback_price("grok-3-mini-high") == Price(0.30, 0.075, 0.50)
-    assert fallback_price("grok-4") == Price(1.25, 0.20, 2.50)
-    assert fallback_price("grok-4.20-0309-reasoning") == Price(2.0, 0.20, 6.0)
+    # Retired names are billed as what xAI serves them as: grok-4.3.
+    assert fallback_price("grok-4") == Price(1.25, 0.20, 2.50) == fallback_price("grok-4.3")
+    assert fallback_price("grok-4.20-0309-reasoning") == Price(1.25, 0.20, 2.50)
     assert fallback_price("grok-9") is None and fallback_price(None) is None
 
 

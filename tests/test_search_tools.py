@@ -51,7 +51,7 @@ def test_search_web_sends_the_tool_and_shows_numbered_sources(ip, xai_env):
     assert grok.usage.server_side_tools_used == 1
     usage = out.plain()
     assert "sources: 2" in usage and "tool calls: 1 (web search 1)" in usage
-    assert "(tool fees included)" in usage
+    assert "(exact, from xAI, tool fees included)" in usage
     assert grok.cost >= TOOL_FEE_TICKS / 10**10
     assert findings(out) == []
 
@@ -110,6 +110,7 @@ def test_hostile_citations_are_text_or_dropped(ip, xai_env):
 
 
 def test_api_responses_by_config_and_one_history_across_both_apis(ip, xai_env):
+    ip.run_line_magic("config", 'GrokMagics.api = "chat"')
     run(ip, "%%grok\nMy name is Ada.")
     ip.run_line_magic("config", 'GrokMagics.api = "responses"')
     out = run(ip, "%%grok -s 'Be brief.'\nWhat is my name?")
@@ -218,8 +219,8 @@ def test_the_panels_search_toggle_lets_grok_search(xai_env):
 
     panel = ChatPanel(client=GrokClient(Settings.load()), models=["grok-4"],
                       conversation=Conversation(recorder=Recorder(None)))
-    panel.send("Plain question")
-    assert bodies(xai_env) == []
+    panel.send("Plain question")  # the Responses API by default, with no tools
+    assert "tools" not in bodies(xai_env)[-1]
     panel.search_toggle.value = True
     response = panel.send("What happened today?")
     tools = [t["type"] for t in bodies(xai_env)[-1]["tools"]]

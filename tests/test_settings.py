@@ -25,7 +25,7 @@ OTHER_KEY = "xai-other-9876543210fedcba"
 def key_seen_by_server(srv, settings: Settings) -> str:
     srv.enqueue(Reply("ok"))
     GrokClient(settings, sleep=lambda s: None).complete(BODY)
-    return srv.chat_requests[-1].headers["Authorization"].removeprefix("Bearer ")
+    return srv.answer_requests[-1].headers["Authorization"].removeprefix("Bearer ")
 
 
 def test_defaults():

@@ -209,10 +209,10 @@ def test_an_estimated_cost_counts_toward_the_budget(ip, xai_env, ledger_path):
     cut = ip.user_ns["_grok"]
     assert not cut.cost_exact and cut.cost > 0
     run(ip, f"%config GrokMagics.daily_budget = {cut.cost}")
-    sent = len(xai_env.chat_requests)
+    sent = len(xai_env.answer_requests)
     out = run(ip, "%%grok\nAnother")
     assert out.error is not None and "daily_budget" in str(out.error)
-    assert len(xai_env.chat_requests) == sent
+    assert len(xai_env.answer_requests) == sent
 
 
 # -- an honest ledger ----------------------------------------------------------------------------

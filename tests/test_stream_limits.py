@@ -81,7 +81,7 @@ def test_an_endless_stream_stops_at_the_size_cap(ip, xai_env):
                                  "GrokMagics.max_answer_chars")
     assert 20_000 <= len(response.text) < 20_100 and response.text.startswith("and on and on")
     assert response.text[:200] in out.shown().replace("\n", " ")
-    assert len(xai_env.chat_requests) == 1
+    assert len(xai_env.answer_requests) == 1
 
 
 def test_keep_alives_only_hit_the_stall_deadline(ip, xai_env):
@@ -97,7 +97,7 @@ def test_a_stream_at_one_byte_a_second_hits_the_stall_deadline(ip, xai_env):
     xai_env.enqueue(Reply.trickle())
     out = timed_run(ip, "%%grok\nHello")
     assert_incomplete(ip, out, "GrokMagics.stall_timeout")
-    assert len(xai_env.chat_requests) == 1
+    assert len(xai_env.answer_requests) == 1
 
 
 def test_a_stream_that_never_ends_hits_the_deadline(ip, xai_env):
@@ -115,7 +115,7 @@ def test_headers_at_one_byte_a_second_are_cut_and_not_sent_again(ip, xai_env):
     assert isinstance(out.error, AnswerLimitError), out.everything()
     assert "headers were still arriving 1 s after their first byte" in str(out.error)
     assert "no answer" in out.shown()
-    assert len(xai_env.chat_requests) == 1 and xai_env.pending == 1
+    assert len(xai_env.answer_requests) == 1 and xai_env.pending == 1
 
 
 def test_no_stream_body_at_one_byte_a_second_hits_the_deadline(ip, xai_env):
@@ -123,7 +123,7 @@ def test_no_stream_body_at_one_byte_a_second_hits_the_deadline(ip, xai_env):
     out = timed_run(ip, "%%grok --no-stream\nHello")
     assert isinstance(out.error, AnswerLimitError), out.everything()
     assert "3 s deadline (GrokMagics.deadline)" in str(out.error)
-    assert len(xai_env.chat_requests) == 1
+    assert len(xai_env.answer_requests) == 1
 
 
 def test_a_huge_json_answer_is_not_read_to_the_end(ip, xai_env):
@@ -147,7 +147,7 @@ def test_an_unreadable_answer_is_named_and_not_sent_again(ip, xai_env, fault, pr
     message = str(out.error)
     assert problem in message and "cannot be read" in message
     assert "Cannot reach" not in message and "network connection" not in message
-    assert len(xai_env.chat_requests) == 1 and xai_env.pending == 2
+    assert len(xai_env.answer_requests) == 1 and xai_env.pending == 2
 
 
 def test_a_kept_alive_connection_closed_while_idle_is_replaced(ip, xai_env, caplog):
@@ -161,7 +161,7 @@ def test_a_kept_alive_connection_closed_while_idle_is_replaced(ip, xai_env, capl
     logged = caplog.text
     assert "closed the idle connection" in logged and "retry" not in logged
     assert last_row(ip).status == "ok"
-    first, second = xai_env.chat_requests  # the dropped request never reached the server
+    first, second = xai_env.answer_requests  # the dropped request never reached the server
     assert first.client != second.client
 
 
@@ -234,7 +234,7 @@ def test_idle_close_is_replaced_once_without_a_retry(xai_server, sleep, streamin
     xai_server.enqueue(Reply("one"), IdleClose(), Reply("two"))
     assert send().text == "one"
     assert send().text == "two"
-    assert sleep.delays == [] and len(xai_server.chat_requests) == 2
+    assert sleep.delays == [] and len(xai_server.answer_requests) == 2
     client.close()
 
 
@@ -244,7 +244,7 @@ def test_a_second_drop_after_replacing_an_idle_connection_is_an_error(xai_server
     client.complete(BODY)
     with pytest.raises(APIConnectionError):
         client.complete(BODY)  # the new connection dropped too: a real failure
-    assert len(xai_server.chat_requests) == 2  # the first, and the one Close dropped
+    assert len(xai_server.answer_requests) == 2  # the first, and the one Close dropped
     client.close()
 
 

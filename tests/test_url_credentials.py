@@ -68,7 +68,7 @@ def test_a_dry_run_masks_the_password_in_its_url_and_curl(ip, xai_env):
     assert_masked(out.plain())
     assert "Bearer $XAI_API_KEY" in out.plain() and FAKE_KEY not in out.everything()
     assert PASSWORD not in json.dumps(ip.user_ns["sent"]) + repr(ip.user_ns["sent"])
-    assert xai_env.chat_requests == []  # nothing was sent
+    assert xai_env.answer_requests == []  # nothing was sent
 
 
 def test_reprs_of_the_client_and_the_settings_mask_the_password(proxied):
@@ -97,7 +97,7 @@ def test_a_connection_error_quoting_the_base_url_masks_the_password(monkeypatch)
 def test_the_request_still_goes_to_the_url_with_the_key_as_bearer(ip, xai_env):
     out = run(ip, "%%grok --no-stream\nWhat is a median?")
     assert out.error is None, out.everything()
-    [request] = xai_env.chat_requests
+    [request] = xai_env.answer_requests
     assert request.headers["Authorization"] == f"Bearer {FAKE_KEY}"
     assert PASSWORD not in out.everything()
 

@@ -372,6 +372,78 @@ class RecordedRequest:
     json: Any = None
     client: tuple | None = None  # (host, port) of the client socket: tells connections apart
 
+    @property
+    def asks(self) -> bool:
+        """A request for an answer: POST to chat completions or to the Responses API."""
+        return self.method == "POST" and self.path.split("?")[0] in ANSWER_PATHS
+
+    @property
+    def as_chat(self) -> dict:
+        """The body as the chat completions body asking the same, whichever API it went to
+        (see `as_chat`): for tests about what was asked, not how."""
+        return as_chat(self.json)
+
+
+ANSWER_PATHS = ("/v1/chat/completions", "/v1/responses")
+
+
+def as_chat(body: Any) -> Any:
+    """A /v1/responses body read as the chat completions body for the same question: `input`
+    as `messages` (text-only user turns as strings, images as image_url parts, reasoning items
+    left out, function calls on the assistant turn), `max_output_tokens`, `reasoning.effort`
+    and `text.format` under their chat names; delivery fields (store, include,
+    prompt_cache_key) dropped. A chat body is returned as it is."""
+    if not isinstance(body, dict) or "input" not in body:
+        return body
+    chat: dict = {"model": body.get("model"), "messages": []}
+    items = body["input"]
+    for item in [{"role": "user", "content": items}] if isinstance(items, str) else items:
+        kind = item.get("type", "message")
+        messages = chat["messages"]
+        if kind == "reasoning":
+            continue
+        if kind == "function_call":
+            if not messages or messages[-1]["role"] != "assistant":
+                messages.append({"role": "assistant", "content": ""})
+            messages[-1].setdefault("tool_calls", []).append({
+                "id": item["call_id"], "type": "function",
+                "function": {"name": item["name"], "arguments": item["arguments"]}})
+            continue
+        if kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item["call_id"],
+                             "content": item["output"]})
+            continue
+        content = item.get("content")
+        if isinstance(content, list):
+            parts = []
+            for part in content:
+                if part["type"] in ("input_text", "output_text"):
+                    parts.append({"type": "text", "text": part["text"]})
+                elif part["type"] == "input_image":
+                    parts.append({"type": "image_url", "image_url": {
+                        "url": part["image_url"], **({"detail": part["detail"]}
+                                                     if part.get("detail") else {})}})
+                else:
+                    parts.append(part)
+            texts = [p["text"] for p in parts if p["type"] == "text"]
+            content = "".join(texts) if len(texts) == len(parts) else parts
+        messages.append({"role": item.get("role"), "content": content})
+    renamed = {"max_output_tokens": "max_completion_tokens"}
+    for key, value in body.items():
+        if key in ("model", "input", "store", "include", "prompt_cache_key"):
+            continue
+        if key == "reasoning":
+            chat["reasoning_effort"] = value.get("effort")
+        elif key == "text":
+            fmt = dict(value.get("format") or {})
+            if fmt.get("type") == "json_schema":
+                fmt = {"type": "json_schema", "json_schema": {
+                    k: v for k, v in fmt.items() if k not in ("type", "strict")}}
+            chat["response_format"] = fmt
+        else:
+            chat[renamed.get(key, key)] = value
+    return chat
+
 
 class Headers(dict):
     """A dict of header names (as sent) to values with case-insensitive lookups."""
@@ -1050,6 +1122,27 @@ class Answer:
     citations: list[str] | None = None
 
 
+def describe_request(body: dict, prompt: str, images: int, served: str, stream: bool) -> str:
+    """The stand-in's default answer: what it received (a chat body, or a Responses body read
+    as one with `as_chat`)."""
+    params = [f"{k}={body[k]}" for k in ("temperature", "top_p", "max_tokens",
+                                         "max_completion_tokens", "reasoning_effort",
+                                         "seed") if body.get(k) is not None]
+    roles = [m.get("role") for m in body.get("messages", []) if isinstance(m, dict)]
+    requested = body.get("model")
+    model_line = f"`{served}`" + (f" (requested `{requested}`)" if requested != served else "")
+    return "\n".join([
+        f'**Stand-in answer** to: "{prompt[:80]}"',
+        "",
+        f"I received {images} image(s).",
+        "",
+        f"- Model: {model_line}",
+        f"- Messages: {len(roles)} ({', '.join(roles)})",
+        f"- Streaming: {'yes' if stream else 'no'}",
+        f"- Parameters: {', '.join(params) if params else 'defaults'}",
+    ])
+
+
 def default_answer(req: ChatRequest) -> Answer:
     body = req.body
     prompt = " ".join(req.last_user_text.split())
@@ -1083,26 +1176,9 @@ def default_answer(req: ChatRequest) -> Answer:
         content = _dumps({"answer": "Stand-in answer", "prompt": prompt[:80],
                           "images": req.images, "model": req.served})
     else:
-        params = [f"{k}={body[k]}" for k in ("temperature", "top_p", "max_tokens",
-                                             "max_completion_tokens", "reasoning_effort",
-                                             "seed") if body.get(k) is not None]
-        roles = [m.get("role") for m in body.get("messages", []) if isinstance(m, dict)]
-        requested = body.get("model")
-        model_line = f"`{req.served}`" + (f" (requested `{requested}`)"
-                                           if requested != req.served else "")
-        lines = [
-            f'**Stand-in answer** to: "{prompt[:80]}"',
-            "",
-            f"I received {req.images} image(s).",
-            "",
-            f"- Model: {model_line}",
-            f"- Messages: {len(roles)} ({', '.join(roles)})",
-            f"- Streaming: {'yes' if req.stream else 'no'}",
-            f"- Parameters: {', '.join(params) if params else 'defaults'}",
-        ]
+        content = describe_request(body, prompt, req.images, req.served, req.stream)
         if tools:
-            lines.append(f"- Tools: {', '.join(t['function']['name'] for t in tools)}")
-        content = "\n".join(lines)
+            content += f"\n- Tools: {', '.join(t['function']['name'] for t in tools)}"
 
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if limit and content and finish == "stop" and len(content) // 4 > limit:
@@ -1354,6 +1430,12 @@ class XaiStandin:
     def chat_requests(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path.split("?")[0] == "/v1/chat/completions"]
+
+    @property
+    def answer_requests(self) -> list[RecordedRequest]:
+        """Requests for an answer, to chat completions or the Responses API."""
+        with self._lock:
+            return [r for r in self.requests if r.asks]
 
     @property
     def last_request(self) -> RecordedRequest | None:
@@ -1815,7 +1897,7 @@ def _split_bytes(data: bytes, split: int | list[int]) -> list[bytes]:
 __all__ = [
     "FAKE_KEY", "MODELS", "TEAM_ID", "Close", "Fault", "Hang", "IdleClose", "Model", "Raw",
     "RecordedRequest", "Recording", "Replay", "Reply", "Stream", "StreamOptions", "XaiStandin",
-    "error_body",
+    "as_chat", "error_body",
     "example_from_schema", "mask_key", "resolve_model", "split_sse", "sse_event",
     "validate_chat",
 ]

@@ -103,6 +103,24 @@ class Sink(Protocol):
         """The code Grok ran on xAI's servers, shown folded like the reasoning."""
 
 
+class ServedNotes:
+    """The line under an answer that xAI served another model than the one asked for ("grok-4
+    is served as grok-4.3 (…)"), each said once per kernel."""
+
+    def __init__(self) -> None:
+        self._told: set[str] = set()
+
+    def note(self, response) -> str:
+        """The note for `response` (a Response), or "" when there is none or it was said."""
+        from grok_magic.model_names import served_note
+
+        note = served_note(response.requested_model, response.model)
+        if note is None or response.replayed or note in self._told:
+            return ""
+        self._told.add(note)
+        return note
+
+
 class AnswerStream:
     """Drives a sink from stream events, in time and display bytes linear in the answer.
 

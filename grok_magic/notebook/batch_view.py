@@ -14,6 +14,7 @@ from IPython.display import display
 from grok_magic.batch_job import BatchJob
 from grok_magic.batch_submit import submit
 from grok_magic.markdown import wrap
+from grok_magic.notebook.cells import running_cell
 from grok_magic.notebook.display import Report, cell, plain_twin, with_widget
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
 from grok_magic.notebook.reports import local_time, table
@@ -102,7 +103,7 @@ class JobView:
 
 def run_batch(magics: GrokMagics, args, each: Each):
     """Submit, show the job widget, watch in the background; OUT holds the job until done."""
-    job = submit(each, out_name=args.out, cell=getattr(magics.shell, "execution_count", None),
+    job = submit(each, out_name=args.out, cell=running_cell(magics.shell),
                  schedule=magics.batch_schedule)
     follow(magics, job, args.out)
     return None

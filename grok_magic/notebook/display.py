@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from grok_magic.markdown import escape_markdown, render_html, wrap
 from grok_magic.plain_text import inert_text
-from grok_magic.pricing import format_cost
+from grok_magic.pricing import EXACT_SOURCE, format_cost
 from grok_magic.redaction import redact
 from grok_magic.response import Response, Usage
 
@@ -175,11 +175,14 @@ class TerminalSink:
 
 # -- usage ---------------------------------------------------------------------------------------
 def usage_rows(response: Response, totals: Usage | None, total_cost: float | None,
-               limits: Sequence = (), *, totals_estimated: bool = False) -> list:
+               limits: Sequence = (), *, totals_estimated: bool = False,
+               totals_listed: bool = False, totals_saved: float = 0.0) -> list:
     """(label, value) rows of the usage summary (values redacted: the model name comes from afar);
-    `limits` are the budgets set (`budget.Limit`). An answer that ended without xAI's usage
-    (stopped, cut off, timed out) shows its estimate: "≈" tokens, "≈ $… (estimate)";
-    `totals_estimated`: the session totals include such estimates."""
+    `limits` are the budgets set (`budget.Limit`). The cost says where it came from (`cost_text`);
+    an answer that ended without xAI's usage (stopped, cut off, timed out) shows "≈" tokens;
+    cached tokens show what they saved (`cache_text`). `totals_estimated`: the session totals
+    include estimated tokens; `totals_listed`: its cost includes answers priced from a price list
+    (so it is "≈" too); `totals_saved`: USD caching saved in the session."""
     u = response.billed_usage or Usage()
     guess = "" if response.cost_exact else "≈ "
     rows = [
@@ -191,6 +194,8 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
         ("total", f"{guess}{u.total_tokens:,}"),
         *tool_rows(response),
         ("cost", cost_text(response)),
+        *([("cache", cache_text(response))] if response.usage is not None
+          and response.usage.cached_tokens and not response.replayed else []),
         ("time", f"{response.elapsed:.1f} s"),
     ]
     if response.billed_usage is None:
@@ -204,20 +209,39 @@ def usage_rows(response: Response, totals: Usage | None, total_cost: float | Non
         tools = totals.server_side_tools_used
         rows.append(("session", f"{'≈ ' if totals_estimated else ''}{totals.total_tokens:,} tokens, "
                                 + (f"{tools:,} tool calls, " if tools else "")
-                                + format_cost(total_cost, estimate=totals_estimated)))
+                                + format_cost(total_cost, estimate=totals_estimated or totals_listed)
+                                + (f", caching saved {format_cost(totals_saved, estimate=True)}"
+                                   if totals_saved > 0 else "")))
     rows += [(limit.setting.replace("_", " "), limit.shown()) for limit in limits]
     return [(k, plain_twin(str(v))) for k, v in rows]
 
 
 def cost_text(response: Response) -> str:
-    """An answer's cost for people: xAI's figure (or the price's), or an estimate marked as one
-    ("≈ $0.0012 (estimate)") when the answer ended before xAI sent its usage; "n/a" if unknown."""
-    cost = response.cost
-    if cost is not None and not response.cost_exact:
-        return f"{format_cost(cost, estimate=True)} (estimate)"
+    """An answer's cost for people, and where it came from: "$0.001234 (exact, from xAI)";
+    "≈ $0.001234 (estimated from xAI's price list of 2026-12-02)" or "(estimated from built-in
+    prices of 2026-12)" when xAI sent tokens but no cost; "≈ $0.0012 (estimated tokens, priced
+    from …)" when the answer ended before xAI sent its usage; "n/a" if unknown. The panel and the
+    widget both show this."""
+    cost, source = response.cost, response.cost_source
+    if cost is None or source is None:
+        return format_cost(cost)
     u = response.usage
-    fees = u is not None and u.cost_in_usd_ticks is not None and u.server_side_tools_used
-    return format_cost(cost) + (" (tool fees included)" if fees else "")
+    tools = u is not None and (u.server_side_tools_used or u.tool_calls_by_kind)
+    if not response.cost_exact:
+        return f"{format_cost(cost, estimate=True)} (estimated tokens, priced from {source})"
+    if source == EXACT_SOURCE:
+        return format_cost(cost) + f" ({source}{', tool fees included' if tools else ''})"
+    return (f"{format_cost(cost, estimate=True)} (estimated from {source}"
+            + ("; tool fees not included" if tools else "") + ")")
+
+
+def cache_text(response: Response) -> str:
+    """Cached prompt tokens and what they saved (an estimate from a price list, even when the
+    cost is exact): "cached 3,968 of 4,210 · saved ≈ $0.0042"."""
+    u = response.usage or Usage()
+    saved = response.cache_saving
+    return (f"cached {u.cached_tokens:,} of {u.prompt_tokens:,}"
+            + ("" if saved is None else f" · saved {format_cost(saved, estimate=True)}"))
 
 
 def tool_rows(response: Response) -> list:
@@ -240,9 +264,11 @@ class UsageDisplay:
     def __init__(
         self, response: Response, totals: Usage | None = None, total_cost: float | None = None,
         widget: bool = True, limits: Sequence = (), *, totals_estimated: bool = False,
+        totals_listed: bool = False, totals_saved: float = 0.0,
     ) -> None:
         self.rows = usage_rows(response, totals, total_cost, limits,
-                               totals_estimated=totals_estimated)
+                               totals_estimated=totals_estimated, totals_listed=totals_listed,
+                               totals_saved=totals_saved)
         self.widget = self._make_widget() if widget else None
 
     @property
@@ -255,6 +281,14 @@ class UsageDisplay:
         )
         return (f"<div class='grok-usage-items' style='font-size: 0.85em; opacity: 0.8; "
                 f"display: flex; flex-wrap: wrap; gap: 0 1.2em'>{cells}</div>")
+
+    @classmethod
+    def of(cls, response: Response, tally, widget: bool = True, limits: Sequence = ()
+           ) -> UsageDisplay:
+        """The usage of `response` with the session's running totals (a `response.Totals`)."""
+        return cls(response, tally.usage, tally.cost, widget, limits,
+                   totals_estimated=bool(tally.estimated), totals_listed=bool(tally.listed),
+                   totals_saved=tally.saved)
 
     def _make_widget(self):
         import ipywidgets as widgets

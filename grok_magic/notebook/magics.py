@@ -17,6 +17,7 @@ from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedErr
 from grok_magic.markdown import python_code_blocks
 from grok_magic.messages import DETAILS, user_message
 from grok_magic.notebook.answer_view import AnswerStream
+from grok_magic.notebook.cells import running_cell
 from grok_magic.notebook.display import LiveUsage, NotebookSink, TerminalSink, UsageDisplay
 from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
@@ -185,7 +186,7 @@ class GrokMagics(GrokOptions):
         return Ask(user_turn, args.model or self.model, system=system,
                    options={k: v for k, v in options.items() if v is not None},
                    stream=self.stream and not args.no_stream, timeout=args.timeout,
-                   source="cell", cell=getattr(self.shell, "execution_count", None))
+                   source="cell", cell=running_cell(self.shell))
 
     def _ask(self, args, text: str, *, literal: bool = False):
         if args.out is not None and not args.out.isidentifier():
@@ -204,8 +205,9 @@ class GrokMagics(GrokOptions):
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
             convo = (Conversation(max_history=self.max_history, recorder=self.recorder) if args.new
                      else self.conversation)
+            ask = convo.keyed(ask)
             dry = DryRun(f"{client.settings.base_url}{ask.endpoint}", convo.build(ask),
-                         refused=keys_found[0] if keys_found else None)
+                         refused=keys_found[0] if keys_found else None, headers=ask.headers)
             if args.out:
                 self.user_ns[args.out] = dry.body
             return display(dry)
@@ -234,7 +236,7 @@ class GrokMagics(GrokOptions):
             with no_answer_note(view):
                 response = self.conversation.send(client, ask)
             view.feed(response.text, response.reasoning)
-            view.finish(note=self._served_note(response), response=response)
+            view.finish(note=self.served_notes.note(response), response=response)
             self.user_ns[RESULT_NAME] = response
             return response
         with no_answer_note(view):
@@ -254,19 +256,9 @@ class GrokMagics(GrokOptions):
                 err, StreamInterruptedError) else f"incomplete: {err.title}"
             self._keep(view, response, what, "incomplete", usage)
             raise
-        view.finish(note=self._served_note(stream.response), response=stream.response)
+        view.finish(note=self.served_notes.note(stream.response), response=stream.response)
         self.user_ns[RESULT_NAME] = stream.response
         return stream.response
-
-    def _served_note(self, response: Response) -> str:
-        """"grok-4 is served as grok-4.3 (…)", the first time this kernel sees that happen."""
-        from grok_magic.model_names import served_note
-
-        note = served_note(response.requested_model, response.model)
-        if note is None or response.replayed or note in self.told_served:
-            return ""
-        self.told_served.add(note)
-        return note
 
     def _keep(self, view: AnswerStream, response: Response, note: str, kind: str,
               usage: bool) -> None:
@@ -277,18 +269,11 @@ class GrokMagics(GrokOptions):
 
     def _show_usage(self, response: Response) -> None:
         tally = self.recorder.tally  # the whole session: cells, panel, --each, batches
-        usage = UsageDisplay(response, tally.usage, tally.cost, widget=not self.terminal,
-                             limits=self.recorder.limits(), totals_estimated=tally.approximate,
-                             totals_saved=tally.saved)
+        usage = UsageDisplay.of(response, tally, not self.terminal, self.recorder.limits())
         if self.terminal:
             print(usage.plain)
         else:
             self.live_usage.show(usage)
-
-    @cached_property
-    def told_served(self) -> set[str]:
-        """The "served as" notes shown already (each once per kernel)."""
-        return set()
 
     @cached_property
     def live_usage(self) -> LiveUsage:

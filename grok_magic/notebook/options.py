@@ -14,6 +14,7 @@ from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
 from grok_magic.errors import ConfigError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.messages import DETAILS
+from grok_magic.notebook.answer_view import ServedNotes
 from grok_magic.notebook.display import is_terminal
 from grok_magic.notebook.error_watch import ErrorWatch
 from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS
@@ -124,6 +125,7 @@ class GrokOptions(Magics):
                                  daily_budget=self.daily_budget)
         self._open_ledger()
         self.conversation = Conversation(max_history=self.max_history, recorder=self.recorder)
+        self.served_notes = ServedNotes()  # "grok-4 is served as grok-4.3", once per kernel
         self.batch_schedule = None  # how often Batch API jobs are polled (None: PollSchedule())
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None

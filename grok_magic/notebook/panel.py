@@ -261,10 +261,7 @@ class ChatPanel(PanelControls):
             else:
                 view.finish(response=response)
             limits = self.conversation.recorder.limits()
-            tally = self.session.totals
-            view.add_usage(UsageDisplay(response, self.totals, self.total_cost, widget=False,
-                                        limits=limits, totals_estimated=tally.approximate,
-                                        totals_saved=tally.saved).items_html)
+            view.add_usage(UsageDisplay.of(response, self.session.totals, False, limits).items_html)
             self._show_totals()
         if error is None:
             return
@@ -278,10 +275,13 @@ class ChatPanel(PanelControls):
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:
-        tally = self.session.totals
-        text = totals_text(self.totals, self.answers, self.total_cost, tally.estimated,
-                           saved=tally.saved, listed=tally.listed)
-        self.totals_view.value = html_text(text, "grok-totals-text")
+        self.totals_view.value = html_text(tally_text(self.session.totals), "grok-totals-text")
+
+
+def tally_text(tally) -> str:
+    """`totals_text` of a `response.Totals`."""
+    return totals_text(tally.usage, tally.answers, tally.cost, tally.estimated, saved=tally.saved,
+                       listed=tally.listed)
 
 
 def totals_text(t: Usage, answers: int, cost: float, estimated: int = 0, *, saved: float = 0.0,

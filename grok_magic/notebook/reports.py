@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from grok_magic.errors import KeyInRequestError
 from grok_magic.markdown import fence_for, render_html, wrap
@@ -19,7 +19,8 @@ WHO = {"system": "System", "user": "You", "assistant": "Grok"}
 def shorten_data_urls(value):
     """A copy of a request body with data URLs cut to a preview (for dry runs and history)."""
     if isinstance(value, dict):
-        return {k: shorten_data_urls(v) for k, v in value.items()}
+        return {k: _opaque(v) if k == "encrypted_content" else shorten_data_urls(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [shorten_data_urls(v) for v in value]
     if isinstance(value, str) and value.startswith("data:") and len(value) > DATA_URL_PREVIEW:
@@ -27,13 +28,20 @@ def shorten_data_urls(value):
     return value
 
 
-def curl_command(url: str, body: Mapping) -> str:
+def _opaque(value: object) -> object:
+    """Encrypted reasoning, shown by its size only (it is opaque, and long)."""
+    return f"…({len(value):,} characters, encrypted)" if isinstance(value, str) else value
+
+
+def curl_command(url: str, body: Mapping, headers: Mapping[str, str] | None = None) -> str:
     """The equivalent curl command; the key is left to the shell's $XAI_API_KEY."""
     payload = json.dumps(body, indent=2, ensure_ascii=False)
+    extra = "".join(f"  -H {shlex.quote(f'{k}: {v}')} \\\n" for k, v in (headers or {}).items())
     return (
         f"curl {shlex.quote(url)} \\\n"
         '  -H "Content-Type: application/json" \\\n'
         '  -H "Authorization: Bearer $XAI_API_KEY" \\\n'
+        f"{extra}"
         f"  -d {shlex.quote(payload)}"
     )
 
@@ -42,10 +50,12 @@ class DryRun:
     """What a cell would send: the JSON body and the curl command, with nothing sent (and any key
     that found its way into the text masked)."""
 
-    def __init__(self, url: str, body: dict, note: str = "", refused=None) -> None:
+    def __init__(self, url: str, body: dict, note: str = "", refused=None,
+                 headers: Mapping[str, str] | None = None) -> None:
         # A proxy's password in XAI_BASE_URL is masked in the URL and the curl command alike.
         self.url = mask_url_credentials(url)
         self.note = note  # our own text, shown under the title (e.g. a --each plan)
+        self.headers = redact_value(dict(headers or {}))  # sent besides the key (x-grok-conv-id)
         # The send's own last check, run on this very body: a key in it means it is refused.
         found = key_in(body)
         if refused is None and found is not None:
@@ -56,7 +66,7 @@ class DryRun:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         payload = json.dumps(self.shown, indent=2, ensure_ascii=False)
-        curl = curl_command(self.url, self.shown)
+        curl = curl_command(self.url, self.shown, self.headers)
         note = f"{self.note}\n\n" if self.note else ""
         refusal = (f"This request would be refused, not sent: {self.refused.paragraph()} The "
                    "key is shown as *** below.") if self.refused else ""
@@ -131,8 +141,13 @@ def usage_report(totals, limits: Sequence = ()) -> Report:
         ("completion tokens", f"{u.completion_tokens:,}"),
         ("reasoning tokens", f"{u.reasoning_tokens:,}"),
         ("total tokens", f"{u.total_tokens:,}"),
-        ("cost", format_cost(totals.cost, estimate=bool(estimated))),
+        ("cost", format_cost(totals.cost, estimate=bool(estimated) or getattr(
+            totals, "approximate", False))),
     ]
+    saved = getattr(totals, "saved", 0.0)
+    if saved > 0:
+        rows.append(("saved by caching", f"{format_cost(saved, estimate=True)} ({u.cached_tokens:,} "
+                                         "cached tokens; estimated from price lists)"))
     rows += [(f"{limit.setting.replace('_', ' ')} ({limit.scope})", limit.shown())
              for limit in limits]
     note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
@@ -148,18 +163,45 @@ def unreadable_report(path: object, reason: str) -> Report:
     return Report(f"*{cell(message)}*", message)
 
 
+def model_notes(model, current: str) -> list[str]:
+    """What `%grok models` says of one listed model (`ModelInfo`): the default, the one cells
+    use, a retired name (and what xAI serves it as), the retired names it serves."""
+    from grok_magic.model_names import DEFAULT_MODEL, REDIRECT_TARGET, RETIRED_ON, is_retired
+
+    names = (model.id, *model.aliases)
+    notes = []
+    if DEFAULT_MODEL in names:
+        notes.append("default")
+    if current in names:
+        notes.append(f"in use ({current})" if current != model.id else "in use")
+    if is_retired(model.id):
+        notes.append(f"retired {RETIRED_ON}, served as {REDIRECT_TARGET}")
+    retired = [a for a in model.aliases if is_retired(a)]
+    if retired and not is_retired(model.id):
+        notes.append(f"serves the retired {', '.join(retired)}")
+    return notes
+
+
 def models_report(models: Sequence, current: str) -> Report:
+    """The models the key can use: aliases, images, prices (USD per 1M; from 200k tokens of
+    prompt every token at the long-context rate) and notes (`model_notes`)."""
     rows, plain = [], []
     for m in models:
         p = m.price
         prices = [f"{v:g}" if v is not None else "—" for v in (
             (p.input, p.cached_input, p.output) if p else (None, None, None))]
+        long = " / ".join(f"{v:g}" for v in (p.long_input, p.long_cached_input, p.long_output)
+                          ) if p else "—"
         images = {True: "yes", False: "no", None: "?"}[m.image_input]
-        name = m.id + (f" ({', '.join(m.aliases)})" if m.aliases else "")
+        aliases = ", ".join(m.aliases) or "—"
+        notes = model_notes(m, current)
         marker = " ←" if current in (m.id, *m.aliases) else ""
-        rows.append((name + marker, images, *prices))
-        plain.append(f"{name}{marker}: images {images}, $ " + " / ".join(prices))
-    header = ("model", "images", "input $/1M", "cached $/1M", "output $/1M")
+        rows.append((m.id + marker, aliases, images, *prices, long, "; ".join(notes) or "—"))
+        plain.append(f"{m.id}{marker}" + (f" ({', '.join(m.aliases)})" if m.aliases else "")
+                     + f": images {images}, $ " + " / ".join(prices) + f" (≥ 200k: {long})"
+                     + (f" — {'; '.join(notes)}" if notes else ""))
+    header = ("model", "aliases", "images", "input $/1M", "cached $/1M", "output $/1M",
+              "≥ 200k tokens $/1M", "notes")
     return Report(table(header, rows), "\n".join(plain))
 
 
@@ -201,25 +243,47 @@ def log_report(entries: Sequence, total: int, path: object) -> Report:
     return Report(markdown, "\n".join([title, *plain] + ([ESTIMATE_NOTE] if estimated else [])))
 
 
-def ledger_usage_report(totals: Sequence, period: str, path: object) -> Report:
-    """Answers, failures, stops, tokens and cost per model over a period, from the ledger
-    (`ModelTotal`s): a failed request is not an answer, and a stopped one is billed."""
+SAVED_NOTE = ("Saved by caching: the cached tokens at the input price less the cached price, "
+              "estimated from xAI's price list kept beside the ledger, else built-in prices.")
+
+
+def ledger_usage_report(totals: Sequence, period: str, path: object,
+                        price_of: Callable | None = None) -> Report:
+    """Answers, failures, stops, tokens, cached tokens, what caching saved and cost per model
+    over a period, from the ledger (`ModelTotal`s): a failed request is not an answer, and a
+    stopped one is billed. `price_of(model)` gives the price a saving is estimated from."""
+    from grok_magic.pricing import fallback_price
+
+    price_of = price_of or fallback_price
     scope = {"today": "today", "week": "the last 7 days", "all": "all time"}[period]
     title = f"Usage {scope}, every kernel (ledger {path})"
     header = ("model", "answers", "failed", "stopped or cut off", "prompt tokens",
-              "completion tokens", "reasoning tokens", "cost")
+              "completion tokens", "reasoning tokens", "cached tokens", "saved by caching", "cost")
+    savings = {t.model: t.cache_saving(price_of(t.model)) if t.cached_tokens else 0.0
+               for t in totals}
+
+    def saved_text(group: Sequence) -> str:
+        known = [savings[t.model] for t in group if savings[t.model] is not None]
+        if not any(t.cached_tokens for t in group):
+            return "—"
+        return format_cost(sum(known), estimate=True) if known else "?"
 
     def row(name: str, group: Sequence) -> tuple:
         estimated = sum(t.estimated for t in group)
         return (name, *(f"{sum(getattr(t, f) for t in group):,}" for f in (
             "answers", "failures", "stops", "prompt_tokens", "completion_tokens",
-            "reasoning_tokens")), format_cost(sum(t.cost for t in group), estimate=bool(estimated)))
+            "reasoning_tokens", "cached_tokens")), saved_text(group),
+            format_cost(sum(t.cost for t in group), estimate=bool(estimated)))
 
     rows = [row(t.model, [t]) for t in totals] + [row("total", totals)]
     estimated = sum(t.estimated for t in totals)
     plain = [title] + [f"{r[0]}: {r[1]} answers, {r[2]} failed, {r[3]} stopped or cut off, "
-                       f"{r[4]} prompt, {r[5]} completion, {r[6]} reasoning tokens, {r[7]}"
+                       f"{r[4]} prompt, {r[5]} completion, {r[6]} reasoning tokens, {r[7]} "
+                       f"cached (saved {r[8]}), {r[9]}"
                        for r in rows]
+    if any(t.cached_tokens for t in totals):
+        plain.append(SAVED_NOTE)
     note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
+    note += f"\n\n{cell(SAVED_NOTE)}" if any(t.cached_tokens for t in totals) else ""
     markdown = f"**{cell(title)}**\n\n" + table(header, rows) + note
     return Report(markdown, "\n".join(plain + ([ESTIMATE_NOTE] if estimated else [])))
