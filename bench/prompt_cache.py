@@ -7,13 +7,14 @@ the cost against the same requests sent without a conversation key — both meas
    previous answer and the new question), so the maximum is the sum of the previous requests'
    prompt tokens. Run on the Responses API (`prompt_cache_key`, the default) and on chat
    completions (`x-grok-conv-id`).
-2. A 200-item `--each` run (`grok_magic.each.Each`, concurrency 8) whose items share a
-   2,000-token system prompt and the template's opening words. Each item after the first can at
-   most find that shared opening cached.
+2. A 200-item `--each` run (`grok_magic.each.Each`, concurrency 8, 50 ms an answer) whose items
+   share a 2,000-token system prompt and the template's opening words. Each item after the first
+   can at most find that shared opening cached; the first few, sent together before any answer
+   came back, find nothing.
 
 The stand-in (tests/xai_standin.py), in its own process, caches prompt prefixes per key as xAI
-describes: requests with one key reach one server, which bills the longest prefix it saw under
-that key at the cached price (grok-4.3: $0.20 against $1.25 per 1M); a request without a key
+describes: requests with one key reach one server, which bills the longest prefix it answered
+under that key at the cached price (grok-4.3: $0.20 against $1.25 per 1M); a request without a key
 lands on a cold server. Target: cached / maximum >= 90 %.
 Run: python bench/prompt_cache.py [--turns 20] [--items 200]
 Exits non-zero only on a crash; a missed target prints MISSED.
@@ -35,10 +36,13 @@ from standin_process import StandinProcess  # noqa: E402
 MODEL = "grok-4.3"
 TARGET = 0.90
 CONCURRENCY = 8
+LATENCY = 0.05  # seconds the stand-in takes to answer an --each item: concurrent items overlap
 
 
 def reset(srv, command) -> None:
+    """In the stand-in's process: forget everything (its prompt cache too); set its latency."""
     srv.reset()
+    srv.latency = command[1] if len(command) > 1 else 0.0
 
 
 def dataframe_description(chars: int = 4000) -> str:
@@ -125,9 +129,9 @@ def main() -> None:
         print(f"   {'API':<10} {'cached':>8} {'prompt':>8} {'max':>8} {'of max':>7} "
               f"{'cost':>10} {'no key':>10} {'ratio':>6}")
         for api in ("responses", "chat"):
-            standin.ask("reset")
+            standin.ask("reset", LATENCY)
             cached, prompt, most, cost = each(api, True, args.items)
-            standin.ask("reset")
+            standin.ask("reset", LATENCY)
             _, _, _, cold = each(api, False, args.items)
             share = cached / most if most else 0.0
             print(f"   {api:<10} {cached:>8,} {prompt:>8,} {most:>8,} {share:>6.1%} "

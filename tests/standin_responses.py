@@ -667,8 +667,15 @@ def serve_responses(handler: _Handler, method: str, path: str, body: Any) -> Non
         stored = dict(state.stored)
     req = validate_responses(body, stored)
     conversation = check_conv_id(body.get("prompt_cache_key"))
-    req = replace(req, cached_chars=handler.standin.prompt_cache.cached_chars(
-        conversation, body["input"]))
+    cache = handler.standin.prompt_cache
+    cached, prompt = cache.lookup(conversation, body["input"])
+    try:
+        return _answer(handler, state, behaviour, replace(req, cached_chars=cached))
+    finally:
+        cache.keep(conversation, prompt)
+
+
+def _answer(handler: _Handler, state, behaviour, req: ResponsesRequest) -> None:
     if isinstance(behaviour, Replay):
         return _replay(handler, RECORDINGS[behaviour.name], req, behaviour)
     if isinstance(behaviour, Stream):

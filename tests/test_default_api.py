@@ -247,3 +247,41 @@ def test_a_dry_run_shows_carried_reasoning_by_its_size_only(ip, xai_env):
     assert encrypted not in out.everything()
     [carried] = [i for i in ip.user_ns["body"]["input"] if i.get("type") == "reasoning"]
     assert carried["encrypted_content"] == encrypted  # -o VAR holds the body as it would be sent
+
+
+def test_past_max_history_the_window_moves_in_steps_so_the_prefix_stays_cached(ip, xai_env):
+    run(ip, "%config GrokMagics.max_history = 4")
+    for n in range(1, 10):
+        assert run(ip, f"%%grok\nQuestion {n}, about the same long table of sales figures.").error is None
+    firsts, counts = [], []
+    for request in sent(xai_env):
+        users = [m["content"] for m in request.as_chat["messages"] if m["role"] == "user"]
+        firsts.append(users[0].split(",")[0])
+        counts.append(len(users) - 1)  # earlier exchanges sent with the new question
+    assert counts == [0, 1, 2, 3, 4, 3, 4, 3, 4]  # never more than max_history
+    # The first turn sent stays the same two turns running (half of max_history at a time).
+    assert firsts == ["Question 1"] * 5 + ["Question 3"] * 2 + ["Question 5"] * 2
+    assert ip.user_ns["_grok"].usage.cached_tokens > 0
+
+
+def test_the_panel_says_served_as_once_too_sharing_the_kernels_notes(ip, xai_env):
+    run(ip, '%config GrokMagics.model = "grok-4"')
+    assert "grok-4 is served as grok-4.3" in run(ip, "%%grok\nIn a cell").shown()
+    assert run(ip, "%grok chat").error is None
+    panel = ip.user_ns["_grok_panel"]
+    assert panel.send("In the panel").model == "grok-4.3"
+    assert "served as" not in panel_text(panel)  # the cell said it already
+    from grok_magic.notebook.panel import ChatPanel
+
+    fresh = ChatPanel(model="grok-4-0709", client=ip.grok_magics.client())
+    fresh.send("A panel of its own")
+    assert "grok-4-0709 is served as grok-4.3 (xAI retired grok-4-0709 on 2026-05-15)" in (
+        panel_text(fresh))
+
+
+def panel_text(panel) -> str:
+    """The last answer of the panel as shown, with the note under it."""
+    from magic_helpers import visible_text
+    from test_panel import answer_of, shown_text
+
+    return shown_text(panel) + "\n" + visible_text(answer_of(panel).note.value)

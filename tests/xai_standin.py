@@ -490,6 +490,13 @@ def _is_done(event: bytes) -> bool:
     return event.strip() == b"data: [DONE]"
 
 
+def _answer_pieces(events: list[bytes]) -> list[bytes]:
+    """What an endless stream repeats: a Responses stream's text deltas (its other events open
+    and close items), or every chunk of a chat stream."""
+    deltas = [e for e in events if b'_text.delta"' in e]
+    return deltas or events
+
+
 def _ends_an_answer(event: bytes) -> bool:
     """[DONE], or an event with a finish reason, usage or a final Responses status."""
     return _is_done(event) or any(mark in event for mark in (
@@ -1045,9 +1052,10 @@ def cached_prefix(new: list[tuple[str, str]], old: list[tuple[str, str]]) -> int
 
 class PromptCache:
     """xAI's prompt cache as a client sees it: requests carrying the same conversation key reach
-    the same server, which has cached the prompts it saw under that key; a new prompt's longest
-    prefix shared with one of them is billed as cached. Requests without a key land on cold
-    servers (nothing cached)."""
+    the same server, which has cached the prompts it answered under that key; a new prompt's
+    longest prefix shared with one of them is billed as cached. A prompt joins the cache once its
+    answer has been sent (requests sent together do not see each other's). Requests without a
+    key land on cold servers (nothing cached)."""
 
     KEEP = 16  # prompts remembered per key
 
@@ -1055,17 +1063,23 @@ class PromptCache:
         self._seen: dict[str, list[list[tuple[str, str]]]] = {}
         self._lock = threading.Lock()
 
-    def cached_chars(self, key: str | None, items: Any) -> int:
-        """Characters of `items`' text (chat messages or Responses input) found cached."""
-        if not key:
-            return 0
+    def lookup(self, key: str | None, items: Any) -> tuple[int, list]:
+        """(characters of `items`' text found cached, the prompt to `keep` once answered);
+        `items` are chat messages or a Responses input."""
         prompt = prompt_segments(items)
+        if not key:
+            return 0, prompt
+        with self._lock:
+            seen = list(self._seen.get(key, ()))
+        return max((cached_prefix(prompt, old) for old in seen), default=0), prompt
+
+    def keep(self, key: str | None, prompt: list) -> None:
+        if not key:
+            return
         with self._lock:
             seen = self._seen.setdefault(key, [])
-            best = max((cached_prefix(prompt, old) for old in seen), default=0)
             seen.append(prompt)
             del seen[:-self.KEEP]
-        return best
 
 
 # --------------------------------------------------------------------------------------------
@@ -1625,7 +1639,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 self.wfile.flush()
         if opts.endless or opts.keepalive_every is not None:
-            return self._send_forever(pieces if opts.endless else [b": keep-alive\n\n"],
+            again = _answer_pieces(pieces) if opts.endless and not opts.split else pieces
+            return self._send_forever(again if opts.endless else [b": keep-alive\n\n"],
                                       delay if opts.endless else opts.keepalive_every)
         if cut:
             return self._abort()
@@ -1809,9 +1824,14 @@ class _Handler(BaseHTTPRequestHandler):
         if req is None:
             raise _unprocessable("expected a map")
         conversation = check_conv_id(self.headers.get("x-grok-conv-id"))
-        req = replace(req, cached_chars=st.prompt_cache.cached_chars(
-            conversation, body.get("messages")))
+        cached, prompt = st.prompt_cache.lookup(conversation, body.get("messages"))
+        try:
+            return self._chat_answer(behaviour, body, replace(req, cached_chars=cached))
+        finally:
+            st.prompt_cache.keep(conversation, prompt)
 
+    def _chat_answer(self, behaviour, body: dict, req: ChatRequest) -> None:
+        st = self.standin
         if isinstance(behaviour, Replay):
             return self._replay(behaviour.name, behaviour)
         if isinstance(behaviour, Stream):

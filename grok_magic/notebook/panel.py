@@ -11,6 +11,7 @@ from grok_magic.client import Delta, GrokClient
 from grok_magic.conversation import Ask, Conversation
 from grok_magic.errors import GrokError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.notebook.answer_view import ServedNotes
 from grok_magic.notebook.display import UsageDisplay
 from grok_magic.notebook.panel_views import (
     AnswerView,
@@ -56,6 +57,7 @@ class ChatPanel(PanelControls):
         api: str = "responses",
         store: bool = False,
         cache: bool = True,
+        served_notes: ServedNotes | None = None,
     ) -> None:
         import threading
 
@@ -64,6 +66,8 @@ class ChatPanel(PanelControls):
         self.detail = detail
         self.max_image_side = max_image_side
         self.api, self.store, self.cache = api, store, cache  # as GrokMagics.api, .store, .cache
+        # "grok-4 is served as grok-4.3", once per kernel (the magics' notes, from %grok chat)
+        self.served_notes = served_notes or ServedNotes()
         self.error: BaseException | None = None
         self._client = client
         self._owns_client = client is None
@@ -259,7 +263,7 @@ class ChatPanel(PanelControls):
                 title = error.title if isinstance(error, GrokError) else type(error).__name__
                 view.finish(f"Incomplete answer — {title}.", "grok-incomplete", response)
             else:
-                view.finish(response=response)
+                view.finish(self.served_notes.note(response), "grok-served", response)
             limits = self.conversation.recorder.limits()
             view.add_usage(UsageDisplay.of(response, self.session.totals, False, limits).items_html)
             self._show_totals()

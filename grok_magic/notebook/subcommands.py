@@ -178,7 +178,7 @@ def chat(magics: GrokMagics, rest: str):
     panel = ChatPanel(
         model=magics.model, system=magics.system or None, conversation=magics.conversation,
         client=magics.client(), detail=magics.detail or None, max_image_side=magics.max_image_side,
-        api=magics.api, store=magics.store, cache=magics.cache,
+        api=magics.api, store=magics.store, cache=magics.cache, served_notes=magics.served_notes,
     )
     magics.user_ns[PANEL_NAME] = panel
     return panel  # shown as the cell's result; also `_grok_panel` for scripted demos
