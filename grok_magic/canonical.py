@@ -22,8 +22,9 @@ IGNORED_FIELDS = ("stream", "stream_options")
 
 
 def canonical_request(body: Mapping) -> dict:
-    """`body` without stream flags, data-URL images as `{"sha256", "bytes", "media_type"}`, and
-    any key that found its way into the text masked (this is what the ledger keeps)."""
+    """`body` without stream flags, data-URL images as `{"sha256", "bytes", "media_type"}`,
+    encrypted reasoning as `{"sha256", "bytes"}`, and any key that found its way into the text
+    masked (this is what the ledger keeps)."""
     trimmed = {k: v for k, v in body.items() if k not in IGNORED_FIELDS}
     return redact_value(_hash_images(trimmed))
 
@@ -63,12 +64,18 @@ def canonical_json(canonical: Mapping) -> str:
 
 def _hash_images(value):
     if isinstance(value, dict):
-        return {k: _hash_images(v) for k, v in value.items()}
+        # Reasoning carried between turns is opaque, and resent every turn: kept by its digest.
+        return {k: _digest_of(v) if k == "encrypted_content" and isinstance(v, str)
+                else _hash_images(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_hash_images(v) for v in value]
     if isinstance(value, str) and value.startswith("data:"):
         return _image_digest(value)
     return value
+
+
+def _digest_of(text: str) -> dict:
+    return {"sha256": _digest(text), "bytes": len(text.encode())}
 
 
 def _image_digest(url: str) -> dict | str:

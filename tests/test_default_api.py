@@ -285,3 +285,15 @@ def panel_text(panel) -> str:
     from test_panel import answer_of, shown_text
 
     return shown_text(panel) + "\n" + visible_text(answer_of(panel).note.value)
+
+
+def test_the_ledger_keeps_carried_reasoning_by_digest_not_its_bytes(ledger_shell, xai_env):
+    ip = ledger_shell
+    run(ip, "%%grok\nWhy is the sky blue?")
+    encrypted = ip.user_ns["_grok"].reasoning_items[0]["encrypted_content"]
+    run(ip, "%%grok\nAnd sunsets?")
+    ledger = ip.grok_magics.recorder.ledger
+    rows = ledger.entries()
+    assert len(rows) == 2
+    assert all(encrypted not in row.request for row in rows)
+    assert '"encrypted_content":{"bytes":' in rows[-1].request.replace(" ", "")
