@@ -263,7 +263,7 @@ def test_magic_and_history_stream_the_corpus_inert(jupyterlab, page, xai_server,
     history = code_cells.nth(2 + 2 * n).locator(".grok-md .grok-history-turn")
     expect(history).to_have_count(2 * (1 + total + n))
     expect(history.nth(1).locator("h1", has_text="Benign answer")).to_have_count(1)
-    assert len(xai_server.chat_requests) == 1 + total + n
+    assert len(xai_server.answer_requests) == 1 + total + n
     assert xai_server.pending == 0
     assert_inert(page, browsing, canary)
     screenshot(page, "magic-and-history")
@@ -304,7 +304,7 @@ def test_chat_panel_streams_the_corpus_inert(jupyterlab, page, xai_server, canar
         assert_benign_rendered(answers.first)
         # every answer shows rendered HTML
         assert answers.locator(".grok-md").count() >= 1 + len(batches)
-    assert len(xai_server.chat_requests) == 1 + len(batches)
+    assert len(xai_server.answer_requests) == 1 + len(batches)
     assert_inert(page, browsing, canary)
     screenshot(page, "panel")
 

@@ -53,7 +53,7 @@ def type_question(panel, text: str) -> None:
 
 def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_server):
     panel = open_panel(page, jupyterlab, "chat.ipynb", MAGIC_CELLS)
-    expect(panel.locator(".grok-model select")).to_have_value("grok-4")
+    expect(panel.locator(".grok-model select")).to_have_value("grok-4.3")  # the default model
 
     # Shift+Enter is a new line (and does not run the notebook cell); Enter sends.
     box = panel.locator(".grok-input textarea")
@@ -62,7 +62,7 @@ def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_serv
     box.press("Shift+Enter")
     box.press_sequentially("second line")
     expect(box).to_have_value("First line\nsecond line")
-    assert xai_server.chat_requests == []
+    assert xai_server.answer_requests == []
     prompts = page.locator(".jp-CodeCell .jp-InputPrompt")
     expect(prompts.last).to_have_text("[2]:")  # Shift+Enter did not run the notebook cell
     box.press("Enter")
@@ -76,7 +76,7 @@ def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_serv
     usage = answer.locator(".grok-usage-item[data-key='total']")
     expect(usage).to_contain_text(re.compile(r"total \d[\d,]*"))
     total = int(re.sub(r"\D", "", usage.inner_text()))
-    body = xai_server.chat_requests[-1].json
+    body = xai_server.answer_requests[-1].as_chat
     assert body["messages"][-1]["content"] == "First line\nsecond line"
     expect(panel.locator(".grok-totals")).to_contain_text(f"1 answer · {total:,} tokens")
     expect(panel.locator("button.grok-send")).to_be_enabled()
@@ -113,7 +113,7 @@ def test_chat_streams_markdown_shows_usage_and_images(jupyterlab, page, xai_serv
         const usage = [...e.querySelectorAll('.jupyter-widgets.grok-usage')].pop();
         return usage.getBoundingClientRect().bottom <= e.getBoundingClientRect().bottom + 1;
     }""")
-    content = xai_server.chat_requests[-1].json["messages"][-1]["content"]
+    content = xai_server.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in content] == ["text", "image_url"]
     screenshot(page, "two-answers")
 

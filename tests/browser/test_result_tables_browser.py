@@ -207,4 +207,4 @@ def test_result_tables_the_user_displays_render_as_text(jupyterlab, page, xai_se
 
     assert others(output_violations(page, [], OWN_STYLES)) == []
     assert others(watched_violations(page)) == []
-    assert len(xai_server.chat_requests) == len(answers)
+    assert len(xai_server.answer_requests) == len(answers)
