@@ -11,6 +11,7 @@ file (`max_page_count`) or a real tmpfs with no space left, a schema newer than 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -59,6 +60,7 @@ def two_exchanges(client: GrokClient, srv, ledger: Ledger) -> list[str]:
     warning may be issued on the side (the ledger speaks only through its `notify`)."""
     srv.enqueue(Reply(FIRST), Reply(SECOND))
     convo = Conversation(recorder=Recorder(ledger))
+    gc.collect()  # an earlier test's garbage (Python 3.13 warns of an unclosed connection) is not ours
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = convo.send(client, ask("Question one"))
@@ -226,6 +228,7 @@ def test_without_notify_it_is_one_python_warning(client, xai_server, tmp_path):
 READONLY_WRITER = r"""
 import json, os, sys
 import sqlite3  # noqa: F401 - the ledger imports it lazily; load it while it is still readable
+import grok_magic.price_list  # noqa: F401 - so is the price list kept beside a ledger
 
 from grok_magic.client import GrokClient
 from grok_magic.conversation import Ask, Conversation

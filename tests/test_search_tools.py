@@ -230,4 +230,6 @@ def test_the_panels_search_toggle_lets_grok_search(xai_env):
     sources = [w for w in answer.children[-1].children if "grok-sources" in w._dom_classes]
     html = sources[0].outputs[0]["data"]["text/html"]
     assert "Sources" in html and html_findings(html) == []
-    assert [m["role"] for m in bodies(xai_env)[-1]["input"]] == ["user", "assistant", "user"]
+    # the earlier turn, its reasoning carried (encrypted), then the new question
+    sent = bodies(xai_env)[-1]["input"]
+    assert [m.get("role") or m["type"] for m in sent] == ["user", "reasoning", "assistant", "user"]

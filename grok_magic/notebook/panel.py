@@ -66,8 +66,7 @@ class ChatPanel(PanelControls):
         self.detail = detail
         self.max_image_side = max_image_side
         self.api, self.store, self.cache = api, store, cache  # as GrokMagics.api, .store, .cache
-        # "grok-4 is served as grok-4.3", once per kernel (the magics' notes, from %grok chat)
-        self.served_notes = served_notes or ServedNotes()
+        self.served_notes = served_notes or ServedNotes()  # the kernel's, from %grok chat
         self.error: BaseException | None = None
         self._client = client
         self._owns_client = client is None
