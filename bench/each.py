@@ -133,8 +133,9 @@ def error_rows(tag: str) -> int:
 
 def run_plain(tag: str, count: int) -> dict:
     """What a user writes today: a serial loop over the client, one exchange per item."""
+    from grok_magic.ask import Ask
     from grok_magic.client import GrokClient
-    from grok_magic.conversation import Ask, Conversation
+    from grok_magic.conversation import Conversation
     from grok_magic.messages import user_message
     from grok_magic.recorder import Recorder
 

@@ -69,8 +69,9 @@ def ms(seconds: float) -> float:
 def bench_record(server: Server, answer: str, exchanges: int, place: Path) -> dict:
     from xai_standin import FAKE_KEY
 
+    from grok_magic.ask import Ask
     from grok_magic.client import GrokClient
-    from grok_magic.conversation import Ask, Conversation
+    from grok_magic.conversation import Conversation
     from grok_magic.ledger import Ledger
     from grok_magic.messages import user_message
     from grok_magic.recorder import Recorder

@@ -72,8 +72,9 @@ def dataframe_description(chars: int = 4000) -> str:
 
 def conversation(api: str, cache: bool, turns: int) -> tuple[int, int, int, float]:
     """(cached tokens, prompt tokens, most cacheable, cost) of one conversation."""
+    from grok_magic.ask import Ask
     from grok_magic.client import GrokClient
-    from grok_magic.conversation import Ask, Conversation
+    from grok_magic.conversation import Conversation
     from grok_magic.messages import user_message
     from grok_magic.recorder import Recorder
 

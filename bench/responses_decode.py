@@ -41,7 +41,7 @@ def raw_json(lines: list[str], _chunks: list[bytes]) -> int:
 
 def _decode(chunks: list[bytes]):
     """Our SSE splitter and the Responses fold over the stream: (accumulator, events)."""
-    from grok_magic.responses_api import ResponsesAccumulator
+    from grok_magic.responses_events import ResponsesAccumulator
     from grok_magic.sse import iter_sse_json
 
     accumulator = ResponsesAccumulator()
@@ -88,7 +88,7 @@ class FakeHTTP:
 
 def whole_stream(_lines: list[str], chunks: list[bytes]) -> int:
     from grok_magic.response import Response
-    from grok_magic.responses_api import ResponsesStream
+    from grok_magic.responses_events import ResponsesStream
 
     stream = ResponsesStream(FakeHTTP(chunks), Response(), None)
     count = sum(1 for _ in stream)
@@ -105,7 +105,7 @@ def timed(decode, lines: list[str], chunks: list[bytes]) -> float:
 
 
 def fold_time(lines: list[str]) -> float:
-    from grok_magic.responses_api import ResponsesAccumulator
+    from grok_magic.responses_events import ResponsesAccumulator
 
     events = [json.loads(line) for line in lines]
     fold = ResponsesAccumulator().fold

@@ -3,33 +3,25 @@ Responses API — respond(), respond_stream() — with list_models() and prices.
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from grok_magic.answer_watch import AnswerWatch
 from grok_magic.errors import (
-    AnswerLimitError,
     APIStatusError,
     AuthenticationError,
     GoneError,
     GrokError,
-    StreamInterruptedError,
 )
 from grok_magic.messages import ENDPOINTS
-from grok_magic.pricing import Price, PriceBook, price_from_language_model
+from grok_magic.price_list import PriceBook
+from grok_magic.pricing import Price, price_from_language_model
 from grok_magic.redaction import mask_url_credentials, redact
 from grok_magic.response import Response
-from grok_magic.settings import DEADLINE, MAX_ANSWER_CHARS, STALL_TIMEOUT, Settings
-from grok_magic.sse import StreamState, iter_sse_json
+from grok_magic.responses_events import ResponsesStream, decode_json
+from grok_magic.settings import Settings
+from grok_magic.streams import ResponseStream
 from grok_magic.transport import Transport, request_id_of, unexpected_body
 
-COMPACT_EVERY = 4096  # stream events between joins of the answer's pieces (Response.compact)
-# After `[DONE]` only the end of the chunked body should follow; wait this long for it so the
-# connection goes back to the pool, rather than dropping it.
-DRAIN_TIMEOUT = 1.0
-DRAIN_MAX_BYTES = 64 * 1024
 PRICE_LIST_TIMEOUT = 5.0  # seconds the price list may take (an answer waits for its price)
 LIVE_SEARCH_HINT = (
     "Live Search (search_parameters) is retired; use --search web or --search x, which run "
@@ -60,214 +52,6 @@ class ModelInfo:
 
 def _listed(value: object) -> list | tuple:
     return value if isinstance(value, list | tuple) else ()
-
-
-@dataclass(slots=True)
-class Delta:
-    """What one stream chunk added: answer text and/or reasoning text (both may be empty)."""
-
-    content: str = ""
-    reasoning: str = ""
-
-
-class EndHooks:
-    """What every answer stream shares: callbacks run once when the answer ends, and
-    `until_done`. Subclasses iterate as Deltas and call `_end(response)` exactly when it ends."""
-
-    response: Response
-
-    def __init__(self) -> None:
-        self._on_end: list[Callable[[Response], None]] = []
-        self._ended = False
-
-    def on_end(self, callback: Callable[[Response], None]) -> None:
-        """Call `callback(response)` once when the answer ends: complete, stopped or cut off."""
-        self._on_end.append(callback)
-        if self._ended:
-            callback(self.response)
-
-    def _end(self, response: Response) -> Response:
-        if not self._ended:
-            self._ended = True
-            for callback in self._on_end:
-                callback(response)
-        return response
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._release()
-
-    def _release(self) -> None:
-        """Let go of what the stream holds (a connection)."""
-
-    def __iter__(self) -> Iterator[Delta]:
-        raise NotImplementedError
-
-    def until_done(self, on_delta: Callable[[Delta], None] | None = None) -> Response:
-        """Consume the stream (calling `on_delta` for each piece) and return the Response."""
-        for delta in self:
-            if on_delta is not None:
-                on_delta(delta)
-        return self.response
-
-
-class ResponseStream(EndHooks):
-    """A streaming answer: iterate for Deltas; `.response` accumulates; `close()` stops it.
-
-    Safe to `close()` from another thread (the chat panel's Stop button). The answer's limits
-    (Settings.max_answer_chars, deadline, stall_timeout) end it as incomplete, with an
-    AnswerLimitError that keeps what arrived.
-    """
-
-    def __init__(
-        self, http_response, response: Response, request_id: str | None,
-    ) -> None:
-        super().__init__()
-        self._http = http_response
-        self.response = response
-        self.request_id = response.request_id = request_id
-        self._stopped = threading.Event()
-        self._started = False
-        self._state = StreamState()
-        self._watch = getattr(http_response, "answer_watch", None) or AnswerWatch(
-            deadline=DEADLINE, stall=STALL_TIMEOUT, max_chars=MAX_ANSWER_CHARS,
-            body_is_progress=False)
-
-    def __iter__(self) -> Iterator[Delta]:
-        import requests
-
-        self._started = True
-        response, watch = self.response, self._watch
-        fold, stopped = self._folder(), self._stopped.is_set
-        size, max_chars = 0, watch.max_chars
-        try:
-            chunks = self._http.iter_content(chunk_size=None)
-            for chunk in iter_sse_json(chunks, self._state, self.request_id, watch.max_bytes):
-                watch.events += 1  # progress: the stall deadline starts again
-                if not watch.events % COMPACT_EVERY:
-                    response.compact(COMPACT_EVERY)
-                delta = fold(chunk)
-                yield delta
-                if stopped():
-                    break
-                size += len(delta.content) + len(delta.reasoning)
-                if size >= max_chars:
-                    raise AnswerLimitError(watch.chars_reason(), request_id=self.request_id)
-            else:
-                if self._state.done:
-                    self._drain(chunks)
-        except GrokError as err:  # an error event inside the stream
-            if stopped():
-                self._end(response.finish(stopped=True))
-                return
-            response.error = err.paragraph()
-            err.response = self._end(response.finish(partial=True))
-            raise
-        except (GeneratorExit, KeyboardInterrupt):
-            # Ctrl-C / kernel interrupt / the caller let go: drop the connection, keep the text.
-            self._release()
-            self._end(response.finish(stopped=True))
-            raise
-        except Exception as exc:
-            if stopped():  # close() from another thread shut the socket under the reader
-                self._end(response.finish(stopped=True))
-                return
-            if isinstance(exc, requests.RequestException | OSError):
-                raise self._interrupted(exc) from None
-            raise
-        finally:
-            self._release()
-        if stopped():
-            self._end(response.finish(stopped=True))
-        elif self._state.done or response.finish_reason is not None:
-            response.finish()
-            self._end(response)
-        else:
-            raise self._interrupted(None)
-
-    def _folder(self) -> Callable[[dict], Delta]:
-        """What folds one decoded event into the response and says what it added."""
-        add_chunk = self.response.add_chunk
-
-        def fold(chunk: dict) -> Delta:
-            return Delta(*add_chunk(chunk))
-
-        return fold
-
-    def _drain(self, chunks: Iterator[bytes]) -> None:
-        """Read the end of the body after `[DONE]` so the connection can be reused."""
-        sock = _socket_of(self._http)
-        if sock is None:
-            return
-        old_timeout = sock.gettimeout()
-        try:
-            sock.settimeout(DRAIN_TIMEOUT)
-            left = DRAIN_MAX_BYTES
-            for chunk in chunks:
-                left -= len(chunk)
-                if left < 0:
-                    return
-        except Exception:  # noqa: BLE001 - the answer is complete; the connection is just closed
-            return
-        finally:
-            try:
-                sock.settimeout(old_timeout)
-            except OSError:
-                pass
-
-    def _interrupted(self, exc: BaseException | None) -> StreamInterruptedError | AnswerLimitError:
-        limit = self._watch.error()
-        if limit is not None:  # a limit closed the connection under the reader
-            self.response.error = limit.paragraph()
-            limit.request_id = self.request_id
-            limit.response = self._end(self.response.finish(partial=True))
-            return limit
-        if exc is None:
-            reason = "the stream ended before the answer was complete"
-        elif "timed out" in str(exc).lower():
-            reason = "no data arrived within the read timeout"
-        else:
-            reason = "the connection broke mid-answer"
-        self.response.error = f"The answer was cut off: {reason}."
-        return StreamInterruptedError(
-            reason, response=self._end(self.response.finish(partial=True)), request_id=self.request_id
-        )
-
-    def close(self) -> None:
-        """Stop the answer: the connection is dropped and the partial text kept."""
-        self._stopped.set()
-        if not self._started:
-            self._end(self.response.finish(stopped=True))
-            self._release()
-            return
-        sock = _socket_of(self._http)
-        if sock is not None:
-            try:  # wakes a reader blocked in recv() in another thread
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def _release(self) -> None:
-        try:
-            self._http.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection may itself fail
-            pass
-
-
-def _socket_of(http_response) -> socket.socket | None:
-    raw = getattr(http_response, "raw", None)
-    connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is None:  # the socket under http.client's file: a SocketIO, or a WatchedReader
-        reader = getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None)
-        sock = getattr(reader, "_sock", None) or getattr(reader, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
 
 
 @dataclass
@@ -325,8 +109,6 @@ class GrokClient(Transport):
                 headers: Mapping[str, str] | None = None) -> Response:
         """Send a `/v1/responses` request (see responses_api.responses_body) and return the
         whole answer; a failed or incomplete one raises, its text kept on `err.response`."""
-        from grok_magic.responses_events import decode_json
-
         body = {k: v for k, v in body.items() if k != "stream"}
         started = Response().started
         http = self._post(ENDPOINTS["responses"], body, stream=False, timeout=timeout,
@@ -344,8 +126,6 @@ class GrokClient(Transport):
                        headers: Mapping[str, str] | None = None) -> ResponseStream:
         """Send a streaming `/v1/responses` request; iterate the result for ResponsesDeltas
         (text, reasoning, tool activity), or call `.until_done()`."""
-        from grok_magic.responses_api import ResponsesStream
-
         body = dict(body, stream=True)
         response = Response(requested_model=body.get("model"))
         http = self._post(ENDPOINTS["responses"], body, stream=True, timeout=timeout,

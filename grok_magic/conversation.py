@@ -3,76 +3,18 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from grok_magic.client import EndHooks, GrokClient
-from grok_magic.messages import ENDPOINTS, build_request, system_message
-from grok_magic.prompt import sent_image_urls
+from grok_magic.ask import Ask, new_cache_key
+from grok_magic.client import GrokClient
+from grok_magic.messages import system_message
 from grok_magic.recorder import Recorder
 from grok_magic.response import Response, Totals, Usage
+from grok_magic.streams import EndHooks
 
 DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
-CONVERSATION_HEADER = "x-grok-conv-id"  # chat completions' prompt-cache routing key
-
-
-def new_cache_key() -> str:
-    """A fresh prompt-cache key: one per conversation (and per --each run), never reused."""
-    return f"grok-magic-{uuid.uuid4().hex}"
 KEEP_RESPONSES = 50  # recent Response objects kept for inspection; totals count every one
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One question, built once by the magic, the panel or a script and passed down as it is.
-
-    `options` holds only request fields (temperature, max_completion_tokens, reasoning_effort,
-    response_format, …); `None` values are not sent. `source` (cell, panel, script, batch) and
-    `cell` (the execution count) say where it came from, for the ledger.
-    """
-
-    user_turn: dict
-    model: str
-    system: str | None = None
-    options: Mapping = field(default_factory=dict)
-    stream: bool = True
-    timeout: float | None = None
-    source: str = "script"
-    cell: int | None = None
-    replay: str | None = None  # this question's replay mode ("auto" to resume --each runs)
-    api: str = "responses"  # "responses" (/responses) or "chat" (/chat/completions, legacy)
-    server_tools: tuple = ()  # tools xAI runs (web_search, x_search, code_interpreter)
-    store: bool = False  # Responses API: keep the answer at xAI, continue from it next time
-    # Prompt caching: requests with one key reach a server whose cache holds their shared
-    # prefix (sent as `prompt_cache_key`, or the `x-grok-conv-id` header on chat completions).
-    # None: the conversation's own key, when `cache` is on.
-    cache: bool = True
-    cache_key: str | None = None
-    # False: a failed attempt leaves no error row (--each retries; it records the final failure
-    # itself with Recorder.record_failure).
-    record_errors: bool = True
-
-    @property
-    def wire(self) -> str:
-        """The API this question goes to: server-side tools exist only in the Responses API."""
-        return "responses" if self.server_tools or self.api == "responses" else "chat"
-
-    @property
-    def endpoint(self) -> str:
-        return ENDPOINTS[self.wire]
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """HTTP headers this question adds: the conversation key, on chat completions."""
-        if self.wire == "chat" and self.cache and self.cache_key:
-            return {CONVERSATION_HEADER: self.cache_key}
-        return {}
-
-    @property
-    def sent_urls(self) -> set[str]:
-        """Remote images this question sends (the only ones its answer may display)."""
-        return sent_image_urls(self.user_turn)
 
 
 @dataclass
@@ -156,23 +98,13 @@ class Conversation:
         """The request body for sending `ask` next, for the API it goes to (with the
         conversation's prompt-cache key, as `keyed` gives it)."""
         ask = self.keyed(ask)
-        if ask.wire == "chat":
-            messages = self.request_messages(ask.user_turn, ask.system)
-            return build_request(ask.model, messages, stream=ask.stream, **dict(ask.options))
-        from grok_magic.responses_api import responses_body
-
-        options = dict(ask.options)
-        tools = [*(options.pop("tools", None) or ()), *ask.server_tools]
         with self._lock:
-            previous = self.stored_id if ask.store else None
-        if previous:
-            messages = [dict(ask.user_turn)]  # xAI holds the rest
-        else:
-            messages = self.request_messages(ask.user_turn, ask.system)
-        return responses_body(ask.model, messages, stream=ask.stream, tools=tools or None,
-                              store=ask.store, previous_response_id=previous,
-                              cache_key=ask.cache_key if ask.cache else None,
-                              carry_reasoning=self.max_history != 0, **options)
+            previous = self.stored_id if ask.wire == "responses" and ask.store else None
+        # A question continuing an answer kept at xAI sends its own turn only: xAI holds the rest.
+        messages = [dict(ask.user_turn)] if previous else self.request_messages(ask.user_turn,
+                                                                                 ask.system)
+        return ask.body(messages, previous_response_id=previous,
+                        carry_reasoning=self.max_history != 0)
 
     def follow(self, ask: Ask, response: Response) -> None:
         """Note where the next stored question continues: a complete answer kept at xAI holds

@@ -24,9 +24,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from grok_magic.ask import new_cache_key
 from grok_magic.budget import ASSUMED_ANSWER_TOKENS, estimate_prompt_tokens
 from grok_magic.client import GrokClient
-from grok_magic.conversation import new_cache_key
 from grok_magic.each_items import Items, items_of
 from grok_magic.each_runner import (
     DEFAULT_CONCURRENCY,

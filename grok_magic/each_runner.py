@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from grok_magic.ask import Ask
 from grok_magic.budget import BudgetExceeded
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
 from grok_magic.each_items import Items
 from grok_magic.errors import (
     APIConnectionError,
@@ -316,8 +316,7 @@ class EachRun:
         # gives up on, none for one answered on a later attempt.
         ask = replace(self.make_ask(position), record_errors=False)
         sent.append(ask)
-        convo = Conversation(max_history=0, recorder=self.recorder)
-        stream = convo.stream(self.client, ask)
+        stream = self.recorder.stream(self.client, ask.body(), ask)
         with self._lock:
             self._streams[position] = stream
         if self._cancelled.is_set():  # cancelled while it was being opened
@@ -342,7 +341,7 @@ def failed_at_xai(outcome: object) -> bool:
 
 def request_body(ask: Ask) -> dict:
     """The body a run sent for `ask`: a one-turn exchange, no history."""
-    return Conversation(max_history=0, recorder=Recorder(None)).build(ask)
+    return ask.body()
 
 
 def fill_row(row: Row, response: Response, parse: Callable[[Response], object] | None = None,

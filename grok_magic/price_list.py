@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -72,7 +73,7 @@ def price_file(ledger: Path | str | None) -> Path | None:
     return None if ledger is None else Path(ledger).parent / PRICE_FILE
 
 
-def fetch(load: Callable[[], Iterable], now: float | None = None) -> PriceList | None:
+def fetch_list(load: Callable[[], Iterable], now: float | None = None) -> PriceList | None:
     """xAI's price list from `load()` (`ModelInfo`s), or None when it gave no prices or failed."""
     try:
         return PriceList.of(load(), time.time() if now is None else now)
@@ -181,3 +182,76 @@ def known_prices(ledger: Path | str | None) -> Callable[[str | None], Price | No
         return found or fallback_price(model)
 
     return price_of
+
+
+_DEFAULT = object()  # PriceBook's ledger: wherever settings.ledger_location() says
+RETRY_AFTER_FAILURE = 600.0  # seconds before a failed fetch of the price list is tried again
+
+
+class PriceBook:
+    """Live prices by model id and alias: xAI's price list, from the file beside the ledger
+    while it is under a day old, else fetched (by `load`, which gives `ModelInfo`s) on first need
+    and written there; an older file when the fetch fails. Never raises: without
+    a list, None (and the built-in table prices the answer)."""
+
+    def __init__(self, load: Callable[[], Iterable], *, clock: Callable[[], float] = time.time
+                 ) -> None:
+        self._load = load
+        self._clock = clock
+        self._ledger: object = _DEFAULT
+        self._list: PriceList | None = None
+        self._read_file = False
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+
+    def beside(self, ledger: object) -> None:
+        """Keep the list beside the ledger at `ledger` (a path; None: the ledger is off, so no
+        file: the list is kept in memory only)."""
+        with self._lock:
+            if ledger != self._ledger:
+                self._ledger, self._read_file = ledger, False
+
+    def _file(self) -> Path | None:
+        ledger = self._ledger
+        if ledger is _DEFAULT:
+            from grok_magic.settings import ledger_location
+
+            ledger = ledger_location()
+        return price_file(ledger)
+
+    def current(self, *, fetch: bool = True):
+        """The price list (a `PriceList`) or None: fetched when none under a day old
+        is at hand and `fetch` is true (at most once per RETRY_AFTER_FAILURE after a failure)."""
+        with self._lock:
+            now = self._clock()
+            if self._list is not None and self._list.fresh(now):
+                return self._list
+            if fetch or not self._read_file:
+                path = self._file()
+                on_disk = read(path)
+                self._read_file = True
+                if on_disk is not None and (self._list is None
+                                            or on_disk.fetched > self._list.fetched):
+                    self._list = on_disk
+                if fetch and (self._list is None or not self._list.fresh(now)) \
+                        and now >= self._retry_at:
+                    fetched = fetch_list(self._load, now)
+                    if fetched is None:
+                        self._retry_at = now + RETRY_AFTER_FAILURE
+                    else:
+                        self._list = fetched
+                        write(path, fetched)
+            return self._list
+
+    def lookup(self, model: str | None, *, fetch: bool = True) -> tuple[Price, str] | None:
+        """(price, where it came from: "xAI's price list of 2026-12-02") for `model` or an alias
+        of it, or None."""
+        if not model:
+            return None
+        listing = self.current(fetch=fetch)
+        price = listing.prices.get(model) if listing is not None else None
+        return None if price is None else (price, listing.source)
+
+    def get(self, model: str | None) -> Price | None:
+        found = self.lookup(model)
+        return None if found is None else found[0]

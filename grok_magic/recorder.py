@@ -19,12 +19,13 @@ from grok_magic.settings import REPLAY_MODES, ledger_location, replay_from_env
 from grok_magic.transport import refuse_key_in
 
 if TYPE_CHECKING:
+    from grok_magic.ask import Ask
     from grok_magic.budget import Limit
     from grok_magic.canonical import Canonical
-    from grok_magic.client import EndHooks, GrokClient
-    from grok_magic.conversation import Ask
+    from grok_magic.client import GrokClient
     from grok_magic.ledger import Ledger
     from grok_magic.response import Response
+    from grok_magic.streams import EndHooks
 
 # The ledger, budget and replay modules load on the first exchange, not with %load_ext.
 NOTEBOOK_ENV = "JPY_SESSION_NAME"  # set by Jupyter for a notebook's kernel

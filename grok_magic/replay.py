@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from grok_magic.client import Delta, EndHooks
 from grok_magic.response import Response, Usage
+from grok_magic.streams import Delta, EndHooks
 
 if TYPE_CHECKING:
     from grok_magic.ledger import Entry
@@ -64,14 +64,14 @@ class ReplayStream(EndHooks):
                 response._text_parts.append(piece)
                 yield Delta(content=piece)
         except (GeneratorExit, KeyboardInterrupt):
-            self._end(response.finish(stopped=True))
+            self.end(response.finish(stopped=True))
             raise
-        self._end(response.finish(stopped=self._stopped.is_set()))
+        self.end(response.finish(stopped=self._stopped.is_set()))
 
     def close(self) -> None:
         self._stopped.set()
         if not self._started:
-            self._end(self.response.finish(stopped=True))
+            self.end(self.response.finish(stopped=True))
 
     @property
     def stopped(self) -> bool:

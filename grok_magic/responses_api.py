@@ -6,22 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from grok_magic.client import ResponseStream
 from grok_magic.errors import InputError
 from grok_magic.messages import REASONING_ITEMS
-from grok_magic.response import Response
-from grok_magic.responses_events import (  # noqa: F401 - the decoder's names, re-exported
-    NOTHING,
-    ResponseIncompleteError,
-    ResponsesAccumulator,
-    ResponsesDelta,
-    activity_of,
-    decode_json,
-    iter_events,
-    response_from_json,
-    tool_call_of,
-    usage_from_responses,
-)
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 # Options that map one to one; the chat names of the others are translated in responses_body.
@@ -323,16 +309,3 @@ def _add_filter(tool: dict, kind: str, value: str, spec: str) -> None:
 def code_tool() -> dict:
     """Code execution on xAI's servers (`--run-code`)."""
     return {"type": "code_interpreter"}
-
-
-# -- over HTTP (GrokClient.respond and respond_stream send them) ---------------------------------
-class ResponsesStream(ResponseStream):
-    """A streaming Responses answer: iterate for ResponsesDeltas (text, reasoning, activity);
-    `.response`, `close()`, `on_end` and `until_done` as in ResponseStream."""
-
-    def __init__(self, http_response, response: Response, request_id: str | None) -> None:
-        super().__init__(http_response, response, request_id)
-        self.accumulator = ResponsesAccumulator(response, request_id)
-
-    def _folder(self):
-        return self.accumulator.fold

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from grok_magic.client import Delta
 from grok_magic.errors import (
     APIStatusError,
     BadRequestError,
@@ -20,6 +19,7 @@ from grok_magic.errors import (
 )
 from grok_magic.redaction import redact
 from grok_magic.response import Response, Usage
+from grok_magic.streams import Delta, ResponseStream
 
 ACTIVITY_QUERY_CHARS = 60
 INCOMPLETE_HINTS = {
@@ -406,3 +406,15 @@ def iter_events(accumulator: ResponsesAccumulator, events) -> Iterator[Responses
     fold = accumulator.fold
     for event in events:
         yield fold(event)
+
+
+class ResponsesStream(ResponseStream):
+    """A streaming Responses answer: iterate for ResponsesDeltas (text, reasoning, activity);
+    `.response`, `close()`, `on_end` and `until_done` as in ResponseStream."""
+
+    def __init__(self, http_response, response: Response, request_id: str | None) -> None:
+        super().__init__(http_response, response, request_id)
+        self.accumulator = ResponsesAccumulator(response, request_id)
+
+    def folder(self):
+        return self.accumulator.fold

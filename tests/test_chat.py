@@ -12,9 +12,10 @@ import time
 import pytest
 from xai_standin import Fault, Reply
 
+from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.conversation import Conversation
 from grok_magic.errors import (
     CreditsExhaustedError,
     GrokError,

@@ -13,7 +13,7 @@ from magic_helpers import magic_shell, run, wait_until
 from standin_batches import batch_state
 from xai_standin import FAKE_KEY
 
-from grok_magic.conversation import CONVERSATION_HEADER
+from grok_magic.ask import CONVERSATION_HEADER
 from grok_magic.model_names import DEFAULT_MODEL
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"

@@ -17,7 +17,8 @@ from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Fault, Reply, as_chat
 
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.ask import Ask
+from grok_magic.conversation import Conversation
 from grok_magic.each import Each, EachInterrupted, ask_each
 from grok_magic.each_items import items_of
 from grok_magic.errors import InputError

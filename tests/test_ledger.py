@@ -13,10 +13,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from xai_standin import FAKE_KEY, Close, Fault, Reply, as_chat
 
+from grok_magic.ask import Ask
 from grok_magic.budget import BudgetExceeded, estimate_prompt_tokens, image_tokens
 from grok_magic.canonical import Canonical, canonical_request
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.conversation import Conversation
 from grok_magic.errors import AuthenticationError, MissingKeyError, StreamInterruptedError
 from grok_magic.ledger import SCHEMA_VERSION, Ledger, period_start
 from grok_magic.messages import user_message

@@ -27,8 +27,9 @@ import pytest
 from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import FAKE_KEY, Fault, Reply, error_body
 
+from grok_magic.ask import Ask
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, KeyInRequestError
 from grok_magic.ledger import SCHEMA_VERSION, Entry, Ledger, LedgerWarning, utc_now
 from grok_magic.messages import user_message
@@ -231,7 +232,8 @@ import sqlite3  # noqa: F401 - the ledger imports it lazily; load it while it is
 import grok_magic.price_list  # noqa: F401 - so is the price list kept beside a ledger
 
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.ask import Ask
+from grok_magic.conversation import Conversation
 from grok_magic.ledger import Ledger
 from grok_magic.messages import user_message
 from grok_magic.recorder import Recorder
@@ -369,7 +371,8 @@ WORKER = r"""
 import json, sys
 
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.ask import Ask
+from grok_magic.conversation import Conversation
 from grok_magic.ledger import Ledger
 from grok_magic.messages import user_message
 from grok_magic.recorder import Recorder

@@ -20,14 +20,13 @@ from grok_magic.client import GrokClient, ModelInfo
 from grok_magic.errors import APIConnectionError
 from grok_magic.notebook.display import cache_text, cost_text, usage_rows
 from grok_magic.notebook.reports import ledger_usage_report, models_report
-from grok_magic.price_list import MAX_AGE, PRICE_FILE, PriceList, known_prices, price_file, read
+from grok_magic.price_list import MAX_AGE, PRICE_FILE, PriceBook, PriceList, known_prices, price_file, read
 from grok_magic.pricing import (
     BUILTIN_SOURCE,
     EXACT_SOURCE,
     FALLBACK_PRICES,
     LONG_CONTEXT_TOKENS,
     Price,
-    PriceBook,
     fallback_price,
     image_price,
     price_from_language_model,

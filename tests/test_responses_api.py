@@ -34,15 +34,13 @@ from grok_magic.errors import (
     UnprocessableError,
 )
 from grok_magic.messages import json_schema_format, system_message, user_message
-from grok_magic.responses_api import (
+from grok_magic.responses_api import code_tool, responses_body, search_tools
+from grok_magic.responses_events import (
     NOTHING,
     ResponseIncompleteError,
     ResponsesAccumulator,
-    code_tool,
     decode_json,
     response_from_json,
-    responses_body,
-    search_tools,
 )
 from grok_magic.settings import Settings
 from grok_magic.sse import iter_sse_json

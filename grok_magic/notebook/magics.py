@@ -11,8 +11,9 @@ from IPython.core.magic import line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
 
+from grok_magic.ask import Ask
 from grok_magic.client import GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
 from grok_magic.markdown import python_code_blocks
 from grok_magic.messages import DETAILS, user_message

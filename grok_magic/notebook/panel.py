@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 
 import ipywidgets as widgets
 
+from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
-from grok_magic.client import Delta, GrokClient
-from grok_magic.conversation import Ask, Conversation
+from grok_magic.client import GrokClient
+from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError
 from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.notebook.answer_view import ServedNotes
@@ -27,6 +28,7 @@ from grok_magic.pricing import format_cost
 from grok_magic.prompt import build_user_turn
 from grok_magic.response import Response, Usage
 from grok_magic.settings import Settings
+from grok_magic.streams import Delta
 
 
 class ChatPanel(PanelControls):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from grok_magic.conversation import Ask
+from grok_magic.ask import Ask
 
 PANEL_SEARCH = "web,x"  # what the chat panel's Search toggle lets Grok search
 
