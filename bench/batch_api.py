@@ -215,14 +215,15 @@ def ledger_stats(path: Path) -> dict:
 def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
           results: bool) -> dict:
     """One measurement: mode serialise | naive | submit over `count` text items or images."""
-    from grok_magic import batch_api, batch_job, batch_submit
-    from grok_magic.batch_api import CHAT_URL, BatchAPI, BatchTooLargeError
-    from grok_magic.batch_book import BatchBook
-    from grok_magic.batch_job import BatchJob, PollSchedule
-    from grok_magic.batch_submit import submit
-    from grok_magic.client import GrokClient
-    from grok_magic.each import Each
-    from grok_magic.recorder import Recorder
+    from grok_magic.ledger.batches import BatchBook
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.runs import batch_job, batch_submit
+    from grok_magic.runs.batch_job import BatchJob, PollSchedule
+    from grok_magic.runs.batch_submit import submit
+    from grok_magic.runs.each import Each
+    from grok_magic.xai import batch_api
+    from grok_magic.xai.batch_api import CHAT_URL, BatchAPI, BatchTooLargeError
+    from grok_magic.xai.client import GrokClient
 
     if kind == "text":
         each = Each(TEXT_TEMPLATE, [review(i) for i in range(count)], model=MODEL, max_tokens=8)
@@ -391,7 +392,7 @@ def mb(n: float) -> float:
 
 def polls_in(window: float, schedule: list[float]) -> int:
     """Status requests one job makes over `window` seconds under the default PollSchedule."""
-    from grok_magic.batch_job import PollSchedule
+    from grok_magic.runs.batch_job import PollSchedule
 
     plan = PollSchedule(*schedule)
     elapsed, delay, polls = 0.0, None, 1  # one look at once, then one after every delay

@@ -29,10 +29,10 @@ from standin_process import StandinProcess  # noqa: E402
 ITEMS = [f"item {i:03d}" for i in range(200)]
 WORKER = r"""
 import json, sys
-from grok_magic.client import GrokClient
-from grok_magic.each import ask_each
-from grok_magic.ledger import Ledger
-from grok_magic.recorder import Recorder
+from grok_magic.xai.client import GrokClient
+from grok_magic.runs.each import ask_each
+from grok_magic.ledger.store import Ledger
+from grok_magic.ledger.recorder import Recorder
 from grok_magic.settings import Settings
 
 budget, concurrency, first, count, path = sys.argv[1:6]

@@ -57,7 +57,7 @@ def main() -> int:
 
     import numpy as np
 
-    from grok_magic.describe import describe_value
+    from grok_magic.inputs.describe import describe_value
 
     frame = make_frame(args.rows)
     head = frame.iloc[:SLICE_ROWS]

@@ -89,8 +89,8 @@ def stream(text: str, rate: int, view_class) -> tuple[Tee, object, float]:
 
 def old_stream_class():
     """AnswerStream's old policy: every update splits the tail and resends all of it."""
-    from grok_magic.markdown import render_html, split_point
     from grok_magic.notebook.answer_view import AnswerStream
+    from grok_magic.safety.markdown import render_html, split_point
 
     class OldPolicy(AnswerStream):
         def flush(self) -> None:
@@ -113,8 +113,8 @@ def old_stream_class():
 def main() -> int:
     from render_shapes import SHAPES, aligned_table
 
-    from grok_magic.markdown import render_html
     from grok_magic.notebook.answer_view import AnswerStream
+    from grok_magic.safety.markdown import render_html
 
     shapes = {**SHAPES, "aligned table": aligned_table}
     parser = argparse.ArgumentParser()

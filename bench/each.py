@@ -74,7 +74,7 @@ class Server(StandinProcess):
 # -- 1. and 2. throughput ---------------------------------------------------------------------------
 def trace_limits():
     """Record EachRun.limit after every settled outcome (instrumentation only, for the report)."""
-    from grok_magic import each_runner
+    from grok_magic.runs import runner as each_runner
 
     trace: list[tuple[float, int]] = []
     original = each_runner.EachRun._settle
@@ -101,7 +101,7 @@ def mean_limit(trace: list[tuple[float, int]], start: float, end: float) -> floa
 
 
 def run_each(tag: str, count: int, trace: list) -> dict:
-    from grok_magic.each import Each
+    from grok_magic.runs.each import Each
 
     items = [f"{tag} item {i}" for i in range(count)]
     last: dict = {}
@@ -134,10 +134,10 @@ def error_rows(tag: str) -> int:
 def run_plain(tag: str, count: int) -> dict:
     """What a user writes today: a serial loop over the client, one exchange per item."""
     from grok_magic.ask import Ask
-    from grok_magic.client import GrokClient
     from grok_magic.conversation import Conversation
-    from grok_magic.messages import user_message
-    from grok_magic.recorder import Recorder
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.messages import user_message
 
     client = GrokClient.from_env()
     convo = Conversation(max_history=0, recorder=Recorder.from_env())
@@ -207,8 +207,8 @@ def memory_child(mode: str, folder: str) -> None:
     import PIL.JpegImagePlugin  # noqa: F401
     import requests  # noqa: F401
 
-    import grok_magic.each
-    import grok_magic.images
+    import grok_magic.inputs.images
+    import grok_magic.runs.each
 
     PIL.Image.init()
     gc.collect()
@@ -226,13 +226,13 @@ def memory_child(mode: str, folder: str) -> None:
     start = time.monotonic()
     result: dict = {}
     if mode == "each":
-        frame = grok_magic.each.ask_each("Label {item}", f"{folder}/*.jpg",
+        frame = grok_magic.runs.each.ask_each("Label {item}", f"{folder}/*.jpg",
                                          concurrency=CONCURRENCY)
         result.update(rows=len(frame), errors=int(frame["error"].notna().sum()),
                       images=int(frame["answer"].str.contains("I received 1 image", na=False).sum()),
                       first_error=next((e for e in frame["error"] if e is not None), None))
     else:
-        parts = [grok_magic.images.to_image_part(f) for f in sorted(glob.glob(f"{folder}/*.jpg"))]
+        parts = [grok_magic.inputs.images.to_image_part(f) for f in sorted(glob.glob(f"{folder}/*.jpg"))]
         result.update(rows=len(parts), errors=0, images=len(parts),
                       part_mb=sum(len(p["image_url"]["url"]) for p in parts) / 1e6)
     seconds = time.monotonic() - start

@@ -79,8 +79,8 @@ def main() -> int:
     parser.add_argument("--piece", default="and on ", help="the text repeated without end")
     args = parser.parse_args()
 
-    from grok_magic.client import GrokClient
     from grok_magic.settings import Settings
+    from grok_magic.xai.client import GrokClient
 
     standin = StandinProcess(handler)
     try:

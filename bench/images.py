@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from grok_magic.images import clear_cache, to_image_part
+from grok_magic.inputs.images import clear_cache, to_image_part
 
 WIDTH, HEIGHT = 6000, 4000
 REPEATS = 5

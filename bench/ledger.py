@@ -38,8 +38,8 @@ from standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 ANSWER_CHARS = 20_000
-LEDGER_MODULES = ("grok_magic.ledger", "grok_magic.recorder", "grok_magic.canonical",
-                  "grok_magic.budget", "grok_magic.replay")
+LEDGER_MODULES = ("grok_magic.ledger.store", "grok_magic.ledger.recorder", "grok_magic.ledger.canonical",
+                  "grok_magic.ledger.budget", "grok_magic.ledger.replay")
 TARGETS = {"record": 5.0, "replay": 150.0, "usage": 200.0}  # ms
 
 
@@ -70,12 +70,12 @@ def bench_record(server: Server, answer: str, exchanges: int, place: Path) -> di
     from xai_standin import FAKE_KEY
 
     from grok_magic.ask import Ask
-    from grok_magic.client import GrokClient
     from grok_magic.conversation import Conversation
-    from grok_magic.ledger import Ledger
-    from grok_magic.messages import user_message
-    from grok_magic.recorder import Recorder
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.ledger.store import Ledger
     from grok_magic.settings import Settings
+    from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.messages import user_message
 
     client = GrokClient(Settings(api_key=FAKE_KEY, base_url=server.base_url))
     ledger = Ledger(place / "record.sqlite")
@@ -130,10 +130,10 @@ ip.run_line_magic("load_ext", "grok_magic")
 t2 = time.perf_counter()
 new = set(sys.modules) - before
 print(t2 - t1, int(bool({"sqlite3", "_sqlite3"} & new)), int("sqlite3" in before),
-      int("grok_magic.ledger" in new))
+      int("grok_magic.ledger.store" in new))
 """
 # Without IPython: the core a script imports to send through the ledger loads no sqlite3 either.
-CORE = ("import sys; import grok_magic.conversation, grok_magic.recorder, grok_magic.ledger; "
+CORE = ("import sys; import grok_magic.conversation, grok_magic.ledger.recorder, grok_magic.ledger.store; "
         "print(int('sqlite3' in sys.modules))")
 
 
@@ -241,7 +241,7 @@ def shown_text(captured) -> str:
 
 
 def bench_replay(ip, server: Server, answer: str, place: Path, repeats: int) -> dict:
-    from grok_magic.ledger import Ledger
+    from grok_magic.ledger.store import Ledger
 
     path = place / "replay.sqlite"
     cell = "%%grok --new -q\nWrite the long answer, please."
@@ -266,8 +266,8 @@ def bench_replay(ip, server: Server, answer: str, place: Path, repeats: int) -> 
 
 def fill_ledger(path: Path, count: int) -> float:
     """`count` plausible exchanges over the last 30 days, written with executemany."""
-    from grok_magic.canonical import Canonical
-    from grok_magic.ledger import COLUMNS, Entry, Ledger, iso
+    from grok_magic.ledger.canonical import Canonical
+    from grok_magic.ledger.store import COLUMNS, Entry, Ledger, iso
 
     ledger = Ledger(path)
     assert ledger.count() == 0
@@ -317,7 +317,7 @@ def fill_ledger(path: Path, count: int) -> float:
 
 
 def bench_reports(ip, place: Path, count: int, repeats: int) -> dict:
-    from grok_magic.ledger import Ledger
+    from grok_magic.ledger.store import Ledger
 
     path = place / "big.sqlite"
     filled = fill_ledger(path, count)

@@ -25,8 +25,8 @@ DELAY = 0.0006  # seconds between chunks: ~3 s of streaming
 BASELINE = """
 import time
 from IPython.display import display
-from grok_magic.client import GrokClient
-from grok_magic.markdown import render_html
+from grok_magic.xai.client import GrokClient
+from grok_magic.safety.markdown import render_html
 body = {{"model": "grok-4", "messages": [{{"role": "user", "content": "go"}}]}}
 stream = GrokClient.from_env().stream(body)
 handle = display({{"text/html": ""}}, raw=True, display_id=True)

@@ -7,7 +7,7 @@ at ~300 characters a second (4-character chunks, ~20 s, about Grok's pace) — s
   panel         — ChatPanel.send() (worker thread; finished blocks frozen in their own Output
                   widgets, tail updated ~10/s; user turn, usage widget and totals);
   naive widget  — the baseline: one Output widget re-sent whole ~10 times a second, rendered by
-                  the same safe renderer (grok_magic.markdown.render_html) as text/html.
+                  the same safe renderer (grok_magic.safety.markdown.render_html) as text/html.
 Kernel CPU is resource.getrusage(RUSAGE_SELF) (all kernel threads) around the work, inside the
 kernel; every iopub display_data / update_display_data / comm_open / comm_msg of the cell is
 counted with its JSON size. Run: python bench/panel.py [--reps 2]
@@ -38,8 +38,8 @@ SETUP = """
 import json, resource, time
 import ipywidgets as widgets
 from grok_magic import ChatPanel
-from grok_magic.client import GrokClient
-from grok_magic.markdown import render_html
+from grok_magic.xai.client import GrokClient
+from grok_magic.safety.markdown import render_html
 
 def _cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)

@@ -7,7 +7,7 @@ the cost against the same requests sent without a conversation key — both meas
    previous answer and the new question), so the maximum is the sum of the previous requests'
    prompt tokens. Run on the Responses API (`prompt_cache_key`, the default) and on chat
    completions (`x-grok-conv-id`).
-2. A 200-item `--each` run (`grok_magic.each.Each`, concurrency 8, 50 ms an answer) whose items
+2. A 200-item `--each` run (`grok_magic.runs.each.Each`, concurrency 8, 50 ms an answer) whose items
    share a 2,000-token system prompt and the template's opening words. Each item after the first
    can at most find that shared opening cached; the first few, sent together before any answer
    came back, find nothing.
@@ -50,7 +50,7 @@ def dataframe_description(chars: int = 4000) -> str:
     import numpy as np
     import pandas as pd
 
-    from grok_magic.describe import describe_value
+    from grok_magic.inputs.describe import describe_value
 
     rng = np.random.default_rng(7)
     rows = 400
@@ -73,10 +73,10 @@ def dataframe_description(chars: int = 4000) -> str:
 def conversation(api: str, cache: bool, turns: int) -> tuple[int, int, int, float]:
     """(cached tokens, prompt tokens, most cacheable, cost) of one conversation."""
     from grok_magic.ask import Ask
-    from grok_magic.client import GrokClient
     from grok_magic.conversation import Conversation
-    from grok_magic.messages import user_message
-    from grok_magic.recorder import Recorder
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.messages import user_message
 
     client = GrokClient.from_env()
     convo = Conversation(system="You are a data analyst. Answer in two sentences.",
@@ -144,9 +144,9 @@ def main() -> None:
 
 def each(api: str, cache: bool, items: int) -> tuple[int, int, int, float]:
     """(cached tokens, prompt tokens, most cacheable, cost) of one --each run."""
-    from grok_magic.client import GrokClient
-    from grok_magic.each import Each
-    from grok_magic.recorder import Recorder
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.runs.each import Each
+    from grok_magic.xai.client import GrokClient
 
     system = "You label customer reviews as positive, negative or mixed. " * 135  # ~2,000 tokens
     opening = "Label this review with one word. Review: "

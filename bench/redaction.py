@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
 
-    from grok_magic.redaction import KEY_LOOKALIKE, redact, register_secret
+    from grok_magic.safety.redaction import KEY_LOOKALIKE, redact, register_secret
 
     rng = random.Random(1)
     key = "xai-" + "".join(rng.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")

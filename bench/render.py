@@ -8,7 +8,7 @@ registered so redaction searches for it), the baseline — markdown-it's CommonM
 with GFM tables and strikethrough of the same text (no math, links found in text, checks or
 sanitising) — and, at the sizes where it
 finishes in reasonable time, the old renderer (mdit-py-plugins' dollarmath + texmath brackets
-in place of grok_magic.markdown_math; its quadratic rules are why this exists). It prints ms
+in place of grok_magic.safety.markdown_math; its quadratic rules are why this exists). It prints ms
 per KB, the ratio to the baseline, the 1 MB/100 KB per-KB ratio (linear: ~1) and the time for
 1 MB. Targets: 1 MB of any shape in <= 2 s; per-KB flat (ratio < 3). Exit code 1 if missed.
 """
@@ -43,7 +43,7 @@ def old_renderer():
     from mdit_py_plugins.dollarmath import dollarmath_plugin
     from mdit_py_plugins.texmath import texmath_plugin
 
-    import grok_magic.markdown as markdown
+    import grok_magic.safety.markdown as markdown
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False})
     md.enable(["table", "strikethrough", "linkify"])
@@ -67,8 +67,8 @@ def main() -> int:
     from markdown_it import MarkdownIt
     from render_shapes import SHAPES
 
-    from grok_magic.markdown import render_html
-    from grok_magic.redaction import register_secret
+    from grok_magic.safety.markdown import render_html
+    from grok_magic.safety.redaction import register_secret
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,100,1000", help="sizes in KB")

@@ -3,12 +3,12 @@
 Run `python bench/responses_decode.py [--reps 15]`. The recorded X-search stream (about 350 KB,
 about 1,800 events) is framed as the stand-in sends it (`data: {event}\\n\\n`, one HTTP chunk per
 event) and decoded two ways in the same run, interleaved: grok_magic's whole client path
-(grok_magic.sse.iter_sse_json, then ResponsesAccumulator.fold on every event) and a bare
+(grok_magic.xai.sse.iter_sse_json, then ResponsesAccumulator.fold on every event) and a bare
 `json.loads` of each event line. Times are CPU time of this thread (the machine may be
 busy); the script prints the fastest and the median run of each and their ratio (target <= 1.5),
 then where the time goes: SSE framing alone (iter_sse_data), the fold alone (events already
 parsed), the decoding followed by Response.finish (which masks any API key in the joined text:
-grok_magic.redaction's percent-encoding scan is most of that), and the whole ResponsesStream
+grok_magic.safety.redaction's percent-encoding scan is most of that), and the whole ResponsesStream
 (the client's stream loop and finish included) over a fake HTTP body.
 """
 
@@ -41,8 +41,8 @@ def raw_json(lines: list[str], _chunks: list[bytes]) -> int:
 
 def _decode(chunks: list[bytes]):
     """Our SSE splitter and the Responses fold over the stream: (accumulator, events)."""
-    from grok_magic.responses_events import ResponsesAccumulator
-    from grok_magic.sse import iter_sse_json
+    from grok_magic.xai.responses_events import ResponsesAccumulator
+    from grok_magic.xai.sse import iter_sse_json
 
     accumulator = ResponsesAccumulator()
     fold = accumulator.fold
@@ -68,7 +68,7 @@ def with_finish(lines: list[str], chunks: list[bytes]) -> int:
 
 
 def sse_only(_lines: list[str], chunks: list[bytes]) -> int:
-    from grok_magic.sse import iter_sse_data
+    from grok_magic.xai.sse import iter_sse_data
 
     return sum(1 for _ in iter_sse_data(chunks))
 
@@ -87,8 +87,8 @@ class FakeHTTP:
 
 
 def whole_stream(_lines: list[str], chunks: list[bytes]) -> int:
-    from grok_magic.response import Response
-    from grok_magic.responses_events import ResponsesStream
+    from grok_magic.xai.response import Response
+    from grok_magic.xai.responses_events import ResponsesStream
 
     stream = ResponsesStream(FakeHTTP(chunks), Response(), None)
     count = sum(1 for _ in stream)
@@ -105,7 +105,7 @@ def timed(decode, lines: list[str], chunks: list[bytes]) -> float:
 
 
 def fold_time(lines: list[str]) -> float:
-    from grok_magic.responses_events import ResponsesAccumulator
+    from grok_magic.xai.responses_events import ResponsesAccumulator
 
     events = [json.loads(line) for line in lines]
     fold = ResponsesAccumulator().fold

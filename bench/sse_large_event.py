@@ -54,8 +54,8 @@ class BeforeLineSplitter:
 
 
 def before_iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
-    """grok_magic.sse.iter_sse_data's loop with the old splitter (state and [DONE] as there)."""
-    from grok_magic.sse import DONE, SSEDecoder
+    """grok_magic.xai.sse.iter_sse_data's loop with the old splitter (state and [DONE] as there)."""
+    from grok_magic.xai.sse import DONE, SSEDecoder
 
     splitter, decoder = BeforeLineSplitter(), SSEDecoder()
     for chunk in chunks:
@@ -106,7 +106,7 @@ def main() -> int:
                         help="event size for the before/after comparison (default 1)")
     args = parser.parse_args()
 
-    from grok_magic.sse import iter_sse_data
+    from grok_magic.xai.sse import iter_sse_data
 
     body, event_len = make_body(int(args.mb * 1_000_000))
     whole, pieces = [body], chunked(body, args.chunk)

@@ -86,8 +86,8 @@ def main() -> int:
     import requests
     from xai_standin import FAKE_KEY
 
-    from grok_magic.client import GrokClient
     from grok_magic.settings import Settings
+    from grok_magic.xai.client import GrokClient
 
     ctx = multiprocessing.get_context("spawn")
     here, there = ctx.Pipe()

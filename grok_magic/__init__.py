@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from grok_magic._version import __version__
 
 # Notebook-facing names load on first use so that `import grok_magic` (and the core) never
 # imports IPython or ipywidgets, and `%load_ext grok_magic` stays instant.
 _LAZY = {
-    "GrokClient": "grok_magic.client",
+    "GrokClient": "grok_magic.xai.client",
     "Settings": "grok_magic.settings",
     "Conversation": "grok_magic.conversation",
-    "Response": "grok_magic.response",
-    "Usage": "grok_magic.response",
+    "Response": "grok_magic.xai.response",
+    "Usage": "grok_magic.xai.response",
     "GrokError": "grok_magic.errors",
-    "Ledger": "grok_magic.ledger",
-    "Recorder": "grok_magic.recorder",
-    "to_image_part": "grok_magic.images",
+    "Ledger": "grok_magic.ledger.store",
+    "Recorder": "grok_magic.ledger.recorder",
+    "to_image_part": "grok_magic.inputs.images",
     "ChatPanel": "grok_magic.notebook.panel",
     "GrokMagics": "grok_magic.notebook.magics",
 }

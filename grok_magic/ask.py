@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from grok_magic.messages import ENDPOINTS, build_request, system_message
-from grok_magic.prompt import sent_image_urls
-from grok_magic.responses_api import responses_body
+from grok_magic.inputs.prompt import sent_image_urls
+from grok_magic.xai.messages import ENDPOINTS, build_request, system_message
+from grok_magic.xai.responses import responses_body
 
 CONVERSATION_HEADER = "x-grok-conv-id"  # chat completions' prompt-cache routing key
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from grok_magic.ask import Ask
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, InputError, InterruptedByUser
-from grok_magic.response import Response, Totals
-from grok_magic.streams import Delta, ResponseStream
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.response import Response, Totals
+from grok_magic.xai.streams import Delta, ResponseStream
 
 WAIT_POLL = 0.1  # seconds between checks for a kernel interrupt while a blocking send waits
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from grok_magic.plain_text import inert_text
-from grok_magic.redaction import redact, register_secret
+from grok_magic.safety.plain_text import inert_text
+from grok_magic.safety.redaction import redact, register_secret
 
 # Matched against xAI's message only: a plain 429's *code* is "Some resource has been exhausted",
 # which must stay a (retryable) rate limit.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grok_magic.errors import ConfigError, MissingKeyError
 from grok_magic.model_names import DEFAULT_MODEL
-from grok_magic.redaction import Secret, mask_url_credentials
+from grok_magic.safety.redaction import Secret, mask_url_credentials
 
 DEFAULT_BASE_URL = "https://api.x.ai/v1"
 CONNECT_TIMEOUT = 10.0
@@ -120,7 +120,7 @@ class Settings:
         return bool(self.api_key)
 
 
-# -- the ledger and replay (grok_magic.ledger, grok_magic.recorder) -----------------------------
+# -- the ledger and replay (grok_magic.ledger.store, grok_magic.ledger.recorder) -----------------------------
 LEDGER_ENV = "GROK_LEDGER"
 LEDGER_OFF = "off"
 LEDGER_FILE = "ledger.sqlite"

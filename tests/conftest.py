@@ -89,8 +89,8 @@ def xai_env(monkeypatch: pytest.MonkeyPatch, xai_server: XaiStandin) -> XaiStand
 @pytest.fixture
 def client(xai_env):
     """A GrokClient for the stand-in that does not retry (tests see every failure)."""
-    from grok_magic.client import GrokClient
     from grok_magic.settings import Settings
+    from grok_magic.xai.client import GrokClient
 
     c = GrokClient(Settings.load(max_retries=0))
     yield c

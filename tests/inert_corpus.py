@@ -1,4 +1,4 @@
-"""Hostile Markdown for the renderer (grok_magic.markdown), as plain data any test can import.
+"""Hostile Markdown for the renderer (grok_magic.safety.markdown), as plain data any test can import.
 
 - `REPRODUCERS`: inputs that broke earlier renderers (issue 9), exactly as reported.
 - `CLASSICS`: the usual XSS / resource-load / MathJax tricks. `PWN` stands for a payload that sets

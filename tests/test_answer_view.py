@@ -7,9 +7,9 @@ import io
 from magic_helpers import magic_shell, run, visible_text
 from xai_standin import Reply
 
-from grok_magic.markdown import render_html
 from grok_magic.notebook.answer_view import EMPTY_NOTE, AnswerStream
 from grok_magic.notebook.display import TerminalSink
+from grok_magic.safety.markdown import render_html
 
 
 class Recorder:

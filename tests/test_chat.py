@@ -14,7 +14,6 @@ from xai_standin import Fault, Reply
 
 from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import (
     CreditsExhaustedError,
@@ -24,7 +23,8 @@ from grok_magic.errors import (
     MissingKeyError,
     StreamInterruptedError,
 )
-from grok_magic.messages import user_message
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import user_message
 
 SLOW_TEXT = " ".join(f"word{i}" for i in range(400))  # ~20 s at 0.05 s an event
 

@@ -15,7 +15,6 @@ import pytest
 from xai_standin import FAKE_KEY, Close, Fault, Hang, Reply, Stream
 
 from grok_magic.ask import Ask
-from grok_magic.client import GrokClient, ModelInfo
 from grok_magic.conversation import Conversation
 from grok_magic.errors import (
     APIConnectionError,
@@ -31,11 +30,12 @@ from grok_magic.errors import (
     StreamInterruptedError,
     UnexpectedResponseError,
 )
-from grok_magic.messages import build_request, json_schema_format, user_message
-from grok_magic.response import Price
 from grok_magic.settings import Settings
-from grok_magic.streams import Delta, ResponseStream
-from grok_magic.transport import MAX_RETRY_AFTER, retry_delay
+from grok_magic.xai.client import GrokClient, ModelInfo
+from grok_magic.xai.messages import build_request, json_schema_format, user_message
+from grok_magic.xai.response import Price
+from grok_magic.xai.streams import Delta, ResponseStream
+from grok_magic.xai.transport import MAX_RETRY_AFTER, retry_delay
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 

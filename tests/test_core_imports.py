@@ -50,7 +50,7 @@ def test_all_core_modules_together_and_a_client():
 
 
 def test_sse_imports_no_http_library():
-    loaded = imported_after("import grok_magic.sse")
+    loaded = imported_after("import grok_magic.xai.sse")
     assert "requests" not in loaded and "urllib3" not in loaded
 
 

@@ -168,9 +168,9 @@ def test_an_answer_recorded_on_one_api_replays_on_the_other(ledger_shell, xai_en
 
 
 def test_a_ledger_of_schema_3_has_its_responses_rows_rehashed(tmp_path, xai_env, monkeypatch):
-    from grok_magic.canonical import Canonical
-    from grok_magic.ledger import Ledger
-    from grok_magic.ledger_schema import MIGRATIONS
+    from grok_magic.ledger.canonical import Canonical
+    from grok_magic.ledger.schema import MIGRATIONS
+    from grok_magic.ledger.store import Ledger
 
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)

@@ -1,4 +1,4 @@
-"""Tests for grok_magic.describe: every kind of value, the budget, the notes of what was cut."""
+"""Tests for grok_magic.inputs.describe: every kind of value, the budget, the notes of what was cut."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grok_magic import describe
-from grok_magic.describe import describe_value, fit_text
+from grok_magic.inputs import describe
+from grok_magic.inputs.describe import describe_value, fit_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGETS = [0, 1, 2, 5, 10, 20, 40, 80, 120, 200, 300, 500, 1000, 2000, 4000]
@@ -400,7 +400,7 @@ def test_a_million_rows_describe_quickly(million):
 
 
 def test_importing_describe_loads_neither_pandas_nor_numpy():
-    probe = ("import sys, grok_magic.describe as d; d.describe_value([1, 'a'])\n"
+    probe = ("import sys, grok_magic.inputs.describe as d; d.describe_value([1, 'a'])\n"
              "print(sorted({'pandas', 'numpy', 'IPython', 'ipywidgets'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60, check=True, cwd=ROOT)

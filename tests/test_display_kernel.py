@@ -10,7 +10,7 @@ import pytest
 from kernel_helpers import LiveKernel, long_answer, run_cells
 from xai_standin import FAKE_KEY, Reply
 
-from grok_magic.markdown import render_html
+from grok_magic.safety.markdown import render_html
 
 pytestmark = pytest.mark.timeout(180)
 WIDGET = "application/vnd.jupyter.widget-view+json"

@@ -19,12 +19,12 @@ from xai_standin import Fault, Reply, as_chat
 
 from grok_magic.ask import Ask
 from grok_magic.conversation import Conversation
-from grok_magic.each import Each, EachInterrupted, ask_each
-from grok_magic.each_items import items_of
 from grok_magic.errors import InputError
-from grok_magic.ledger import Ledger
-from grok_magic.messages import user_message
-from grok_magic.recorder import Recorder
+from grok_magic.ledger.recorder import Recorder
+from grok_magic.ledger.store import Ledger
+from grok_magic.runs.each import Each, EachInterrupted, ask_each
+from grok_magic.runs.items import items_of
+from grok_magic.xai.messages import user_message
 
 ECHO = re.compile(r'to: "(.*?)"')
 
@@ -152,7 +152,7 @@ def test_429s_are_retried_after_retry_after_and_lower_the_concurrency(client, re
     each = Each("Item {item}", [str(i) for i in range(30)], client=client, recorder=recorder,
                 concurrency=8, max_retries=3)
     seen_limits = []
-    import grok_magic.each_runner as runner_module
+    import grok_magic.runs.runner as runner_module
 
     real = runner_module.EachRun._settle
 
@@ -353,8 +353,8 @@ def test_magic_each_interrupt_keeps_rows_in_out(ip, xai_env):
 
 
 def test_terminal_progress_is_plain_text(client, recorder):
-    from grok_magic.each_runner import Progress
     from grok_magic.notebook.each_view import ProgressBar
+    from grok_magic.runs.runner import Progress
 
     stream = io.StringIO()
     bar = ProgressBar(2, terminal=True, file=stream)

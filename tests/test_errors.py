@@ -20,7 +20,6 @@ from xai_standin import (
     Stream,
 )
 
-from grok_magic.client import GrokClient
 from grok_magic.errors import (
     APIConnectionError,
     APIStatusError,
@@ -44,6 +43,7 @@ from grok_magic.errors import (
     redact,
 )
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 CUSTOM_KEY = "sk-test-secret-123456"

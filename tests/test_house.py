@@ -19,11 +19,12 @@ MAX_CLASS_LINES = 250
 # From the floor up. A module may import from its own layer and from any layer below; a name
 # ending in "." holds a whole subpackage. The package's own __init__ sits above everything.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("grok_magic._version", "grok_magic.errors", "grok_magic.private_files")),
     ("safety", ("grok_magic.safety.",)),
+    ("base", ("grok_magic._version", "grok_magic.errors", "grok_magic.private_files",
+              "grok_magic.model_names", "grok_magic.settings")),
     ("xai", ("grok_magic.xai.",)),
     ("inputs", ("grok_magic.inputs.",)),
-    ("ask", ("grok_magic.ask", "grok_magic.settings")),
+    ("ask", ("grok_magic.ask",)),
     ("ledger", ("grok_magic.ledger.",)),
     ("conversation", ("grok_magic.conversation",)),
     ("chat", ("grok_magic.chat",)),
@@ -32,7 +33,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("package", ("grok_magic",)),
 ]
 # Private attributes of the standard library that are its public API in all but name.
-STDLIB_PRIVATE = {"_replace", "_asdict", "_fields", "_exit", "_getframe", "_thread", "_name_"}
+STDLIB_PRIVATE = {"_replace", "_asdict", "_fields", "_exit", "_getframe", "_MAXLINE", "_MAXHEADERS",
+                  "_method"}
 
 
 def module_name(path: Path) -> str:

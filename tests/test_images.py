@@ -1,4 +1,4 @@
-"""Tests for grok_magic.images: every source kind, format policy, limits, URLs, cache, errors."""
+"""Tests for grok_magic.inputs.images: every source kind, format policy, limits, URLs, cache, errors."""
 
 from __future__ import annotations
 
@@ -14,16 +14,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grok_magic import images
 from grok_magic.errors import ImageError
-from grok_magic.images import (
+from grok_magic.inputs import images
+from grok_magic.inputs.images import (
     EncodedImage,
     cache_info,
     clear_cache,
     describe_source,
+    encode,
     encode_image,
     is_image_like,
     is_local_url,
+    sources,
     to_image_part,
 )
 
@@ -87,7 +89,7 @@ def close(a, b, tolerance=40) -> bool:
 
 def test_import_is_light():
     code = (
-        "import sys, grok_magic.images; "
+        "import sys, grok_magic.inputs.images; "
         "heavy = [m for m in ('PIL', 'numpy', 'requests', 'matplotlib', 'IPython', 'ipywidgets') "
         "if m in sys.modules]; print(heavy)"
     )
@@ -347,11 +349,11 @@ def test_too_many_bytes_shrinks_until_it_fits():
 
 
 def test_parallel_band_resize_matches_single_resize(monkeypatch):
-    monkeypatch.setattr(images, "PARALLEL_RESIZE_PIXELS", 0)
-    monkeypatch.setattr(images.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(encode, "PARALLEL_RESIZE_PIXELS", 0)
+    monkeypatch.setattr(encode.os, "cpu_count", lambda: 2)
     source = photo((640, 480))
     single = np.asarray(source.resize((300, 225), Image.Resampling.BICUBIC, reducing_gap=3.0))
-    banded = np.asarray(images._resize(source, (300, 225)))
+    banded = np.asarray(encode._resize(source, (300, 225)))
     assert np.abs(single.astype(int) - banded.astype(int)).max() <= 2
 
 
@@ -525,13 +527,13 @@ def test_same_file_is_encoded_once(tmp_path, monkeypatch):
     path = tmp_path / "p.jpg"
     photo().save(path, "PNG")  # a PNG photo: re-encoded as JPEG
     first = encode_image(path)
-    monkeypatch.setattr(images, "_encode_file", None)  # a second encode would crash
+    monkeypatch.setattr(sources, "encode_file", None)  # a second encode would crash
     assert encode_image(Path(path)).url == first.url
     assert cache_info().hits == 1
 
 
 def test_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(images._CACHE, "max_entries", 3)
+    monkeypatch.setattr(encode._CACHE, "max_entries", 3)
     for value in range(5):
         to_image_part(np.full((20, 20), value, np.uint8))
     assert cache_info().entries == 3
@@ -572,7 +574,7 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale_just_under_the_target(tmp_pa
 
     from PIL import Image
 
-    from grok_magic.images import to_image_part
+    from grok_magic.inputs.images import to_image_part
 
     sizes = {}
     for width, height in ((4000, 3000), (3000, 2000)):

@@ -22,10 +22,10 @@ import pytest
 from magic_helpers import magic_shell, run
 from xai_standin import FAKE_KEY, Fault, Reply
 
-from grok_magic import redaction
 from grok_magic.errors import KeyInRequestError
-from grok_magic.plain_text import inert_text
-from grok_magic.redaction import key_spans, redact, register_secret
+from grok_magic.safety import redaction
+from grok_magic.safety.plain_text import inert_text
+from grok_magic.safety.redaction import key_spans, redact, register_secret
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 INVISIBLES = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\U000e0041"]
@@ -145,7 +145,7 @@ def test_the_panel_refuses_a_typed_key_and_keeps_what_was_typed(xai_env):
 
 
 def test_the_transport_is_the_last_check_for_scripts(xai_env):
-    from grok_magic.client import GrokClient
+    from grok_magic.xai.client import GrokClient
 
     client = GrokClient.from_env()
     body = {"model": "grok-4.3", "messages": [{"role": "user", "content": "k=" + "\u200d".join(
@@ -173,7 +173,7 @@ def test_the_transport_is_the_last_check_for_scripts(xai_env):
 # -- 2. redaction knows the encodings --------------------------------------------------------
 @pytest.mark.parametrize("form", list(forms_of(FAKE_KEY)))
 def test_an_encoded_key_in_a_server_error_and_request_id_is_masked(xai_env, form):
-    from grok_magic.client import GrokClient
+    from grok_magic.xai.client import GrokClient
 
     echo = forms_of(FAKE_KEY)[form]
     xai_env.enqueue(Fault(400, {"code": "bad", "error": f"you sent [{echo}] which is odd"},

@@ -16,11 +16,11 @@ import pytest
 from magic_helpers import run, shell
 from xai_standin import FAKE_KEY, Fault, Reply
 
-from grok_magic.client import GrokClient, ModelInfo
 from grok_magic.errors import InterruptedByUser, ServerError
 from grok_magic.notebook.magics import GrokMagics
-from grok_magic.redaction import Secret, redact
+from grok_magic.safety.redaction import Secret, redact
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient, ModelInfo
 
 VARIANTS = {
     "whole": FAKE_KEY,
@@ -209,7 +209,7 @@ def test_percent_encoded_runs_are_found_only_where_a_run_starts():
     import random
     import re
 
-    from grok_magic import redaction
+    from grok_magic.safety import redaction
 
     plain = re.compile(rf"{redaction._URL_CHAR}*%[0-9A-Fa-f]{{2}}{redaction._URL_CHAR}*")
     alphabet = "a1%F2 .-~+zZ%%g/"

@@ -14,16 +14,16 @@ import pytest
 from xai_standin import FAKE_KEY, Close, Fault, Reply, as_chat
 
 from grok_magic.ask import Ask
-from grok_magic.budget import BudgetExceeded, estimate_prompt_tokens, image_tokens
-from grok_magic.canonical import Canonical, canonical_request
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import AuthenticationError, MissingKeyError, StreamInterruptedError
-from grok_magic.ledger import SCHEMA_VERSION, Ledger, period_start
-from grok_magic.messages import user_message
-from grok_magic.recorder import Recorder, ReplayMissError, kernel_session
+from grok_magic.ledger.budget import BudgetExceeded, estimate_prompt_tokens, image_tokens
+from grok_magic.ledger.canonical import Canonical, canonical_request
+from grok_magic.ledger.recorder import Recorder, ReplayMissError, kernel_session
+from grok_magic.ledger.store import SCHEMA_VERSION, Ledger, period_start
 from grok_magic.settings import Settings, ledger_location
 from grok_magic.settings import default_ledger_path as default_path
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import user_message
 
 
 def png(size=(40, 30), color=(10, 200, 30)) -> bytes:
@@ -84,9 +84,9 @@ def test_sqlite_is_not_imported_until_used():
     import sys
 
     # (IPython imports sqlite3 itself for its history, so the core is checked on its own.)
-    code = ("import sys, grok_magic.conversation, grok_magic.recorder, grok_magic.chat\n"
+    code = ("import sys, grok_magic.conversation, grok_magic.ledger.recorder, grok_magic.chat\n"
             "assert 'sqlite3' not in sys.modules, 'sqlite3 imported at load'\n"
-            "from grok_magic.ledger import Ledger\n"
+            "from grok_magic.ledger.store import Ledger\n"
             "Ledger('x.sqlite').count()\n"
             "assert 'sqlite3' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -358,7 +358,7 @@ def test_daily_budget_counts_every_kernel_through_the_ledger(client, xai_server,
     old["time"] = (datetime.now(timezone.utc) - timedelta(days=2)).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z")
     old["cost"] = 100.0
-    from grok_magic.ledger import Entry
+    from grok_magic.ledger.store import Entry
 
     ledger.record(Entry(**old))
     kernel_b = Recorder(ledger, daily_budget=a.cost * 1.5)  # another kernel, nothing spent yet
@@ -415,7 +415,7 @@ def test_entries_filters_totals_and_dataframe(client, xai_server, ledger):
 
 
 def test_a_schema_2_ledger_is_migrated_in_place_keeping_its_rows(tmp_path):
-    from grok_magic.ledger_schema import MIGRATIONS
+    from grok_magic.ledger.schema import MIGRATIONS
 
     path = tmp_path / "v2.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)

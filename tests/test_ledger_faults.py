@@ -28,14 +28,14 @@ from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import FAKE_KEY, Fault, Reply, error_body
 
 from grok_magic.ask import Ask
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, KeyInRequestError
-from grok_magic.ledger import SCHEMA_VERSION, Entry, Ledger, LedgerWarning, utc_now
-from grok_magic.messages import user_message
-from grok_magic.recorder import Recorder
-from grok_magic.redaction import FRAGMENT
+from grok_magic.ledger.recorder import Recorder
+from grok_magic.ledger.store import SCHEMA_VERSION, Entry, Ledger, LedgerWarning, utc_now
+from grok_magic.safety.redaction import FRAGMENT
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import user_message
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent
@@ -229,14 +229,14 @@ def test_without_notify_it_is_one_python_warning(client, xai_server, tmp_path):
 READONLY_WRITER = r"""
 import json, os, sys
 import sqlite3  # noqa: F401 - the ledger imports it lazily; load it while it is still readable
-import grok_magic.price_list  # noqa: F401 - so is the price list kept beside a ledger
+import grok_magic.xai.price_list  # noqa: F401 - so is the price list kept beside a ledger
 
-from grok_magic.client import GrokClient
+from grok_magic.xai.client import GrokClient
 from grok_magic.ask import Ask
 from grok_magic.conversation import Conversation
-from grok_magic.ledger import Ledger
-from grok_magic.messages import user_message
-from grok_magic.recorder import Recorder
+from grok_magic.ledger.store import Ledger
+from grok_magic.xai.messages import user_message
+from grok_magic.ledger.recorder import Recorder
 from grok_magic.settings import Settings
 
 path = sys.argv[1]
@@ -370,12 +370,12 @@ def test_grok_cells_with_a_corrupt_ledger_show_their_answers_and_warn_once(ip, x
 WORKER = r"""
 import json, sys
 
-from grok_magic.client import GrokClient
+from grok_magic.xai.client import GrokClient
 from grok_magic.ask import Ask
 from grok_magic.conversation import Conversation
-from grok_magic.ledger import Ledger
-from grok_magic.messages import user_message
-from grok_magic.recorder import Recorder
+from grok_magic.ledger.store import Ledger
+from grok_magic.xai.messages import user_message
+from grok_magic.ledger.recorder import Recorder
 from grok_magic.settings import Settings
 
 path, worker, count, stream = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"

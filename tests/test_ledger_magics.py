@@ -12,9 +12,9 @@ from magic_helpers import run
 from test_markdown_inert import html_findings
 from xai_standin import FAKE_KEY, Reply
 
-from grok_magic.budget import BudgetExceeded
-from grok_magic.ledger import Ledger
-from grok_magic.recorder import ReplayMissError
+from grok_magic.ledger.budget import BudgetExceeded
+from grok_magic.ledger.recorder import ReplayMissError
+from grok_magic.ledger.store import Ledger
 
 
 def chat_count(srv) -> int:

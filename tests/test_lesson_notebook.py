@@ -14,10 +14,10 @@ import pytest
 from magic_helpers import run, shell
 from xai_standin import FAKE_KEY
 
-from grok_magic.ledger import SCHEMA_VERSION
+from grok_magic.ledger.recorder import ReplayMissError
+from grok_magic.ledger.store import SCHEMA_VERSION
 from grok_magic.notebook.magics import GrokMagics
 from grok_magic.notebook.subcommands import SUBCOMMANDS
-from grok_magic.recorder import ReplayMissError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOK = NOTEBOOKS / "05-lesson-replay.ipynb"

@@ -30,7 +30,7 @@ from grok_magic.errors import (
     StreamInterruptedError,
 )
 from grok_magic.notebook.magics import GrokMagics
-from grok_magic.response import Response
+from grok_magic.xai.response import Response
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -280,7 +280,7 @@ def test_failed_turn_leaves_history_unchanged(ip, xai_env):
 def test_history_images_are_not_reencoded(ip, xai_env, monkeypatch):
     from PIL import Image
 
-    import grok_magic.images as images
+    import grok_magic.inputs.images as images
 
     ip.user_ns["img"] = Image.new("RGB", (20, 10), (0, 128, 255))
     run(ip, "%%grok\nLook: {img}")

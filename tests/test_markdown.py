@@ -8,7 +8,7 @@ import re
 import pytest
 from magic_helpers import visible_text
 
-from grok_magic.markdown import (
+from grok_magic.safety.markdown import (
     escape_markdown,
     fence_for,
     render_html,
@@ -128,7 +128,7 @@ def test_nesting_stops_at_the_limit():
 
 
 def test_a_huge_answer_is_formatted_up_to_a_size_and_the_rest_shown_as_plain_text():
-    from grok_magic.markdown import FORMAT_CHARS
+    from grok_magic.safety.markdown import FORMAT_CHARS
 
     block = "| a | b |\n|---|---|\n" + "| **x** | <img src=x onerror=alert(1)> $y$ |\n" * 3000
     text = "\n\n".join([block] * (FORMAT_CHARS // len(block) + 3))

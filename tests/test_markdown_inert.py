@@ -1,4 +1,4 @@
-"""Is grok_magic.markdown's HTML inert where it is shown? Checked without its own rules.
+"""Is grok_magic.safety.markdown's HTML inert where it is shown? Checked without its own rules.
 
 Two checkers that share nothing with the renderer or nh3:
 
@@ -38,7 +38,7 @@ from urllib.parse import quote
 import pytest
 from inert_corpus import CANARY, Case, cases, generate
 
-from grok_magic.markdown import render_html, split_point
+from grok_magic.safety.markdown import render_html, split_point
 
 INERT = Path(__file__).resolve().parent / "inert"
 CHECKER = INERT / "check.mjs"

@@ -17,7 +17,6 @@ import pytest
 from magic_helpers import wait_until
 from xai_standin import Fault, Reply
 
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import (
     BadRequestError,
@@ -28,6 +27,7 @@ from grok_magic.errors import (
 )
 from grok_magic.notebook.panel import AnswerView, ChatPanel
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
 
 SLOW_TEXT = " ".join(f"word{i}" for i in range(400))  # ~400 events: 20 s at 0.05 s each
 XSS = (

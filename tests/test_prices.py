@@ -16,12 +16,22 @@ import pytest
 from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import FAKE_KEY, Reply, resolve_model
 
-from grok_magic.client import GrokClient, ModelInfo
 from grok_magic.errors import APIConnectionError
 from grok_magic.notebook.display import cache_text, cost_text, usage_rows
 from grok_magic.notebook.reports import ledger_usage_report, models_report
-from grok_magic.price_list import MAX_AGE, PRICE_FILE, PriceBook, PriceList, known_prices, price_file, read
-from grok_magic.pricing import (
+from grok_magic.safety.redaction import Secret
+from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient, ModelInfo
+from grok_magic.xai.price_list import (
+    MAX_AGE,
+    PRICE_FILE,
+    PriceBook,
+    PriceList,
+    known_prices,
+    price_file,
+    read,
+)
+from grok_magic.xai.pricing import (
     BUILTIN_SOURCE,
     EXACT_SOURCE,
     FALLBACK_PRICES,
@@ -32,9 +42,7 @@ from grok_magic.pricing import (
     price_from_language_model,
     video_price,
 )
-from grok_magic.redaction import Secret
-from grok_magic.response import Response, Totals, Usage
-from grok_magic.settings import Settings
+from grok_magic.xai.response import Response, Totals, Usage
 
 TODAY = f"xAI's price list of {date.today().isoformat()}"
 
@@ -470,7 +478,7 @@ def test_a_second_turn_shows_its_cached_tokens_and_what_they_saved(shell, xai_en
 
 
 def test_the_ledger_usage_report_sums_cached_tokens_and_savings_per_model(tmp_path):
-    from grok_magic.ledger import Entry, Ledger
+    from grok_magic.ledger.store import Entry, Ledger
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     base = dict(time="2026-12-02T10:00:00Z", session="s", source="cell", request_hash="h",

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from magic_helpers import magic_shell, run, wait_until
 
-from grok_magic.batch_api import BatchAPI
-from grok_magic.batch_job import BatchJob, PollSchedule
+from grok_magic.runs.batch_job import BatchJob, PollSchedule
+from grok_magic.xai.batch_api import BatchAPI
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows guards files with ACLs")
 

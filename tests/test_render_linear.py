@@ -15,8 +15,8 @@ import pytest
 from magic_helpers import visible_text
 from render_shapes import ADVERSARIAL, SHAPES, adversarial, aligned_table, random_units, repeat
 
-from grok_magic.markdown import render_html, split_point
 from grok_magic.notebook.answer_view import LIVE_CHARS, AnswerStream
+from grok_magic.safety.markdown import render_html, split_point
 
 SMALL, LARGE = 4_000, 32_000
 FLAT = 3.0

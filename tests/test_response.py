@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from xai_standin import FAKE_KEY, Replay, Reply
 
-from grok_magic.client import GrokClient
-from grok_magic.response import USD_TICKS, Price, Response, Usage, fallback_price
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.response import USD_TICKS, Price, Response, Usage, fallback_price
 
 RECORDINGS = Path(__file__).parent / "fixtures" / "xai-recorded"
 

@@ -1,5 +1,5 @@
 """xAI's Responses API: the event decoder on every recorded answer (whole, and cut at every byte
-or at sampled offsets, through grok_magic.sse), the body builder, --search specs, the failure
+or at sampled offsets, through grok_magic.xai.sse), the body builder, --search specs, the failure
 events, and the stand-in's /v1/responses (its validation, replays and scripted tool runs) end to
 end through GrokClient's transport."""
 
@@ -21,7 +21,6 @@ from standin_responses import (
 )
 from xai_standin import FAKE_KEY, ApiError, Fault, Replay
 
-from grok_magic.client import GrokClient
 from grok_magic.errors import (
     APIStatusError,
     BadRequestError,
@@ -33,17 +32,18 @@ from grok_magic.errors import (
     StreamInterruptedError,
     UnprocessableError,
 )
-from grok_magic.messages import json_schema_format, system_message, user_message
-from grok_magic.responses_api import code_tool, responses_body, search_tools
-from grok_magic.responses_events import (
+from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import json_schema_format, system_message, user_message
+from grok_magic.xai.responses import code_tool, responses_body, search_tools
+from grok_magic.xai.responses_events import (
     NOTHING,
     ResponseIncompleteError,
     ResponsesAccumulator,
     decode_json,
     response_from_json,
 )
-from grok_magic.settings import Settings
-from grok_magic.sse import iter_sse_json
+from grok_magic.xai.sse import iter_sse_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "xai-recorded" / "responses"
 STREAMED = sorted(name for name, rec in RECORDINGS.items() if rec.events is not None)
@@ -54,7 +54,7 @@ IMAGE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAA
 
 
 def decode(chunks) -> tuple[ResponsesAccumulator, list]:
-    """The client's decoding: grok_magic.sse's splitter and JSON events, then fold."""
+    """The client's decoding: grok_magic.xai.sse's splitter and JSON events, then fold."""
     accumulator = ResponsesAccumulator()
     changes = [accumulator.fold(event) for event in iter_sse_json(chunks)]
     accumulator.response.finish()

@@ -1,4 +1,4 @@
-"""The `--each` / batch results table shows model text as text (grok_magic.result_frame).
+"""The `--each` / batch results table shows model text as text (grok_magic.runs.table).
 
 Answers come from the stand-in through the real `%%grok --each` magic (and a Batch API job), and
 the table is displayed the way the user displays it (`labels`, `_grok_each`, `labels.head()`,
@@ -28,8 +28,8 @@ from standin_batches import batch_state
 from test_markdown_inert import node_check, node_ok  # noqa: F401 - node_ok is a fixture
 from xai_standin import Reply
 
-from grok_magic.batch_job import BatchJob, PollSchedule
-from grok_magic.result_frame import WRAPPER_CLASSES, ResultFrame, ResultSeries, inert_html
+from grok_magic.runs.batch_job import BatchJob, PollSchedule
+from grok_magic.runs.table import WRAPPER_CLASSES, ResultFrame, ResultSeries, inert_html
 
 PAYLOADS = [
     r"$\href{https://evil.example/}{LOGIN}$",
@@ -230,7 +230,7 @@ def test_text_plain_drops_escape_sequences(ip, xai_env):
 def test_load_ext_does_not_import_pandas():
     code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
             "InteractiveShell.instance().run_line_magic('load_ext', 'grok_magic')\n"
-            "print('pandas' in sys.modules, 'grok_magic.result_frame' in sys.modules)")
+            "print('pandas' in sys.modules, 'grok_magic.runs.table' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]

@@ -12,9 +12,9 @@ from standin_responses import TOOL_FEE_TICKS, ToolRun, enqueue_responses
 from test_markdown_inert import html_findings
 from xai_standin import Fault
 
-from grok_magic.client import LIVE_SEARCH_HINT
-from grok_magic.ledger import Ledger
+from grok_magic.ledger.store import Ledger
 from grok_magic.notebook.sources import source_links
+from grok_magic.xai.client import LIVE_SEARCH_HINT
 
 
 @pytest.fixture
@@ -211,11 +211,11 @@ def test_responses_exchanges_are_recorded_and_replay_with_their_sources(ip, xai_
 
 
 def test_the_panels_search_toggle_lets_grok_search(xai_env):
-    from grok_magic.client import GrokClient
     from grok_magic.conversation import Conversation
+    from grok_magic.ledger.recorder import Recorder
     from grok_magic.notebook.panel import ChatPanel
-    from grok_magic.recorder import Recorder
     from grok_magic.settings import Settings
+    from grok_magic.xai.client import GrokClient
 
     panel = ChatPanel(client=GrokClient(Settings.load()), models=["grok-4"],
                       conversation=Conversation(recorder=Recorder(None)))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from xai_standin import FAKE_KEY, Reply
 
-from grok_magic.client import GrokClient
 from grok_magic.errors import MissingKeyError
 from grok_magic.settings import (
     CONNECT_TIMEOUT,
@@ -17,6 +16,7 @@ from grok_magic.settings import (
     Settings,
     find_env_file,
 )
+from grok_magic.xai.client import GrokClient
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 OTHER_KEY = "xai-other-9876543210fedcba"

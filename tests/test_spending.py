@@ -19,12 +19,12 @@ from kernel_helpers import LiveKernel
 from magic_helpers import run, wait_until
 from xai_standin import FAKE_KEY, Fault, Reply
 
-from grok_magic.batch_job import BatchJob
-from grok_magic.client import GrokClient
-from grok_magic.each import ask_each
-from grok_magic.ledger import Entry, Ledger, utc_now
-from grok_magic.recorder import Recorder
+from grok_magic.ledger.recorder import Recorder
+from grok_magic.ledger.store import Entry, Ledger, utc_now
+from grok_magic.runs.batch_job import BatchJob
+from grok_magic.runs.each import ask_each
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
 
 TESTS = Path(__file__).resolve().parent
 ITEMS = [f"item {i:03d}" for i in range(60)]  # prompts of one length: answers of one cost
@@ -47,10 +47,10 @@ def rows(path: Path, where: str = "") -> list[sqlite3.Row]:
 # -- batch jobs: recorded once -------------------------------------------------------------------
 ATTACH = r"""
 import json, sys
-from grok_magic.batch_job import BatchJob, PollSchedule
-from grok_magic.batch_job import BatchJob
-from grok_magic.client import GrokClient
-from grok_magic.recorder import Recorder
+from grok_magic.runs.batch_job import BatchJob, PollSchedule
+from grok_magic.runs.batch_job import BatchJob
+from grok_magic.xai.client import GrokClient
+from grok_magic.ledger.recorder import Recorder
 from grok_magic.settings import Settings
 
 job = BatchJob.attach(sys.argv[1], GrokClient(Settings.load()), Recorder.from_env(),

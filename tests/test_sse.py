@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from xai_standin import FAKE_KEY, Replay, Stream
 
-from grok_magic.client import GrokClient
 from grok_magic.errors import AnswerLimitError, APIStatusError, ServerError
 from grok_magic.settings import Settings
-from grok_magic.sse import LineSplitter, SSEDecoder, StreamState, iter_sse_data, iter_sse_json
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.sse import LineSplitter, SSEDecoder, StreamState, iter_sse_data, iter_sse_json
 
 RECORDINGS = Path(__file__).parent / "fixtures" / "xai-recorded"
 STREAMS = {p.name.removesuffix(".response.sse"): p.read_bytes() for p in RECORDINGS.glob("*.sse")}
@@ -271,7 +271,7 @@ def recording_request(srv, name: str) -> dict:
 
 
 def offline_response(name: str):
-    from grok_magic.response import Response
+    from grok_magic.xai.response import Response
 
     response = Response()
     for event in iter_sse_json([STREAMS[name]]):
@@ -322,7 +322,7 @@ def test_the_event_parser_is_json_loads_without_its_wrapper():
     edge cases the bare scanner cannot take whole (spaces, garbage, empty, non-objects)."""
     import json
 
-    from grok_magic.sse import _loads
+    from grok_magic.xai.sse import _loads
 
     recordings = Path(__file__).resolve().parent / "fixtures" / "xai-recorded"
     events = [line[6:] for path in recordings.rglob("*") if path.suffix in (".sse", ".txt")

@@ -16,12 +16,12 @@ from standin_responses import enqueue_responses
 from test_client import FakeSleep, make_client
 from xai_standin import FAKE_KEY, Close, IdleClose, Raw, Reply, Stream
 
-from grok_magic.client import GrokClient
 from grok_magic.errors import (
     AnswerLimitError,
     APIConnectionError,
     UnexpectedResponseError,
 )
+from grok_magic.xai.client import GrokClient
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 # What these faults would take unchecked: forever, or a minute at one byte a second. Every

@@ -12,8 +12,8 @@ import pytest
 from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import FAKE_KEY
 
-from grok_magic.client import GrokClient
 from grok_magic.settings import Settings
+from grok_magic.xai.client import GrokClient
 
 PASSWORD = "s3cretpass"
 MASKED = "ann:***@"

@@ -14,8 +14,8 @@ import time
 from collections.abc import Collection
 from typing import Protocol
 
-from grok_magic.markdown import fence_for, normalize_newlines, render_html, split_point, wrap
-from grok_magic.redaction import redact
+from grok_magic.safety.markdown import fence_for, normalize_newlines, render_html, split_point, wrap
+from grok_magic.safety.redaction import redact
 
 UPDATE_INTERVAL = 0.1  # at most ~10 front-end updates a second while streaming
 THINKING_INTERVAL = 0.5

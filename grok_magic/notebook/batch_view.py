@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 from IPython.display import display
 
-from grok_magic.batch_job import BatchJob
-from grok_magic.batch_submit import submit
-from grok_magic.markdown import wrap
 from grok_magic.notebook.cells import running_cell
 from grok_magic.notebook.display import Report, cell, plain_twin, with_widget
 from grok_magic.notebook.each_view import RESULT_NAME, EachReport
 from grok_magic.notebook.reports import local_time, table
-from grok_magic.pricing import format_cost
+from grok_magic.runs.batch_job import BatchJob
+from grok_magic.runs.batch_submit import submit
+from grok_magic.safety.markdown import wrap
+from grok_magic.xai.pricing import format_cost
 
 if TYPE_CHECKING:
-    from grok_magic.each import Each
     from grok_magic.notebook.magics import GrokMagics
+    from grok_magic.runs.each import Each
 
 JOB_NAME = "_grok_batch"
 
@@ -132,7 +132,7 @@ def follow(magics: GrokMagics, job: BatchJob, out_name: str | None) -> JobView:
 
 def batches(magics: GrokMagics, rest: str):
     """`%grok batches`: the jobs the ledger knows, newest first."""
-    from grok_magic.batch_book import BatchBook
+    from grok_magic.ledger.batches import BatchBook
 
     ledger = magics.recorder.ledger
     if ledger is None:

@@ -6,11 +6,11 @@ import html
 import sys
 from collections.abc import Sequence
 
-from grok_magic.markdown import escape_markdown, render_html, wrap
-from grok_magic.plain_text import inert_text
-from grok_magic.pricing import EXACT_SOURCE, format_cost
-from grok_magic.redaction import redact
-from grok_magic.response import Response, Usage
+from grok_magic.safety.markdown import escape_markdown, render_html, wrap
+from grok_magic.safety.plain_text import inert_text
+from grok_magic.safety.redaction import redact
+from grok_magic.xai.pricing import EXACT_SOURCE, format_cost
+from grok_magic.xai.response import Response, Usage
 
 
 def with_note(answer_html: str, note: str) -> str:

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from grok_magic.each import Each, EachInterrupted, Plan, Summary
-from grok_magic.each_runner import Progress
-from grok_magic.messages import ENDPOINTS
 from grok_magic.notebook.display import Report, cell
 from grok_magic.notebook.reports import DryRun, table
-from grok_magic.pricing import format_cost
+from grok_magic.runs.each import Each, EachInterrupted, Plan, Summary
+from grok_magic.runs.runner import Progress
+from grok_magic.xai.messages import ENDPOINTS
+from grok_magic.xai.pricing import format_cost
 
 if TYPE_CHECKING:
     from grok_magic.notebook.magics import GrokMagics

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grok_magic.tracebacks import describe_error
+from grok_magic.inputs.tracebacks import describe_error
 
 OWN_CELLS = ("%%grok", "%grok")
 

@@ -12,11 +12,10 @@ from IPython.display import display
 from IPython.utils.text import dedent
 
 from grok_magic.ask import Ask
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
-from grok_magic.markdown import python_code_blocks
-from grok_magic.messages import DETAILS, user_message
+from grok_magic.inputs.prompt import build_user_turn
+from grok_magic.inputs.structured import parse_structured, structured_format
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.cells import running_cell
 from grok_magic.notebook.display import LiveUsage, NotebookSink, TerminalSink, UsageDisplay
@@ -24,9 +23,10 @@ from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
 from grok_magic.notebook.tools import with_tools
-from grok_magic.prompt import build_user_turn
-from grok_magic.response import Response
-from grok_magic.structured import parse_structured, structured_format
+from grok_magic.safety.markdown import python_code_blocks
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import DETAILS, user_message
+from grok_magic.xai.response import Response
 
 RESULT_NAME = "_grok"
 

@@ -9,17 +9,15 @@ import sys
 from IPython.core.magic import Magics
 from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 
-from grok_magic.client import GrokClient
 from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
 from grok_magic.errors import ConfigError
-from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.messages import DETAILS
+from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.inputs.prompt import DEFAULT_MAX_VALUE_CHARS
+from grok_magic.ledger.recorder import Recorder
 from grok_magic.notebook.answer_view import ServedNotes
 from grok_magic.notebook.display import is_terminal
 from grok_magic.notebook.error_watch import ErrorWatch
-from grok_magic.prompt import DEFAULT_MAX_VALUE_CHARS
-from grok_magic.recorder import Recorder
-from grok_magic.redaction import Secret
+from grok_magic.safety.redaction import Secret
 from grok_magic.settings import (
     DEADLINE,
     DEFAULT_MODEL,
@@ -32,6 +30,8 @@ from grok_magic.settings import (
     ledger_location,
     replay_from_env,
 )
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.messages import DETAILS
 
 
 class GrokOptions(Magics):

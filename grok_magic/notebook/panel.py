@@ -8,10 +8,10 @@ import ipywidgets as widgets
 
 from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
-from grok_magic.client import GrokClient
 from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError
-from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.inputs.prompt import build_user_turn
 from grok_magic.notebook.answer_view import ServedNotes
 from grok_magic.notebook.display import UsageDisplay
 from grok_magic.notebook.panel_views import (
@@ -24,11 +24,11 @@ from grok_magic.notebook.panel_views import (
     html_text,
 )
 from grok_magic.notebook.tools import panel_tools
-from grok_magic.pricing import format_cost
-from grok_magic.prompt import build_user_turn
-from grok_magic.response import Response, Usage
 from grok_magic.settings import Settings
-from grok_magic.streams import Delta
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.pricing import format_cost
+from grok_magic.xai.response import Response, Usage
+from grok_magic.xai.streams import Delta
 
 
 class ChatPanel(PanelControls):
@@ -79,7 +79,7 @@ class ChatPanel(PanelControls):
         self._sent_urls: set[str] = set()
         self._shared = Shared()
         default_model = model or (client.settings.model if client is not None else Settings.load().model)
-        self._build(default_model, system if system is not None else conversation.system or "")
+        self.build_view(default_model, system if system is not None else conversation.system or "")
         self._show_history()
         self._models_thread: threading.Thread | None = None
         if models is not None:
@@ -161,7 +161,7 @@ class ChatPanel(PanelControls):
         try:
             parts = [self.image_part(image) for image in images]
         except GrokError as err:
-            self._show_error(err)
+            self.show_error(err)
             raise
         return self.session.wait_for(self._begin(text, parts, from_input=False, blocking=True))
 
@@ -185,30 +185,30 @@ class ChatPanel(PanelControls):
         for view in views:
             self._shared.close(view)
         self.retry_button.disabled = True
-        self._clear_error()
+        self.clear_error()
 
-    def _on_send(self, _button=None) -> None:
+    def handle_send(self, _button=None) -> None:
         if self.busy:
             return  # a second click before the button was disabled in the browser
         try:
             self._begin(self.input.value, self.pending_images, from_input=True, blocking=False)
         except GrokError as err:
-            self._show_error(err)
+            self.show_error(err)
 
-    def _on_retry(self, _button=None) -> None:
+    def handle_retry(self, _button=None) -> None:
         if self.busy:
             return
         try:
             self._begin_retry(blocking=False)
         except GrokError as err:
-            self._show_error(err)
+            self.show_error(err)
 
     def _begin_retry(self, *, blocking: bool) -> Exchange:
         last = self.session.take_last_for_retry()
         self._remove_views(last)
         if self._restored is not None and self.input.value == self._restored[0]:
             self.input.value = ""
-            self._set_attachments([])
+            self.set_attachments([])
         return self._begin(last.text, last.parts, from_input=last.from_input, blocking=blocking)
 
     def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
@@ -233,11 +233,11 @@ class ChatPanel(PanelControls):
     # -- the session's listener (delta and settled run on the worker thread) --------------------
     def started(self, exchange: Exchange) -> None:
         # Before the worker starts: an answer failing at once must not have its error undone.
-        self._clear_error()
+        self.clear_error()
         self._restored = None
         if exchange.from_input:
             self.input.value = ""
-            self._set_attachments([])
+            self.set_attachments([])
         self._sent_urls |= exchange.ask.sent_urls
         exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self._shared),
                                       AnswerView(set(self._sent_urls), shared=self._shared))
@@ -270,13 +270,13 @@ class ChatPanel(PanelControls):
             self._show_totals()
         if error is None:
             return
-        self._show_error(error)
+        self.show_error(error)
         if response is None or not response.text:
             self.session.forget(exchange)  # nothing arrived: the question goes back to the input
             self._remove_views(exchange)
         if exchange.from_input and not self.input.value.strip() and not self._attachments:
             self.input.value = exchange.text
-            self._set_attachments(exchange.parts)
+            self.set_attachments(exchange.parts)
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:

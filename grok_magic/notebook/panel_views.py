@@ -15,12 +15,12 @@ import ipywidgets as widgets
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from grok_magic.errors import GrokError, ImageError
-from grok_magic.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
+from grok_magic.inputs.prompt import sent_image_urls
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.chat_input import ChatInput
 from grok_magic.notebook.display import close_widgets
-from grok_magic.prompt import sent_image_urls
-from grok_magic.redaction import redact
+from grok_magic.safety.redaction import redact
 
 # Finished Markdown blocks are frozen in their own Output widgets (so each update re-sends only
 # the unfinished tail), grouped so that adding one re-sends a short list of children.
@@ -319,7 +319,7 @@ class PanelControls:
     detail: str | None = None
     max_image_side: int = DEFAULT_MAX_IMAGE_SIDE
 
-    def _build(self, model: str, system: str) -> None:
+    def build_view(self, model: str, system: str) -> None:
         self.model_picker = widgets.Dropdown(
             options=[model], value=model, description="Model",
             layout=widgets.Layout(width="auto", min_width="260px"),
@@ -357,7 +357,7 @@ class PanelControls:
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
             _dom_classes=("grok-input",),
         )
-        self.input.on_submit(lambda _input: self._on_send())
+        self.input.on_submit(lambda _input: self.handle_send())
         self.send_button = widgets.Button(
             description="Send", icon="paper-plane", button_style="primary",
             _dom_classes=("grok-send",),
@@ -373,10 +373,10 @@ class PanelControls:
             html_text("No answers yet.", "grok-totals-text"), _dom_classes=("grok-totals",),
         )
 
-        self.send_button.on_click(self._on_send)
+        self.send_button.on_click(self.handle_send)
         self.stop_button.on_click(lambda _button: self.stop())
         self.new_button.on_click(lambda _button: self.new_chat())
-        self.retry_button.on_click(self._on_retry)
+        self.retry_button.on_click(self.handle_retry)
         self.upload.observe(self._on_upload, names="value")
 
         buttons = widgets.VBox([self.send_button, self.stop_button, self.upload],
@@ -425,7 +425,7 @@ class PanelControls:
         """An image (bytes, PIL image, path, URL, …) as a content part, via the images module."""
         if isinstance(source, Mapping) and source.get("type") == "image_url":
             return dict(source)
-        from grok_magic.images import to_image_part
+        from grok_magic.inputs.images import to_image_part
 
         return to_image_part(source, detail=self.detail, max_side=self.max_image_side)
 
@@ -454,7 +454,7 @@ class PanelControls:
         self._sync_attachments()
         close_widgets(entry[1])
 
-    def _set_attachments(self, parts: Sequence[dict]) -> None:
+    def set_attachments(self, parts: Sequence[dict]) -> None:
         old, self._attachments = self._attachments, []
         for part in parts:
             self.attach(part)
@@ -481,10 +481,10 @@ class PanelControls:
                 except ImageError as err:
                     raise ImageError(f"{name}: {err.message}", source=name, hint=err.hint) from None
             except GrokError as err:
-                self._show_error(err)
+                self.show_error(err)
 
     # -- messages ------------------------------------------------------------------------------
-    def _show_error(self, error: BaseException) -> None:
+    def show_error(self, error: BaseException) -> None:
         self.error = error
         if isinstance(error, GrokError):
             text = error.paragraph()
@@ -494,7 +494,7 @@ class PanelControls:
         self.error_box.value = f"<p class='grok-error-text'>{html.escape(text)}</p>"
         show(self.error_box, True)
 
-    def _clear_error(self) -> None:
+    def clear_error(self) -> None:
         self.error = None
         self.error_box.value = ""
         show(self.error_box, False)

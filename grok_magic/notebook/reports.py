@@ -7,10 +7,10 @@ import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from grok_magic.errors import KeyInRequestError
-from grok_magic.markdown import fence_for, render_html, wrap
 from grok_magic.notebook.display import Report, cell, plain_twin
-from grok_magic.pricing import format_cost
-from grok_magic.redaction import key_in, mask_url_credentials, redact_value
+from grok_magic.safety.markdown import fence_for, render_html, wrap
+from grok_magic.safety.redaction import key_in, mask_url_credentials, redact_value
+from grok_magic.xai.pricing import format_cost
 
 DATA_URL_PREVIEW = 40
 WHO = {"system": "System", "user": "You", "assistant": "Grok"}
@@ -252,7 +252,7 @@ def ledger_usage_report(totals: Sequence, period: str, path: object,
     """Answers, failures, stops, tokens, cached tokens, what caching saved and cost per model
     over a period, from the ledger (`ModelTotal`s): a failed request is not an answer, and a
     stopped one is billed. `price_of(model)` gives the price a saving is estimated from."""
-    from grok_magic.pricing import fallback_price
+    from grok_magic.xai.pricing import fallback_price
 
     price_of = price_of or fallback_price
     scope = {"today": "today", "week": "the last 7 days", "all": "all time"}[period]

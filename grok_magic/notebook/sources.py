@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
 
-from grok_magic.markdown import escape_markdown, render_html
-from grok_magic.redaction import redact
+from grok_magic.safety.markdown import escape_markdown, render_html
+from grok_magic.safety.redaction import redact
 
 MAX_TITLE_CHARS = 120
 MAX_URL_CHARS = 2048

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from grok_magic.markdown import fence_for
 from grok_magic.notebook.reports import (
     HistoryReport,
     ledger_usage_report,
@@ -18,7 +17,8 @@ from grok_magic.notebook.reports import (
     unreadable_report,
     usage_report,
 )
-from grok_magic.redaction import Secret
+from grok_magic.safety.markdown import fence_for
+from grok_magic.safety.redaction import Secret
 
 if TYPE_CHECKING:  # the magics import this table
     from grok_magic.notebook.magics import GrokMagics
@@ -79,7 +79,7 @@ def usage(magics: GrokMagics, rest: str):
                          f"(got {rest.strip()!r}).")
     if not periods:
         return display(usage_report(magics.recorder.tally, magics.recorder.limits()))
-    from grok_magic.ledger import period_start
+    from grok_magic.ledger.store import period_start
 
     ledger = _ledger_or_say(magics)
     if ledger is None:
@@ -87,7 +87,7 @@ def usage(magics: GrokMagics, rest: str):
     problem = ledger.readable()
     if problem is not None:
         return display(unreadable_report(ledger.path, problem))
-    from grok_magic.price_list import known_prices
+    from grok_magic.xai.price_list import known_prices
 
     return display(ledger_usage_report(ledger.totals(since=period_start(periods[0])), periods[0],
                                        ledger.path, known_prices(ledger.path)))
@@ -131,7 +131,7 @@ def export(magics: GrokMagics, rest: str) -> None:
         which, filters = f"notebook {recorder.notebook}", {"notebook": recorder.notebook}
     else:
         which, filters = "this session", {"session": recorder.session}
-    from grok_magic.ledger import LedgerProblem
+    from grok_magic.ledger.store import LedgerProblem
 
     try:
         count = ledger.export(destination, replace="--replace" in flags, **filters)

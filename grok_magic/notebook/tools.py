@@ -14,11 +14,11 @@ def with_tools(ask: Ask, args, options) -> Ask:
     tools goes to the Responses API whatever the default."""
     tools = []
     if getattr(args, "search", None):
-        from grok_magic.responses_api import search_tools
+        from grok_magic.xai.responses import search_tools
 
         tools += search_tools(args.search)
     if getattr(args, "run_code", False):
-        from grok_magic.responses_api import code_tool
+        from grok_magic.xai.responses import code_tool
 
         tools.append(code_tool())
     return dataclasses.replace(ask, api=options.api, server_tools=tuple(tools),
@@ -29,6 +29,6 @@ def panel_tools(search: bool) -> tuple:
     """The chat panel's tools: web and X search while its Search toggle is on."""
     if not search:
         return ()
-    from grok_magic.responses_api import search_tools
+    from grok_magic.xai.responses import search_tools
 
     return tuple(search_tools(PANEL_SEARCH))

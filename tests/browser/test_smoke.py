@@ -27,7 +27,7 @@ button.on_click(on_click)
 display(button, label)
 """,
     # answers are shown as text/html from grok_magic's one renderer (no longer text/markdown)
-    "from grok_magic.markdown import render_html\n"
+    "from grok_magic.safety.markdown import render_html\n"
     'display({"text/html": render_html("**hi**"), "text/plain": "hi"}, raw=True)',
     'print("smoke done")',
 ]

@@ -1,0 +1,269 @@
+"""`ask_each`: one prompt over a list, a dict, a pandas Series / Index / DataFrame or a folder of
+images — one one-turn exchange per item, run concurrently, results aligned with the input.
+
+A string in the data is text, whatever it looks like: `{note}` inserts a path as its text. An
+item is an image when it is an image object (PIL image, numpy array, matplotlib figure, image
+bytes), when `data` is a glob string (`"photos/*.jpg"`), or when its column is one of
+`image_cols` (`["item"]` for the items of a list, tuple, Series or dict): those strings are image
+files, read only under `root` (default: the working directory, the notebook's folder), and
+every row is checked before anything is sent (grok_magic.runs.files).
+
+The result is a pandas DataFrame indexed like the input (a list of dicts without pandas): the
+answer (or one column per top-level field with `json` / `schema`), then model, tokens, cost,
+seconds, error and replayed. Re-running the same call sends only the items without an OK answer.
+
+>>> frame = ask_each("Label this photo in one word: {item}", "photos/*.jpg")   # doctest: +SKIP
+>>> frame[["answer", "cost", "error"]]                                        # doctest: +SKIP
+>>> shots = pd.DataFrame({"photo": ["shots/a.png", "shots/b.png"]})             # doctest: +SKIP
+>>> ask_each("What is in {photo}?", shots, image_cols=["photo"])               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from grok_magic.ask import new_cache_key
+from grok_magic.errors import InterruptedByUser
+from grok_magic.inputs.structured import parse_structured, structured_format
+from grok_magic.ledger.budget import ASSUMED_ANSWER_TOKENS, estimate_prompt_tokens
+from grok_magic.ledger.recorder import Recorder
+from grok_magic.runs.items import Items, items_of
+from grok_magic.runs.runner import (
+    DEFAULT_CONCURRENCY,
+    EachRun,
+    Progress,
+    Row,
+    each_client,
+    request_body,
+    template_ask,
+)
+from grok_magic.settings import DEFAULT_MODEL
+from grok_magic.xai.client import GrokClient
+from grok_magic.xai.pricing import fallback_price
+from grok_magic.xai.transport import refuse_key_in
+
+METADATA = ("model", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost", "seconds",
+            "error", "replayed")
+PLAN_SAMPLE = 20  # items whose prompts are built to estimate a run's cost
+
+
+class EachInterrupted(InterruptedByUser):
+    """Stopped."""
+
+    hint = "Finished rows are kept; run it again to send only the rest."
+
+    def __init__(self, message: str, *, result=None, summary: Summary | None = None) -> None:
+        self.result, self.summary = result, summary
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """How a run went, in numbers."""
+
+    total: int
+    ok: int
+    failed: int
+    cancelled: int
+    replayed: int
+    seconds: float
+    tokens: int
+    cost: float
+    stopped: str | None = None
+
+    def line(self) -> str:
+        from grok_magic.xai.pricing import format_cost
+
+        parts = [f"{self.ok:,} of {self.total:,} answered"]
+        if self.failed:
+            parts.append(f"{self.failed:,} failed")
+        if self.cancelled:
+            parts.append(f"{self.cancelled:,} not sent")
+        if self.replayed:
+            parts.append(f"{self.replayed:,} replayed")
+        parts += [f"{self.seconds:.1f} s", f"{self.tokens:,} tokens", format_cost(self.cost)]
+        text = " · ".join(parts)
+        return f"{text} — {self.stopped}" if self.stopped else text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would send (a dry run): the first request, how many, and a cost range."""
+
+    first_body: dict
+    count: int
+    low: float | None
+    high: float | None
+    answer_tokens: int
+    estimated_from: int
+    refused: Exception | None = None  # why sending it would be refused (the key is in it)
+
+
+class Each:
+    """One `--each` run's settings, from which the plan, the run and the result follow.
+
+    `image_cols` names the columns whose strings are image files (`"item"`: the items
+    themselves) and `root` the folder they must be in (default: the working directory); a
+    value outside it, missing or not an image raises InputError here, before anything is sent.
+    Without `image_cols` no string is read as a file.
+
+    A 429 with Retry-After (xAI saying "later") keeps its item queued until `deadline` seconds
+    after the run's start (default: the client's `settings.deadline`, GrokMagics.deadline in a
+    notebook: an hour), using none of its `max_retries`; other 429s, 5xx and dropped
+    connections are retried `max_retries` times."""
+
+    def __init__(
+        self, template: str, data: object, *, namespace: Mapping | None = None,
+        client: GrokClient | None = None, recorder: Recorder | None = None,
+        model: str | None = None, system: str | None = None, images=(), detail: str | None = None,
+        temperature: float | None = None, max_tokens: int | None = None,
+        reasoning_effort: str | None = None, json: bool = False, schema: str | object = None,
+        timeout: float | None = None, concurrency: int = DEFAULT_CONCURRENCY,
+        max_retries: int = 2, deadline: float | None = None,
+        max_side: int | None = None, max_value_chars: int | None = None,
+        resume: bool = True, source: str = "each",
+        name: str = "the data", image_cols: Iterable[str] = (),
+        root: str | os.PathLike | None = None,
+        api: str = "responses", cache: bool = True,
+    ) -> None:
+        namespace = dict(namespace or {})
+        if schema is not None and not isinstance(schema, str):
+            namespace["__schema__"], schema = schema, "__schema__"
+        response_format, self.validator = structured_format(schema, json, namespace)
+        self.structured = response_format is not None
+        if isinstance(image_cols, str):
+            image_cols = [image_cols]
+        self.items: Items = items_of(data, name, image_cols=image_cols, root=root)
+        self.client = client or GrokClient.from_env()
+        self.recorder = recorder if recorder is not None else Recorder.from_env()
+        self.model = model or self.client.settings.model or DEFAULT_MODEL
+        self.max_tokens, self.concurrency, self.max_retries = max_tokens, concurrency, max_retries
+        self.deadline = self.client.settings.deadline if deadline is None else deadline
+        options = {"temperature": temperature, "max_completion_tokens": max_tokens,
+                   "reasoning_effort": reasoning_effort, "response_format": response_format}
+        self.make_ask = template_ask(
+            template, self.items, namespace, model=self.model, system=system,
+            options={k: v for k, v in options.items() if v is not None}, images=images,
+            detail=detail, max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
+            source=source, resume=resume, api=api,
+            # one prompt-cache key for the run: its items share the system prompt and template
+            cache_key=new_cache_key() if cache else None)
+        self.api = api
+
+    def body(self, position: int, keys_found: list | None = None) -> dict:
+        return request_body(self.make_ask(position, keys_found))
+
+    def plan(self) -> Plan:
+        """The first request and the cost range of the whole run (prompt cost from a sample of
+        items, plus answers of up to --max-tokens, or ASSUMED_ANSWER_TOKENS, each)."""
+        count = len(self.items)
+        step = max(1, count // PLAN_SAMPLE)
+        keys_found: list = []  # a dry run shows what a refused run would have sent
+        sample = [self.body(i, keys_found) for i in range(0, count, step)][:PLAN_SAMPLE]
+        refused = keys_found[0] if keys_found else None
+        price = self.client.price_for(self.model) or fallback_price(self.model)
+        answer_tokens = self.max_tokens or ASSUMED_ANSWER_TOKENS
+        if price is None:
+            return Plan(sample[0], count, None, None, answer_tokens, len(sample), refused)
+        mean_tokens = sum(estimate_prompt_tokens(b) for b in sample) / len(sample)
+        low = count * mean_tokens * price.input / 1_000_000
+        high = low + count * answer_tokens * price.output / 1_000_000
+        return Plan(sample[0], count, low, high, answer_tokens, len(sample), refused)
+
+    def run(self, on_progress: Callable[[Progress], None] | None = None):
+        """Send every item (those answered OK before are replayed); the result table.
+
+        A kernel interrupt raises EachInterrupted carrying the partial result. A key in the
+        template, the system prompt or the first item refuses the run before anything is sent
+        (a later item holding one fails as its own row, unsent)."""
+        if len(self.items):
+            refuse_key_in(self.body(0))
+        client = each_client(self.client, self.concurrency)
+        parse = (lambda r: parse_structured(r, self.validator)) if self.structured else None
+        runner = EachRun(len(self.items), self.make_ask, client, self.recorder,
+                         concurrency=self.concurrency, max_retries=self.max_retries,
+                         deadline=self.deadline, on_progress=on_progress, parse=parse)
+        try:
+            rows = runner.run()
+        finally:
+            client.close()
+        summary = summarise(rows, runner.progress, runner.stopped)
+        result = result_table(self.items, rows, self.structured)
+        if runner.interrupted:
+            raise EachInterrupted(
+                f"you stopped the run: {summary.ok:,} of {summary.total:,} items were answered, "
+                f"{summary.cancelled:,} were not", result=result, summary=summary)
+        self.summary = summary
+        return result
+
+
+def ask_each(template: str, data: object, *, progress: Callable[[Progress], None] | None = None,
+             via: str = "live", **options):
+    """One prompt over every item of `data` (see the module docstring); `options` are those of
+    `Each` (model, system, images, detail, temperature, max_tokens, reasoning_effort, json,
+    schema, timeout, concurrency, max_retries, deadline, client, recorder, namespace,
+    image_cols, root, …).
+
+    A path string in the data stays text unless its column is in `image_cols`, e.g.
+    `ask_each("Describe {photo}", frame, image_cols=["photo"], root="shots")`.
+
+    `via="batch-api"` queues the requests at xAI's Batch API instead and returns a
+    `BatchJob` at once (`.wait()` gives the same table)."""
+    each = Each(template, data, **options)
+    if via == "batch-api":
+        from grok_magic.runs.batch_submit import submit
+
+        return submit(each)
+    if via != "live":
+        raise ValueError(f"via is {via!r}: use 'live' or 'batch-api'")
+    return each.run(progress)
+
+
+def summarise(rows: list[Row], progress: Progress, stopped: str | None) -> Summary:
+    ok = sum(r.ok for r in rows)
+    not_sent = sum(1 for r in rows if not r.ok and r.error and (
+        r.error == "cancelled" or r.error.startswith("not sent")))
+    return Summary(total=len(rows), ok=ok, failed=len(rows) - ok - not_sent, cancelled=not_sent,
+                   replayed=sum(r.replayed for r in rows), seconds=progress.elapsed,
+                   tokens=progress.tokens, cost=sum(r.cost or 0.0 for r in rows), stopped=stopped)
+
+
+def result_table(items: Items, rows: list[Row], structured: bool, index_name=None):
+    """A DataFrame (a `ResultFrame`, whose HTML MathJax leaves alone) indexed like the input (a
+    list of dicts when pandas is missing)."""
+    records = [_record(row, structured) for row in rows]
+    try:
+        import pandas as pd
+    except ImportError:
+        return [{"index": key, **record} for key, record in zip(items.index, records,
+                                                                 strict=True)]
+    from grok_magic.runs.table import ResultFrame  # shows model text as text (no MathJax)
+
+    name = index_name if index_name is not None else index_name_of(items)
+    index = pd.Index(items.index, name=name)
+    columns = list(dict.fromkeys(k for record in records for k in record if k not in METADATA))
+    return ResultFrame(records, index=index, columns=[*(columns or ["answer"]), *METADATA])
+
+
+def index_name_of(items: Items):
+    """The name of the input's index (a DataFrame's or Series'), or None."""
+    return getattr(getattr(items.data, "index", None), "name", None)
+
+
+def _record(row: Row, structured: bool) -> dict:
+    values: dict = {}
+    parsed = row.parsed
+    if structured and parsed is not None:
+        if hasattr(parsed, "model_dump"):
+            parsed = parsed.model_dump()
+        if isinstance(parsed, Mapping):
+            for key, value in parsed.items():
+                values[f"{key}_answer" if key in METADATA else str(key)] = value
+        else:
+            values["answer"] = parsed
+    else:
+        values["answer"] = row.answer
+    values.update({name: getattr(row, name) for name in METADATA})
+    return values
