@@ -30,7 +30,7 @@ ITEMS = [f"item {i:03d}" for i in range(200)]
 WORKER = r"""
 import json, sys
 from grok_magic.xai.client import GrokClient
-from grok_magic.runs.each import ask_each
+from grok_magic import ask_each
 from grok_magic.ledger.store import Ledger
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.settings import Settings

@@ -226,7 +226,7 @@ def memory_child(mode: str, folder: str) -> None:
     start = time.monotonic()
     result: dict = {}
     if mode == "each":
-        frame = grok_magic.runs.each.ask_each("Label {item}", f"{folder}/*.jpg",
+        frame = grok_magic.ask_each("Label {item}", f"{folder}/*.jpg",
                                          concurrency=CONCURRENCY)
         result.update(rows=len(frame), errors=int(frame["error"].notna().sum()),
                       images=int(frame["answer"].str.contains("I received 1 image", na=False).sum()),

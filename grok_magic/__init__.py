@@ -16,6 +16,7 @@ _LAZY = {
     "Ledger": "grok_magic.ledger.store",
     "Recorder": "grok_magic.ledger.recorder",
     "to_image_part": "grok_magic.inputs.images",
+    "ask_each": "grok_magic.runs.ask_each",
     "ChatPanel": "grok_magic.notebook.panel",
     "GrokMagics": "grok_magic.notebook.magics",
 }

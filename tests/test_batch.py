@@ -17,13 +17,14 @@ from test_markdown_inert import html_findings
 from xai_standin import FAKE_KEY, Close, Fault, as_chat
 
 import grok_magic.xai.batch_api as batch_api
+from grok_magic import ask_each
 from grok_magic.errors import APIStatusError
 from grok_magic.ledger.batches import BatchBook
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.ledger.store import Ledger
 from grok_magic.runs.batch_job import BatchJob, PollSchedule
 from grok_magic.runs.batch_submit import submit
-from grok_magic.runs.each import Each, ask_each
+from grok_magic.runs.each import Each
 from grok_magic.xai.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
 
 FAST = PollSchedule(first=0.02, factor=1.0, floor=0.02, cap=0.02)
@@ -349,7 +350,7 @@ def test_a_job_reattaches_in_a_new_kernel(ip, xai_env, tmp_path):
     batch_state(xai_env).latency = 1.5
     script = (
         "import json, os\n"
-        "from grok_magic.runs.each import ask_each\n"
+        "from grok_magic import ask_each\n"
         "job = ask_each('Summarise {item}', ['doc one', 'doc two'], via='batch-api')\n"
         "print(json.dumps({'id': job.id}))\n"
     )

@@ -17,12 +17,13 @@ from magic_helpers import close_ledger, magic_shell, run
 from test_markdown_inert import html_findings
 from xai_standin import Fault, Reply, as_chat
 
+from grok_magic import ask_each
 from grok_magic.ask import Ask
 from grok_magic.conversation import Conversation
 from grok_magic.errors import InputError
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.ledger.store import Ledger
-from grok_magic.runs.each import Each, EachInterrupted, ask_each
+from grok_magic.runs.each import Each, EachInterrupted
 from grok_magic.runs.items import items_of
 from grok_magic.xai.messages import user_message
 

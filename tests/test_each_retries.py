@@ -12,8 +12,9 @@ import pytest
 from magic_helpers import close_ledger, magic_shell, run
 from xai_standin import Fault, Reply
 
+from grok_magic import ask_each
 from grok_magic.ledger.recorder import Recorder
-from grok_magic.runs.each import Each, ask_each
+from grok_magic.runs.each import Each
 
 ECHO = re.compile(r'to: "(.*?)"')
 

@@ -16,8 +16,7 @@ from xai_standin import FAKE_KEY
 
 from grok_magic.ledger.recorder import ReplayMissError
 from grok_magic.ledger.store import SCHEMA_VERSION
-from grok_magic.notebook.magics import GrokMagics
-from grok_magic.notebook.subcommands import SUBCOMMANDS
+from grok_magic.notebook.magics import COMMANDS, GrokMagics
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOK = NOTEBOOKS / "05-lesson-replay.ipynb"
@@ -38,7 +37,7 @@ def question_text(source: str) -> str | None:
     if first.startswith("%%grok"):
         return None if "--dry-run" in first.split() else textwrap.dedent(body).strip()
     words = first.split(None, 1)
-    if words[0] == "%grok" and len(words) > 1 and words[1].split()[0] not in SUBCOMMANDS:
+    if words[0] == "%grok" and len(words) > 1 and words[1].split()[0] not in COMMANDS:
         return words[1].strip()
     return None
 

@@ -1,4 +1,4 @@
-"""The `--each` / batch results table shows model text as text (grok_magic.runs.table).
+"""The `--each` / batch results table shows model text as text (grok_magic.runs.frame).
 
 Answers come from the stand-in through the real `%%grok --each` magic (and a Batch API job), and
 the table is displayed the way the user displays it (`labels`, `_grok_each`, `labels.head()`,
@@ -29,7 +29,7 @@ from test_markdown_inert import node_check, node_ok  # noqa: F401 - node_ok is a
 from xai_standin import Reply
 
 from grok_magic.runs.batch_job import BatchJob, PollSchedule
-from grok_magic.runs.table import WRAPPER_CLASSES, ResultFrame, ResultSeries, inert_html
+from grok_magic.runs.frame import WRAPPER_CLASSES, ResultFrame, ResultSeries, inert_html
 
 PAYLOADS = [
     r"$\href{https://evil.example/}{LOGIN}$",

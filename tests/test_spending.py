@@ -19,10 +19,10 @@ from kernel_helpers import LiveKernel
 from magic_helpers import run, wait_until
 from xai_standin import FAKE_KEY, Fault, Reply
 
+from grok_magic import ask_each
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.ledger.store import Entry, Ledger, utc_now
 from grok_magic.runs.batch_job import BatchJob
-from grok_magic.runs.each import ask_each
 from grok_magic.settings import Settings
 from grok_magic.xai.client import GrokClient
 

@@ -13,15 +13,15 @@ from IPython.display import display
 
 from grok_magic.notebook.cells import running_cell
 from grok_magic.notebook.display import Report, cell, plain_twin, with_widget
-from grok_magic.notebook.each_view import RESULT_NAME, EachReport
 from grok_magic.notebook.reports import local_time, table
+from grok_magic.notebook.run_report import RESULT_NAME, EachReport
 from grok_magic.runs.batch_job import BatchJob
 from grok_magic.runs.batch_submit import submit
 from grok_magic.safety.markdown import wrap
 from grok_magic.xai.pricing import format_cost
 
 if TYPE_CHECKING:
-    from grok_magic.notebook.magics import GrokMagics
+    from grok_magic.notebook.options import GrokOptions
     from grok_magic.runs.each import Each
 
 JOB_NAME = "_grok_batch"
@@ -101,7 +101,7 @@ class JobView:
                            self.widget)
 
 
-def run_batch(magics: GrokMagics, args, each: Each):
+def run_batch(magics: GrokOptions, args, each: Each):
     """Submit, show the job widget, watch in the background; OUT holds the job until done."""
     job = submit(each, out_name=args.out, cell=running_cell(magics.shell),
                  schedule=magics.batch_schedule)
@@ -109,7 +109,7 @@ def run_batch(magics: GrokMagics, args, each: Each):
     return None
 
 
-def follow(magics: GrokMagics, job: BatchJob, out_name: str | None) -> JobView:
+def follow(magics: GrokOptions, job: BatchJob, out_name: str | None) -> JobView:
     namespace = magics.user_ns
     namespace[JOB_NAME] = job
     if out_name:
@@ -130,7 +130,7 @@ def follow(magics: GrokMagics, job: BatchJob, out_name: str | None) -> JobView:
     return view
 
 
-def batches(magics: GrokMagics, rest: str):
+def batches(magics: GrokOptions, rest: str):
     """`%grok batches`: the jobs the ledger knows, newest first."""
     from grok_magic.ledger.batches import BatchBook
 
@@ -150,7 +150,7 @@ def batches(magics: GrokMagics, rest: str):
                           "\n".join(plain)))
 
 
-def batch(magics: GrokMagics, rest: str):
+def batch(magics: GrokOptions, rest: str):
     """`%grok batch ID`: re-attach a job — live progress while pending, the table when done."""
     from IPython.core.error import UsageError
 

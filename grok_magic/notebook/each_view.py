@@ -9,19 +9,17 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from grok_magic.notebook.display import Report, cell
-from grok_magic.notebook.reports import DryRun, table
-from grok_magic.runs.each import Each, EachInterrupted, Plan, Summary
+from grok_magic.notebook.batch_view import run_batch
+from grok_magic.notebook.reports import DryRun
+from grok_magic.notebook.run_report import RESULT_NAME, EachReport
+from grok_magic.runs.each import Each, EachInterrupted, Plan
 from grok_magic.runs.runner import Progress
 from grok_magic.xai.messages import ENDPOINTS
 from grok_magic.xai.pricing import format_cost
 
 if TYPE_CHECKING:
-    from grok_magic.notebook.magics import GrokMagics
+    from grok_magic.notebook.options import GrokOptions
 
-RESULT_NAME = "_grok_each"
-HEAD_ROWS = 5
-PREVIEW_CHARS = 80
 GLOB_CHARS = set("*?[")
 
 
@@ -52,7 +50,7 @@ class ProgressBar:
         self.bar.close()
 
 
-def data_of(magics: GrokMagics, name: str) -> tuple[object, str]:
+def data_of(magics: GrokOptions, name: str) -> tuple[object, str]:
     """What `--each NAME` goes over: the variable NAME, or NAME itself as a glob of files."""
     namespace = magics.user_ns
     if name.isidentifier() and name in namespace:
@@ -64,7 +62,7 @@ def data_of(magics: GrokMagics, name: str) -> tuple[object, str]:
                      "--each \"photos/*.jpg\".")
 
 
-def run_each(magics: GrokMagics, args, text: str, system: str | None):
+def run_each(magics: GrokOptions, args, text: str, system: str | None):
     """`%%grok --each`: plan (dry run) or run, show progress and the result, store it."""
     if args.batch_api and not args.each:
         raise UsageError("--batch-api sends an --each run through xAI's Batch API: add "
@@ -96,8 +94,6 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
     if magics.recorder.replay != "only":
         client.settings.require_secret()  # one clear message, rather than one per item
     if args.batch_api:
-        from grok_magic.notebook.batch_view import run_batch
-
         return run_batch(magics, args, each)
     bar = ProgressBar(len(each.items), magics.terminal)
     try:
@@ -114,7 +110,7 @@ def run_each(magics: GrokMagics, args, text: str, system: str | None):
     return None
 
 
-def _store(magics: GrokMagics, args, result) -> None:
+def _store(magics: GrokOptions, args, result) -> None:
     magics.user_ns[RESULT_NAME] = result
     if args.out:
         magics.user_ns[args.out] = result
@@ -128,44 +124,7 @@ def plan_note(plan: Plan) -> str:
             f"{plan.answer_tokens:,} tokens each (--max-tokens bounds them). This is the first.")
 
 
-class EachReport:
-    """A run's one-line summary and its first rows, every value escaped."""
-
-    def __init__(self, summary: Summary, result) -> None:
-        self.summary = summary
-        self.header, self.rows = head_rows(result)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        line = self.summary.line()
-        markdown = f"**--each:** {cell(line)}"
-        plain = [f"--each: {line}"]
-        if self.rows:
-            markdown += f"\n\nFirst {len(self.rows)} rows (all in `_grok_each`):\n\n"
-            markdown += table(self.header, self.rows)
-            plain += [" | ".join(str(v) for v in row) for row in self.rows]
-        return Report(markdown, "\n".join(plain))._repr_mimebundle_()
-
-    def __repr__(self) -> str:
-        return self._repr_mimebundle_()["text/plain"]
 
 
-def head_rows(result) -> tuple[tuple, list[tuple]]:
-    """The first rows of a result (a DataFrame or a list of dicts) as short strings."""
-    if isinstance(result, list):
-        records = result[:HEAD_ROWS]
-        keys = [k for k in (records[0] if records else {}) if k not in ("model", "seconds")]
-        return tuple(keys), [tuple(_short(r.get(k)) for k in keys) for r in records]
-    frame = result.head(HEAD_ROWS)
-    keys = [c for c in frame.columns if c not in ("model", "prompt_tokens", "completion_tokens",
-                                                   "reasoning_tokens", "seconds", "replayed")]
-    rows = [(_short(index), *(_short(row[k]) for k in keys)) for index, row in frame.iterrows()]
-    return ("index", *keys), rows
 
 
-def _short(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    text = " ".join(str(value).split())
-    return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")

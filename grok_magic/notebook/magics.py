@@ -23,13 +23,18 @@ from grok_magic.notebook.options import GrokOptions
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
 from grok_magic.notebook.tools import with_tools
-from grok_magic.safety.markdown import python_code_blocks
+from grok_magic.safety.markdown import fence_for, python_code_blocks
 from grok_magic.xai.client import GrokClient
 from grok_magic.xai.messages import DETAILS, user_message
 from grok_magic.xai.response import Response
 
 RESULT_NAME = "_grok"
 
+
+EXPLAIN = ("Explain this error to someone learning Python: what it means, why this code raised it, "
+           "and how to fix it. Be brief and concrete.")
+FIX = ("This notebook cell fails. Reply with the whole corrected cell in one ```python code block, "
+       "then one sentence saying what you changed.")
 
 @magics_class
 class GrokMagics(GrokOptions):
@@ -156,12 +161,12 @@ class GrokMagics(GrokOptions):
         if not words:
             return settings(self, "")
         command = words[0]
-        if command in SUBCOMMANDS:
-            return SUBCOMMANDS[command](self, words[1] if len(words) > 1 else "")
+        if command in COMMANDS:
+            return COMMANDS[command](self, words[1] if len(words) > 1 else "")
         if command.startswith("-"):
             raise UsageError(
                 "Options go on a %%grok cell's first line; %grok takes a subcommand "
-                f"({', '.join(SUBCOMMANDS)}) or a one-line question."
+                f"({', '.join(COMMANDS)}) or a one-line question."
             )
         return self._ask(self.grok.parser.parse_args([]), line)
 
@@ -312,6 +317,35 @@ def code_to_cell(shell, answer: str, which: str) -> None:
         return
     code = blocks[0] if which == "first" else "\n\n".join(b.rstrip("\n") for b in blocks)
     shell.set_next_input(code.rstrip("\n"), replace=False)
+
+
+def explain(magics: GrokMagics, rest: str):
+    return ask_about_error(magics, rest, EXPLAIN, to_cell=None)
+
+
+def fix(magics: GrokMagics, rest: str):
+    return ask_about_error(magics, rest, FIX, to_cell="first")
+
+
+def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell: str | None):
+    """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`."""
+    failed = magics.errors.last
+    if failed is None:
+        print("No cell has failed yet in this session: there is nothing to explain or fix, "
+              "and nothing was sent.")
+        return None
+    args = magics.grok.parser.parse_args(split_options(line))
+    if to_cell and not args.to_cell:
+        args.to_cell = to_cell
+    source, error = failed.source.rstrip("\n"), failed.error_text
+    code_fence, error_fence = fence_for(source), fence_for(error)
+    text = (f"{instruction}\n\nThe cell:\n\n{code_fence}python\n{source}\n{code_fence}\n\n"
+            f"The error:\n\n{error_fence}\n{error}\n{error_fence}")
+    return magics._ask(args, text, literal=True)
+
+
+# `%grok NAME REST`: the subcommands, and the two that ask Grok about the last error.
+COMMANDS = {**SUBCOMMANDS, "explain": explain, "fix": fix}
 
 
 def register(ipython) -> None:

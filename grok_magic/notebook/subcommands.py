@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from grok_magic.notebook.batch_view import batch, batches
 from grok_magic.notebook.reports import (
     HistoryReport,
     ledger_usage_report,
@@ -17,20 +18,15 @@ from grok_magic.notebook.reports import (
     unreadable_report,
     usage_report,
 )
-from grok_magic.safety.markdown import fence_for
 from grok_magic.safety.redaction import Secret
 
 if TYPE_CHECKING:  # the magics import this table
-    from grok_magic.notebook.magics import GrokMagics
+    from grok_magic.notebook.options import GrokOptions
 
 PANEL_NAME = "_grok_panel"
-EXPLAIN = ("Explain this error to someone learning Python: what it means, why this code raised it, "
-           "and how to fix it. Be brief and concrete.")
-FIX = ("This notebook cell fails. Reply with the whole corrected cell in one ```python code block, "
-       "then one sentence saying what you changed.")
 
 
-def settings(magics: GrokMagics, rest: str):
+def settings(magics: GrokOptions, rest: str):
     current = magics.settings()
     key_state = f"set (from {current.key_source})" if current.has_key else (
         "missing — set XAI_API_KEY, add it to .env, or run %grok key")
@@ -52,17 +48,17 @@ def settings(magics: GrokMagics, rest: str):
     return display(settings_report(rows))
 
 
-def reset(magics: GrokMagics, rest: str) -> None:
+def reset(magics: GrokOptions, rest: str) -> None:
     magics.conversation.reset()
     print("New conversation: the history is empty.")
 
 
-def history(magics: GrokMagics, rest: str):
+def history(magics: GrokOptions, rest: str):
     messages = magics.conversation.request_messages({"role": "user", "content": ""})[:-1]
     return display(HistoryReport(messages))
 
 
-def ledger_state(magics: GrokMagics) -> str:
+def ledger_state(magics: GrokOptions) -> str:
     ledger = magics.recorder.ledger
     if ledger is None:
         return "off"
@@ -70,7 +66,7 @@ def ledger_state(magics: GrokMagics) -> str:
     return state + (f" — unusable: {ledger.problem}" if ledger.problem else "")
 
 
-def usage(magics: GrokMagics, rest: str):
+def usage(magics: GrokOptions, rest: str):
     """`%grok usage`: this session; `--today`, `--week`, `--all`: every kernel, from the ledger."""
     words = split_options(rest)
     periods = [w.removeprefix("--") for w in words if w in ("--today", "--week", "--all")]
@@ -93,7 +89,7 @@ def usage(magics: GrokMagics, rest: str):
                                        ledger.path, known_prices(ledger.path)))
 
 
-def log(magics: GrokMagics, rest: str):
+def log(magics: GrokOptions, rest: str):
     """`%grok log [N]`: the last N exchanges in the ledger (10 by default)."""
     words = rest.split()
     if len(words) > 1 or (words and not (words[0].isdigit() and int(words[0]) > 0)):
@@ -109,7 +105,7 @@ def log(magics: GrokMagics, rest: str):
     return display(log_report(entries, ledger.count(), ledger.path))
 
 
-def export(magics: GrokMagics, rest: str) -> None:
+def export(magics: GrokOptions, rest: str) -> None:
     """`%grok export FILE [--session | --notebook] [--replace]`: a small ledger to share."""
     words = split_options(rest)
     flags = {w for w in words if w.startswith("--")}
@@ -147,7 +143,7 @@ def export(magics: GrokMagics, rest: str) -> None:
           f'"{destination}" and %config GrokMagics.replay = "only".')
 
 
-def _ledger_or_say(magics: GrokMagics):
+def _ledger_or_say(magics: GrokOptions):
     ledger = magics.recorder.ledger
     if ledger is None:
         print("The ledger is off (GROK_LEDGER=off or %config GrokMagics.ledger = \"off\"), so "
@@ -156,11 +152,11 @@ def _ledger_or_say(magics: GrokMagics):
     return ledger
 
 
-def models(magics: GrokMagics, rest: str):
+def models(magics: GrokOptions, rest: str):
     return display(models_report(magics.client().list_models(), magics.model))
 
 
-def key(magics: GrokMagics, rest: str) -> None:
+def key(magics: GrokOptions, rest: str) -> None:
     import getpass
 
     typed = getpass.getpass("xAI API key (kept in memory for this session only): ").strip()
@@ -172,7 +168,7 @@ def key(magics: GrokMagics, rest: str) -> None:
     print("Key stored in memory for this session.")
 
 
-def chat(magics: GrokMagics, rest: str):
+def chat(magics: GrokOptions, rest: str):
     from grok_magic.notebook.panel import ChatPanel
 
     panel = ChatPanel(
@@ -184,35 +180,12 @@ def chat(magics: GrokMagics, rest: str):
     return panel  # shown as the cell's result; also `_grok_panel` for scripted demos
 
 
-def explain(magics: GrokMagics, rest: str):
-    return ask_about_error(magics, rest, EXPLAIN, to_cell=None)
 
 
-def fix(magics: GrokMagics, rest: str):
-    return ask_about_error(magics, rest, FIX, to_cell="first")
 
 
-def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell: str | None):
-    """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`."""
-    failed = magics.errors.last
-    if failed is None:
-        print("No cell has failed yet in this session: there is nothing to explain or fix, "
-              "and nothing was sent.")
-        return None
-    args = magics.grok.parser.parse_args(split_options(line))
-    if to_cell and not args.to_cell:
-        args.to_cell = to_cell
-    source, error = failed.source.rstrip("\n"), failed.error_text
-    code_fence, error_fence = fence_for(source), fence_for(error)
-    text = (f"{instruction}\n\nThe cell:\n\n{code_fence}python\n{source}\n{code_fence}\n\n"
-            f"The error:\n\n{error_fence}\n{error}\n{error_fence}")
-    return magics._ask(args, text, literal=True)
 
 
-def _batch_view():
-    from grok_magic.notebook import batch_view
-
-    return batch_view
 
 
 def split_options(line: str) -> list[str]:
@@ -232,11 +205,9 @@ SUBCOMMANDS = {
     "usage": usage,
     "log": log,
     "export": export,
-    "batches": lambda magics, rest: _batch_view().batches(magics, rest),
-    "batch": lambda magics, rest: _batch_view().batch(magics, rest),
+    "batches": batches,
+    "batch": batch,
     "models": models,
     "key": key,
     "chat": chat,
-    "explain": explain,
-    "fix": fix,
 }

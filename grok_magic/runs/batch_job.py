@@ -22,8 +22,8 @@ from grok_magic.ledger.batches import BatchBook, JobRecord, SentRow
 from grok_magic.ledger.canonical import Canonical
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.ledger.replay import ReplayStream
-from grok_magic.runs.each import result_table, summarise
 from grok_magic.runs.runner import Progress, Row, fill_row
+from grok_magic.runs.table import result_table, summarise
 from grok_magic.xai.batch_api import BatchAPI, BatchPendingError, BatchStatus
 from grok_magic.xai.client import GrokClient
 from grok_magic.xai.response import Response

@@ -17,8 +17,9 @@ from grok_magic.ledger.recorder import Recorder
 from grok_magic.ledger.replay import ReplayStream
 from grok_magic.ledger.store import utc_now
 from grok_magic.runs.batch_job import REPLAYED, BatchJob, PollSchedule, custom_id_of, parser
-from grok_magic.runs.each import Each, index_name_of
+from grok_magic.runs.each import Each
 from grok_magic.runs.runner import Row, fill_row
+from grok_magic.runs.table import index_name_of
 from grok_magic.xai import batch_api
 from grok_magic.xai.batch_api import LINE_URLS, BatchAPI, BatchStatus, BatchTooLargeError, line_url
 from grok_magic.xai.transport import refuse_key_in

@@ -1,22 +1,6 @@
-"""`ask_each`: one prompt over a list, a dict, a pandas Series / Index / DataFrame or a folder of
-images — one one-turn exchange per item, run concurrently, results aligned with the input.
-
-A string in the data is text, whatever it looks like: `{note}` inserts a path as its text. An
-item is an image when it is an image object (PIL image, numpy array, matplotlib figure, image
-bytes), when `data` is a glob string (`"photos/*.jpg"`), or when its column is one of
-`image_cols` (`["item"]` for the items of a list, tuple, Series or dict): those strings are image
-files, read only under `root` (default: the working directory, the notebook's folder), and
-every row is checked before anything is sent (grok_magic.runs.files).
-
-The result is a pandas DataFrame indexed like the input (a list of dicts without pandas): the
-answer (or one column per top-level field with `json` / `schema`), then model, tokens, cost,
-seconds, error and replayed. Re-running the same call sends only the items without an OK answer.
-
->>> frame = ask_each("Label this photo in one word: {item}", "photos/*.jpg")   # doctest: +SKIP
->>> frame[["answer", "cost", "error"]]                                        # doctest: +SKIP
->>> shots = pd.DataFrame({"photo": ["shots/a.png", "shots/b.png"]})             # doctest: +SKIP
->>> ask_each("What is in {photo}?", shots, image_cols=["photo"])               # doctest: +SKIP
-"""
+"""A live run of one prompt over a dataset (see grok_magic.runs.ask_each for the whole story):
+`Each` builds every item's question, plans (a dry run: the first request and a cost range),
+and runs them concurrently through runs.runner, with resume and budgets."""
 
 from __future__ import annotations
 
@@ -34,18 +18,16 @@ from grok_magic.runs.runner import (
     DEFAULT_CONCURRENCY,
     EachRun,
     Progress,
-    Row,
     each_client,
     request_body,
     template_ask,
 )
+from grok_magic.runs.table import Summary, result_table, summarise
 from grok_magic.settings import DEFAULT_MODEL
 from grok_magic.xai.client import GrokClient
 from grok_magic.xai.pricing import fallback_price
 from grok_magic.xai.transport import refuse_key_in
 
-METADATA = ("model", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost", "seconds",
-            "error", "replayed")
 PLAN_SAMPLE = 20  # items whose prompts are built to estimate a run's cost
 
 
@@ -59,33 +41,6 @@ class EachInterrupted(InterruptedByUser):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """How a run went, in numbers."""
-
-    total: int
-    ok: int
-    failed: int
-    cancelled: int
-    replayed: int
-    seconds: float
-    tokens: int
-    cost: float
-    stopped: str | None = None
-
-    def line(self) -> str:
-        from grok_magic.xai.pricing import format_cost
-
-        parts = [f"{self.ok:,} of {self.total:,} answered"]
-        if self.failed:
-            parts.append(f"{self.failed:,} failed")
-        if self.cancelled:
-            parts.append(f"{self.cancelled:,} not sent")
-        if self.replayed:
-            parts.append(f"{self.replayed:,} replayed")
-        parts += [f"{self.seconds:.1f} s", f"{self.tokens:,} tokens", format_cost(self.cost)]
-        text = " · ".join(parts)
-        return f"{text} — {self.stopped}" if self.stopped else text
 
 
 @dataclass(frozen=True)
@@ -199,71 +154,11 @@ class Each:
         return result
 
 
-def ask_each(template: str, data: object, *, progress: Callable[[Progress], None] | None = None,
-             via: str = "live", **options):
-    """One prompt over every item of `data` (see the module docstring); `options` are those of
-    `Each` (model, system, images, detail, temperature, max_tokens, reasoning_effort, json,
-    schema, timeout, concurrency, max_retries, deadline, client, recorder, namespace,
-    image_cols, root, …).
-
-    A path string in the data stays text unless its column is in `image_cols`, e.g.
-    `ask_each("Describe {photo}", frame, image_cols=["photo"], root="shots")`.
-
-    `via="batch-api"` queues the requests at xAI's Batch API instead and returns a
-    `BatchJob` at once (`.wait()` gives the same table)."""
-    each = Each(template, data, **options)
-    if via == "batch-api":
-        from grok_magic.runs.batch_submit import submit
-
-        return submit(each)
-    if via != "live":
-        raise ValueError(f"via is {via!r}: use 'live' or 'batch-api'")
-    return each.run(progress)
 
 
-def summarise(rows: list[Row], progress: Progress, stopped: str | None) -> Summary:
-    ok = sum(r.ok for r in rows)
-    not_sent = sum(1 for r in rows if not r.ok and r.error and (
-        r.error == "cancelled" or r.error.startswith("not sent")))
-    return Summary(total=len(rows), ok=ok, failed=len(rows) - ok - not_sent, cancelled=not_sent,
-                   replayed=sum(r.replayed for r in rows), seconds=progress.elapsed,
-                   tokens=progress.tokens, cost=sum(r.cost or 0.0 for r in rows), stopped=stopped)
 
 
-def result_table(items: Items, rows: list[Row], structured: bool, index_name=None):
-    """A DataFrame (a `ResultFrame`, whose HTML MathJax leaves alone) indexed like the input (a
-    list of dicts when pandas is missing)."""
-    records = [_record(row, structured) for row in rows]
-    try:
-        import pandas as pd
-    except ImportError:
-        return [{"index": key, **record} for key, record in zip(items.index, records,
-                                                                 strict=True)]
-    from grok_magic.runs.table import ResultFrame  # shows model text as text (no MathJax)
-
-    name = index_name if index_name is not None else index_name_of(items)
-    index = pd.Index(items.index, name=name)
-    columns = list(dict.fromkeys(k for record in records for k in record if k not in METADATA))
-    return ResultFrame(records, index=index, columns=[*(columns or ["answer"]), *METADATA])
 
 
-def index_name_of(items: Items):
-    """The name of the input's index (a DataFrame's or Series'), or None."""
-    return getattr(getattr(items.data, "index", None), "name", None)
 
 
-def _record(row: Row, structured: bool) -> dict:
-    values: dict = {}
-    parsed = row.parsed
-    if structured and parsed is not None:
-        if hasattr(parsed, "model_dump"):
-            parsed = parsed.model_dump()
-        if isinstance(parsed, Mapping):
-            for key, value in parsed.items():
-                values[f"{key}_answer" if key in METADATA else str(key)] = value
-        else:
-            values["answer"] = parsed
-    else:
-        values["answer"] = row.answer
-    values.update({name: getattr(row, name) for name in METADATA})
-    return values
