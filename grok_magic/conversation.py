@@ -8,12 +8,12 @@ from dataclasses import dataclass, field, replace
 
 from grok_magic.ask import Ask, new_cache_key
 from grok_magic.ledger.recorder import Recorder
+from grok_magic.settings import DEFAULT_MAX_HISTORY
 from grok_magic.xai.client import GrokClient
 from grok_magic.xai.messages import system_message
 from grok_magic.xai.response import Response, Totals, Usage
 from grok_magic.xai.streams import EndHooks
 
-DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
 KEEP_RESPONSES = 50  # recent Response objects kept for inspection; totals count every one
 
 

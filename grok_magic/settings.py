@@ -20,6 +20,10 @@ MAX_ANSWER_CHARS = 2_000_000  # answer text and reasoning, together
 DEADLINE = 3600.0  # seconds from sending to the end of the answer
 STALL_TIMEOUT = 60.0  # seconds of bytes without progress: headers still arriving, keep-alives only
 ENV_FILE = ".env"
+# Defaults of what a cell sends, here so that %load_ext reads them without loading the core.
+DEFAULT_MAX_HISTORY = 20  # user+assistant pairs kept; older ones drop out of the request
+DEFAULT_MAX_IMAGE_SIDE = 2048  # pixels of an image's longest side
+DEFAULT_MAX_VALUE_CHARS = 4000  # characters a {name} value is described in
 
 
 def find_env_file(start: Path | None = None) -> Path | None:

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "grok_magic"
-# The core is every module at the top of the package; the front lives in grok_magic/notebook/.
-CORE = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+# The core is every module outside grok_magic/notebook/ (the front), in every layer.
+CORE = sorted(".".join(p.relative_to(PACKAGE).with_suffix("").parts).removesuffix(".__init__")
+              for p in PACKAGE.rglob("*.py")
+              if p.relative_to(PACKAGE).parts[0] != "notebook" and p.name != "__init__.py"
+              or p.parent != PACKAGE and p.name == "__init__.py" and "notebook" not in p.parts)
 # Front modules that hold logic every view shares, and so stay free of widgets and IPython too.
 WIDGET_FREE_FRONT = ["notebook.answer_view"]
 HEAVY = ["IPython", "ipywidgets", "ipykernel", "traitlets"]
@@ -55,7 +58,8 @@ def test_sse_imports_no_http_library():
 
 
 def test_the_core_is_what_it_was_meant_to_be():
-    for name in ("client", "markdown", "redaction", "pricing", "chat", "conversation", "prompt"):
+    for name in ("xai.client", "safety.markdown", "safety.redaction", "xai.pricing", "chat",
+                 "conversation", "inputs.prompt", "ledger.store", "runs.each", "inputs.images"):
         assert name in CORE
 
 
@@ -66,3 +70,20 @@ def test_only_the_notebook_package_imports_ipython_or_widgets():
             continue
         for name in ("IPython", "ipywidgets", "traitlets", "anywidget"):
             assert f"import {name}" not in source and f"from {name}" not in source, (path, name)
+
+
+def test_load_ext_imports_only_what_registers_the_magics():
+    """%load_ext leaves the client, renderer, images, ledger and runs for the first cell."""
+    probe = ("from IPython.core.interactiveshell import InteractiveShell\n"
+             "ip = InteractiveShell.instance()\nip.run_line_magic('load_ext', 'grok_magic')\n"
+             "import json, sys\nprint(json.dumps(sorted(m for m in sys.modules "
+             "if m.startswith('grok_magic'))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "grok_magic.notebook.magics" in loaded  # it did load
+    for module in ("grok_magic.xai.client", "grok_magic.safety.markdown", "grok_magic.inputs.images",
+                   "grok_magic.ledger.store", "grok_magic.ledger.recorder", "grok_magic.runs.each",
+                   "grok_magic.conversation", "grok_magic.notebook.display"):
+        assert module not in loaded, f"%load_ext imported {module}"

@@ -16,7 +16,7 @@ from xai_standin import FAKE_KEY
 
 from grok_magic.ledger.recorder import ReplayMissError
 from grok_magic.ledger.store import SCHEMA_VERSION
-from grok_magic.notebook.magics import COMMANDS, GrokMagics
+from grok_magic.notebook.magics import GrokMagics, commands
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOK = NOTEBOOKS / "05-lesson-replay.ipynb"
@@ -37,7 +37,7 @@ def question_text(source: str) -> str | None:
     if first.startswith("%%grok"):
         return None if "--dry-run" in first.split() else textwrap.dedent(body).strip()
     words = first.split(None, 1)
-    if words[0] == "%grok" and len(words) > 1 and words[1].split()[0] not in COMMANDS:
+    if words[0] == "%grok" and len(words) > 1 and words[1].split()[0] not in commands():
         return words[1].strip()
     return None
 

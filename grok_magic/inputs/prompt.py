@@ -9,6 +9,7 @@ from pathlib import Path
 
 from grok_magic.errors import InputError, KeyInRequestError
 from grok_magic.safety.redaction import key_in
+from grok_magic.settings import DEFAULT_MAX_VALUE_CHARS
 from grok_magic.xai.messages import user_message
 
 # {name} names a bare variable; {{name}} is the literal text {name}; {In[3]} and {Out[3]} are a
@@ -17,7 +18,6 @@ from grok_magic.xai.messages import user_message
 PLACEHOLDER = re.compile(
     r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|\{(In|Out)\[(\d+)\]\}|\{([A-Za-z_][A-Za-z0-9_]*)\}"
 )
-DEFAULT_MAX_VALUE_CHARS = 4000
 MARKDOWN_IMAGE = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 BARE_IMAGE_URL = re.compile(
     r"(?<![(<\"'])\bhttps?://[^\s<>()\"']+?\.(?:png|jpe?g)(?:\?[^\s<>()\"']*)?(?=[\s)\]>,;\"']|$)",

@@ -1,4 +1,5 @@
-"""Front: the number of the cell that is running now, its In[n], on IPython 8 and 9 alike.
+"""Front: the running cell — its number, In[n], on IPython 8 and 9 alike — and its option line
+(`split_options`).
 
 IPython 8 adds one to `shell.execution_count` after a cell has run, so while it runs the counter
 is that cell's number. IPython 9 (since 9.8, ipython/ipython#15088) adds one before the cell's
@@ -16,3 +17,14 @@ def running_cell(shell) -> int | None:
     result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
     number = getattr(result, "execution_count", None)
     return number if number is not None else getattr(shell, "execution_count", None)
+
+
+def split_options(line: str) -> list[str]:
+    """A magic's option line split as a POSIX shell would (quotes kept together)."""
+    from IPython.core.error import UsageError
+    from IPython.utils.process import arg_split
+
+    try:
+        return arg_split(line, posix=True)
+    except ValueError as err:
+        raise UsageError(f"Cannot read the %%grok options ({err}): check the quotes.") from None

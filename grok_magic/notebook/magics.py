@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from IPython.core import magic_arguments
 from IPython.core.error import UsageError
@@ -11,22 +12,19 @@ from IPython.core.magic import line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
 
-from grok_magic.ask import Ask
-from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
-from grok_magic.inputs.prompt import build_user_turn
-from grok_magic.inputs.structured import parse_structured, structured_format
-from grok_magic.notebook.answer_view import AnswerStream
-from grok_magic.notebook.cells import running_cell
-from grok_magic.notebook.display import LiveUsage, NotebookSink, TerminalSink, UsageDisplay
+from grok_magic.notebook.cells import running_cell, split_options
 from grok_magic.notebook.options import GrokOptions
-from grok_magic.notebook.reports import DryRun
-from grok_magic.notebook.subcommands import SUBCOMMANDS, settings, split_options
-from grok_magic.notebook.tools import with_tools
-from grok_magic.safety.markdown import fence_for, python_code_blocks
-from grok_magic.xai.client import GrokClient
-from grok_magic.xai.messages import DETAILS, user_message
-from grok_magic.xai.response import Response
+from grok_magic.xai.messages import DETAILS
+
+# `%load_ext` imports only what registers the magics: the client, the renderer, images, the
+# ledger and runs load on the first cell that needs them (bench/load_time.py).
+if TYPE_CHECKING:
+    from grok_magic.ask import Ask
+    from grok_magic.notebook.answer_view import AnswerStream
+    from grok_magic.notebook.display import LiveUsage
+    from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.response import Response
 
 RESULT_NAME = "_grok"
 
@@ -157,44 +155,27 @@ class GrokMagics(GrokOptions):
         return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
 
     def _line(self, line: str):
+        from grok_magic.notebook.subcommands import settings
+
         words = line.strip().split(None, 1)
         if not words:
             return settings(self, "")
-        command = words[0]
-        if command in COMMANDS:
-            return COMMANDS[command](self, words[1] if len(words) > 1 else "")
+        command, known = words[0], commands()
+        if command in known:
+            return known[command](self, words[1] if len(words) > 1 else "")
         if command.startswith("-"):
             raise UsageError(
                 "Options go on a %%grok cell's first line; %grok takes a subcommand "
-                f"({', '.join(COMMANDS)}) or a one-line question."
+                f"({', '.join(known)}) or a one-line question."
             )
         return self._ask(self.grok.parser.parse_args([]), line)
 
-    def _build_ask(self, args, text: str, response_format: dict | None, literal: bool,
-                   keys_found: list | None = None) -> Ask:
-        """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options;
-        `literal` text (ours, quoting a cell) is sent as it is. A value holding the API key
-        raises, or is noted in `keys_found` (a dry run); the caller has loaded the settings
-        first, which registers the key."""
-        last = self.errors.last
-        user_turn = user_message([text]) if literal else build_user_turn(
-            dedent(text), self.user_ns, images=args.image, detail=args.detail or self.detail or None,
-            max_side=self.max_image_side, max_value_chars=self.max_value_chars,
-            last_error=last.error_text if last else None, keys_found=keys_found,
-        )
-        options = {
-            "temperature": args.temperature,
-            "max_completion_tokens": args.max_tokens,
-            "reasoning_effort": args.reasoning_effort,
-            "response_format": response_format,
-        }
-        system = system_prompt(args.system, self.system, self.user_ns)
-        return Ask(user_turn, args.model or self.model, system=system,
-                   options={k: v for k, v in options.items() if v is not None},
-                   stream=self.stream and not args.no_stream, timeout=args.timeout,
-                   source="cell", cell=running_cell(self.shell))
-
     def _ask(self, args, text: str, *, literal: bool = False):
+        from grok_magic.conversation import Conversation
+        from grok_magic.inputs.structured import parse_structured, structured_format
+        from grok_magic.notebook.reports import DryRun
+        from grok_magic.notebook.tools import with_tools
+
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
         if args.each or args.batch_api or args.image_col or args.root is not None:
@@ -205,7 +186,7 @@ class GrokMagics(GrokOptions):
         response_format, validator = structured_format(args.schema, args.json, self.user_ns)
         client = self.client(args.timeout)  # settings loaded once: the key is registered now
         keys_found: list | None = [] if args.dry_run else None
-        ask = with_tools(self._build_ask(args, text, response_format, literal, keys_found),
+        ask = with_tools(cell_ask(self, args, text, response_format, literal, keys_found),
                          args, self)
         if args.dry_run:
             # A dry run changes nothing: with --new it shows a fresh start but keeps the history.
@@ -236,6 +217,9 @@ class GrokMagics(GrokOptions):
         """Send `ask` and show the answer as it arrives; a failure keeps what arrived in `_grok`
         (the conversation records it through the stream's end hook) and, with `usage`, shows
         what it cost (an estimate when xAI sent no usage)."""
+        from grok_magic.notebook.answer_view import AnswerStream
+        from grok_magic.notebook.display import NotebookSink, TerminalSink
+
         sink = TerminalSink() if self.terminal else NotebookSink()
         view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
         if not ask.stream:
@@ -274,6 +258,8 @@ class GrokMagics(GrokOptions):
             self._show_usage(response)
 
     def _show_usage(self, response: Response) -> None:
+        from grok_magic.notebook.display import UsageDisplay
+
         tally = self.recorder.tally  # the whole session: cells, panel, --each, batches
         usage = UsageDisplay.of(response, tally, not self.terminal, self.recorder.limits())
         if self.terminal:
@@ -284,7 +270,38 @@ class GrokMagics(GrokOptions):
     @cached_property
     def live_usage(self) -> LiveUsage:
         """The usage widgets still live (the newest cell's); older ones are static HTML."""
+        from grok_magic.notebook.display import LiveUsage
+
         return LiveUsage()
+
+
+def cell_ask(magics: GrokOptions, args, text: str, response_format: dict | None, literal: bool,
+             keys_found: list | None = None) -> Ask:
+    """The cell as one `Ask`: the user turn (values, inline and `-i` images) and options;
+    `literal` text (ours, quoting a cell) is sent as it is. A value holding the API key
+    raises, or is noted in `keys_found` (a dry run); the caller has loaded the settings
+    first, which registers the key."""
+    from grok_magic.ask import Ask
+    from grok_magic.inputs.prompt import build_user_turn
+    from grok_magic.xai.messages import user_message
+
+    last = magics.errors.last
+    user_turn = user_message([text]) if literal else build_user_turn(
+        dedent(text), magics.user_ns, images=args.image, detail=args.detail or magics.detail or None,
+        max_side=magics.max_image_side, max_value_chars=magics.max_value_chars,
+        last_error=last.error_text if last else None, keys_found=keys_found,
+    )
+    options = {
+        "temperature": args.temperature,
+        "max_completion_tokens": args.max_tokens,
+        "reasoning_effort": args.reasoning_effort,
+        "response_format": response_format,
+    }
+    system = system_prompt(args.system, magics.system, magics.user_ns)
+    return Ask(user_turn, args.model or magics.model, system=system,
+               options={k: v for k, v in options.items() if v is not None},
+               stream=magics.stream and not args.no_stream, timeout=args.timeout,
+               source="cell", cell=running_cell(magics.shell))
 
 
 @contextmanager
@@ -311,6 +328,8 @@ def system_prompt(value: str | None, default: str, namespace: dict) -> str | Non
 
 def code_to_cell(shell, answer: str, which: str) -> None:
     """The answer's first (or every) Python code block as a new cell below; never run."""
+    from grok_magic.safety.markdown import python_code_blocks
+
     blocks = python_code_blocks(answer)
     if not blocks:
         print("The answer has no Python code block: no cell was added.")
@@ -329,6 +348,8 @@ def fix(magics: GrokMagics, rest: str):
 
 def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell: str | None):
     """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`."""
+    from grok_magic.safety.markdown import fence_for
+
     failed = magics.errors.last
     if failed is None:
         print("No cell has failed yet in this session: there is nothing to explain or fix, "
@@ -344,8 +365,12 @@ def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell:
     return magics._ask(args, text, literal=True)
 
 
-# `%grok NAME REST`: the subcommands, and the two that ask Grok about the last error.
-COMMANDS = {**SUBCOMMANDS, "explain": explain, "fix": fix}
+def commands() -> dict:
+    """`%grok NAME REST` calls commands()[NAME](magics, REST): the subcommands, and the two
+    that ask Grok about the last error (loaded when a line magic first needs them)."""
+    from grok_magic.notebook.subcommands import SUBCOMMANDS
+
+    return {**SUBCOMMANDS, "explain": explain, "fix": fix}
 
 
 def register(ipython) -> None:

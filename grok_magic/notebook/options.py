@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from IPython.core.magic import Magics
 from traitlets import Bool, Enum, Float, Int, Unicode, default, observe
 
-from grok_magic.conversation import DEFAULT_MAX_HISTORY, Conversation
 from grok_magic.errors import ConfigError
-from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
-from grok_magic.inputs.prompt import DEFAULT_MAX_VALUE_CHARS
-from grok_magic.ledger.recorder import Recorder
-from grok_magic.notebook.answer_view import ServedNotes
-from grok_magic.notebook.display import is_terminal
 from grok_magic.notebook.error_watch import ErrorWatch
-from grok_magic.safety.redaction import Secret
 from grok_magic.settings import (
     DEADLINE,
+    DEFAULT_MAX_HISTORY,
+    DEFAULT_MAX_IMAGE_SIDE,
+    DEFAULT_MAX_VALUE_CHARS,
     DEFAULT_MODEL,
     MAX_ANSWER_CHARS,
     MAX_RETRIES,
@@ -30,8 +28,14 @@ from grok_magic.settings import (
     ledger_location,
     replay_from_env,
 )
-from grok_magic.xai.client import GrokClient
 from grok_magic.xai.messages import DETAILS
+
+if TYPE_CHECKING:
+    from grok_magic.conversation import Conversation
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.notebook.answer_view import ServedNotes
+    from grok_magic.safety.redaction import Secret
+    from grok_magic.xai.client import GrokClient
 
 
 class GrokOptions(Magics):
@@ -121,34 +125,55 @@ class GrokOptions(Magics):
 
     def __init__(self, shell=None, **kwargs) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.recorder = Recorder(replay=self.replay, budget=self.budget,
-                                 daily_budget=self.daily_budget)
-        self._open_ledger()
-        self.conversation = Conversation(max_history=self.max_history, recorder=self.recorder)
-        self.served_notes = ServedNotes()  # "grok-4 is served as grok-4.3", once per kernel
         self.batch_schedule = None  # how often Batch API jobs are polled (None: PollSchedule())
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None
         self.errors = ErrorWatch(shell)
 
+    # The recorder, the conversation and the notes are made on first use (the first cell), not
+    # by %load_ext: they bring the ledger, the client and the renderer with them.
+    @cached_property
+    def recorder(self) -> Recorder:
+        """The ledger recorder: replay, budgets, every answer kept once."""
+        from grok_magic.ledger.recorder import Recorder
+
+        recorder = Recorder(replay=self.replay, budget=self.budget, daily_budget=self.daily_budget)
+        self._open_ledger(recorder)
+        return recorder
+
+    @cached_property
+    def conversation(self) -> Conversation:
+        """The cells' conversation (shared with a panel opened by %grok chat)."""
+        from grok_magic.conversation import Conversation
+
+        return Conversation(max_history=self.max_history, recorder=self.recorder)
+
+    @cached_property
+    def served_notes(self) -> ServedNotes:
+        """"grok-4 is served as grok-4.3", said once per kernel."""
+        from grok_magic.notebook.answer_view import ServedNotes
+
+        return ServedNotes()
+
     @observe("max_history")
     def _max_history_changed(self, change) -> None:
-        self.conversation.max_history = change["new"]
+        if "conversation" in vars(self):
+            self.conversation.max_history = change["new"]
 
     @observe("ledger", "replay")
     def _ledger_changed(self, change) -> None:
-        if "recorder" in vars(self):  # config given at creation is applied before __init__ ends
-            self._open_ledger()
+        if "recorder" in vars(self):  # not made yet: it opens the ledger named then
+            self._open_ledger(self.recorder)
 
     @observe("budget", "daily_budget")
     def _budget_changed(self, change) -> None:
         if "recorder" in vars(self):
             setattr(self.recorder, change["name"], change["new"])
 
-    def _open_ledger(self) -> None:
+    def _open_ledger(self, recorder: Recorder) -> None:
         """Use the ledger the settings name (opened on the first exchange; read-only while
         replay is "only")."""
-        self.recorder.use(ledger_location(self.ledger), self.replay,
+        recorder.use(ledger_location(self.ledger), self.replay,
                           notify=lambda message: print(message, file=sys.stderr))
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -170,6 +195,8 @@ class GrokOptions(Magics):
         if self._client is None or self._client.settings != settings:
             if self._client is not None:
                 self._client.close()
+            from grok_magic.xai.client import GrokClient
+
             self._client = GrokClient(settings)
         return self._client
 
@@ -179,4 +206,6 @@ class GrokOptions(Magics):
 
     @property
     def terminal(self) -> bool:
+        from grok_magic.notebook.display import is_terminal
+
         return is_terminal(self.shell)

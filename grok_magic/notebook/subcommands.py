@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from grok_magic.notebook.batch_view import batch, batches
+from grok_magic.notebook.cells import split_options
 from grok_magic.notebook.reports import (
     HistoryReport,
     ledger_usage_report,
@@ -186,16 +187,6 @@ def chat(magics: GrokOptions, rest: str):
 
 
 
-
-
-def split_options(line: str) -> list[str]:
-    """A magic's option line split as a POSIX shell would (quotes kept together)."""
-    from IPython.utils.process import arg_split
-
-    try:
-        return arg_split(line, posix=True)
-    except ValueError as err:
-        raise UsageError(f"Cannot read the %%grok options ({err}): check the quotes.") from None
 
 
 # `%grok NAME REST` calls SUBCOMMANDS[NAME](magics, REST); bare `%grok` shows the settings.

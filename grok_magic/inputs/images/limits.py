@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from grok_magic.errors import ImageError
+from grok_magic.settings import DEFAULT_MAX_IMAGE_SIDE  # noqa: F401 - part of the limits
 from grok_magic.xai.messages import DETAILS
-
-DEFAULT_MAX_IMAGE_SIDE = 2048
 
 # xAI's docs now say 20 MiB per image; older docs and the SDK say 10 MiB, so stay under both.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
