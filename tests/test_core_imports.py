@@ -87,3 +87,15 @@ def test_load_ext_imports_only_what_registers_the_magics():
                    "grok_magic.ledger.store", "grok_magic.ledger.recorder", "grok_magic.runs.each",
                    "grok_magic.conversation", "grok_magic.notebook.display"):
         assert module not in loaded, f"%load_ext imported {module}"
+
+
+def test_every_name_of_the_package_front_door_imports():
+    """`from grok_magic import …` works for every name it lists, without IPython for the core."""
+    import grok_magic
+
+    for name in grok_magic.__all__:
+        assert getattr(grok_magic, name) is not None, name
+    loaded = imported_after("from grok_magic import GrokClient, Ask, Conversation, ask_each, Each, "
+                            "Ledger, BatchJob, build_user_turn, encode_image, is_image_like")
+    for name in HEAVY:
+        assert name not in loaded

@@ -3,7 +3,7 @@ inline image replaced by its SHA-256 and byte size, keys sorted. Two requests ar
 one may be answered by replaying the other) when their canonical forms hash the same.
 
 The hash is of the question, whichever API asked it: a Responses API body is hashed as the chat
-completions body that asks the same (responses_api.chat_form), so a lesson recorded on one API
+completions body that asks the same (xai.responses.chat_form), so a lesson recorded on one API
 replays on the other, and how a request was delivered (store, include, prompt_cache_key) does
 not matter."""
 

@@ -1,6 +1,6 @@
 """The ledger's SQLite file: opened safely (checked for damage, migrated, read-only when it
 cannot be written), used through `safely`, and its problems said once to the person at the
-notebook. `Ledger` (ledger.py) builds the exchanges on it."""
+notebook. `Ledger` (ledger.store) builds the exchanges on it."""
 
 from __future__ import annotations
 

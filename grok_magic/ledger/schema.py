@@ -67,7 +67,7 @@ MIGRATIONS: tuple[str | Callable, ...] = (
     CREATE INDEX exchanges_session ON exchanges (session);
     CREATE INDEX exchanges_notebook ON exchanges (notebook);
     """,
-    # 2: Batch API jobs, so they outlive the kernel (see batch_book.py).
+    # 2: Batch API jobs, so they outlive the kernel (see ledger.batches).
     """
     CREATE TABLE batches (
         id TEXT PRIMARY KEY,             -- xAI's batch id (one part of a job)

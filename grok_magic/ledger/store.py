@@ -1,13 +1,13 @@
 """Ledger: every exchange with xAI in one local SQLite file — history, cost, replay, export.
 
 One file, WAL mode (several kernels may write at once), a versioned schema migrated in place
-(ledger_schema.py). `sqlite3` is imported on first use. A ledger never breaks or stalls a cell:
-rows are written by a background writer (ledger_writer.py) that waits out another kernel's lock;
-a damaged file is moved aside before anything is written into it (ledger_health.py); a file that
+(ledger.schema). `sqlite3` is imported on first use. A ledger never breaks or stalls a cell:
+rows are written by a background writer (ledger.writer) that waits out another kernel's lock;
+a damaged file is moved aside before anything is written into it (ledger.health); a file that
 cannot be written is read and listed, and simply not written to; a ledger that cannot be used at
 all (not a database, full) warns once and the answer is shown unrecorded. Every answer has a
 natural key (`answer_key`, unique), so recording it twice adds nothing; and requests in flight
-reserve their worst case in the ledger itself (ledger_reservations.py), seen by every kernel.
+reserve their worst case in the ledger itself (ledger.reservations), seen by every kernel.
 
 The ledger holds every prompt, answer, value sent, traceback and notebook path, so what grok_magic
 creates is private: files 0600 (SQLite gives its -wal and -shm files the mode of the database),

@@ -107,7 +107,7 @@ class GrokClient(Transport):
 
     def respond(self, body: Mapping, *, timeout: float | None = None,
                 headers: Mapping[str, str] | None = None) -> Response:
-        """Send a `/v1/responses` request (see responses_api.responses_body) and return the
+        """Send a `/v1/responses` request (see xai.responses.responses_body) and return the
         whole answer; a failed or incomplete one raises, its text kept on `err.response`."""
         body = {k: v for k, v in body.items() if k != "stream"}
         started = Response().started

@@ -1,7 +1,7 @@
 """Money: prices per model (xAI's live figures, a built-in fallback table), ticks to USD, formatting.
 
 An answer's cost is xAI's own `cost_in_usd_ticks` when it sent one (exact); else it is priced from
-xAI's price list (`/v1/language-models`, kept a day beside the ledger: price_list.py), else from
+xAI's price list (`/v1/language-models`, kept a day beside the ledger: price_list), else from
 the built-in table below (both estimates). Prompts of LONG_CONTEXT_TOKENS or more bill every
 token at the long-context rate.
 """
