@@ -40,7 +40,7 @@ What it found (2 busy cores, shared with other work; the exact numbers are in th
   run's row_index is kept once.
 - Ledger: ~825 B per batch_rows row (text); a part's rows in one transaction (~3 s for a full
   text part); results are recorded a page at a time, ~85-180 us a row (1.5-3 min for 1,000,000).
-Run: python bench/batch_api.py [--items 10000] [--images 1000] [--reps 3] [--skip-images]
+Run: python -m bench.batch_api [--items 10000] [--images 1000] [--reps 3] [--skip-images]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
 
@@ -64,9 +64,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess, status_kb  # noqa: E402
+from bench.standin_process import StandinProcess, status_kb  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 TEXT_TEMPLATE = ("Classify the sentiment of this product review as positive, negative or mixed. "
@@ -86,7 +84,7 @@ TARGETS = {"build_ratio": 3.0, "text_memory_ratio": 1.0, "image_memory_ratio": 0
 # -- the stand-in, in its own process (bench/standin_process.py) ---------------------------------
 def batch_knobs(srv, command) -> str:
     """In the stand-in's process: forget uploads and batches, set Batch API knobs."""
-    from standin_batches import batch_state
+    from tests.support.standin_batches import batch_state
 
     state = batch_state(srv)
     state.files.clear()  # uploaded bodies are large: keep the server's memory flat
@@ -366,13 +364,13 @@ def child(mode: str, kind: str, count: int, folder: str | None, trace: bool,
 
 def run_child(place: Path, base_url: str, mode: str, kind: str, count: int, *,
               folder: Path | None = None, trace: bool = False, results: bool = False) -> dict:
-    from xai_standin import FAKE_KEY
+    from tests.support.xai_standin import FAKE_KEY
 
     ledger = Path(tempfile.mkdtemp(prefix="ledger-", dir=place)) / "ledger.sqlite"
     env = {**os.environ, "XAI_API_KEY": FAKE_KEY, "XAI_BASE_URL": base_url,
            "GROK_LEDGER": str(ledger), "HOME": str(place)}
     env.pop("GROK_REPLAY", None)
-    command = [sys.executable, __file__, "--child", mode, kind, str(count),
+    command = [sys.executable, "-m", "bench.batch_api", "--child", mode, kind, str(count),
                str(folder or "-"), "trace" if trace else "-", "results" if results else "-"]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:

@@ -5,7 +5,7 @@ of each run against the same run with no budget (the cost of reserving in the le
 
 Target: overshoot <= 1 answer at every concurrency (issue 19 measured +1, +7, +25 and +29 answers
 on main 527f3cf for these four cases).
-Run: python bench/budget.py [--fit 18] [--latency 0.2]
+Run: python -m bench.budget [--fit 18] [--latency 0.2]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
 
@@ -22,9 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from bench.standin_process import StandinProcess  # noqa: E402
 
 ITEMS = [f"item {i:03d}" for i in range(200)]
 WORKER = r"""

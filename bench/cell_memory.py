@@ -8,7 +8,7 @@ tracemalloc sees it (started before the warm-up), live ipywidgets and open comms
                 then dropped (default);
   --kernel    — a real ipykernel driven by jupyter_client, as a notebook runs it (slower).
 Target: a %%grok cell keeps <= 1 KB more than a plain cell (tracemalloc and RSS), and no widget or
-comm per cell. The xAI stand-in (tests/) runs in its own process. Run: python bench/cell_memory.py
+comm per cell. The xAI stand-in (tests/) runs in its own process. Run: python -m bench.cell_memory
 [--cells 2000] [--warmup 200] [--kernel] [--no-ledger]. Exits non-zero only on a crash; a missed target prints
 MISSED.
 """
@@ -20,15 +20,12 @@ import contextlib
 import io
 import json
 import os
-import sys
 import tempfile
 from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from bench.standin_process import StandinProcess  # noqa: E402
 
 TARGET_KB = 1.0  # per cell, more than a plain cell
 QUESTION = "Question {n}: what is six times seven?"
@@ -84,7 +81,7 @@ class Kernel:
     name = "real ipykernel"
 
     def __init__(self) -> None:
-        from kernel_helpers import LiveKernel
+        from tests.support.kernel_helpers import LiveKernel
 
         self.kernel = LiveKernel()
 
@@ -130,7 +127,7 @@ def main() -> None:
     parser.add_argument("--no-ledger", action="store_true", help="GROK_LEDGER=off")
     args = parser.parse_args()
 
-    from xai_standin import FAKE_KEY
+    from tests.support.xai_standin import FAKE_KEY
 
     place = Path(tempfile.mkdtemp(prefix="grok-cell-memory-"))
     server = StandinProcess(nothing)

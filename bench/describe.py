@@ -1,6 +1,6 @@
 """Describing a value: describe_value() on a 1,000,000-row DataFrame against str(df) and to_string().
 
-Run `python bench/describe.py [--rows 1000000] [--reps 15]`. The frame mixes int, float, str,
+Run `python -m bench.describe [--rows 1000000] [--reps 15]`. The frame mixes int, float, str,
 datetime and category columns. In the same run the script times `describe_value(df)` (target
 ≤ 50 ms), the baseline `str(df)` (what `{df}` sent before), `df.to_string()` on a 10,000-row
 slice (why a description never renders rows it does not show), and describe_value() on a
@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
 
 TARGET_MS = 50.0
 SLICE_ROWS = 10_000

@@ -1,6 +1,6 @@
 """Display traffic of a streamed answer: bytes handed to the front end per answer character.
 
-Run `python bench/display_traffic.py [--kb 1000] [--rate 4000] [--shapes a,b]`. Each shape
+Run `python -m bench.display_traffic [--kb 1000] [--rate 4000] [--shapes a,b]`. Each shape
 (tests/render_shapes.py, plus "aligned table": two right-aligned columns) is streamed through an
 AnswerStream at `rate` characters a second (a delta every 10 ms, on a fake clock, so ~10
 updates a second as in a notebook) into two sinks at once: a recorder adding up the HTML and
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 TARGET = 3.0
 MARKUP_SLACK = 0.25  # what streaming may add to an answer whose own output exceeds the target
@@ -111,10 +110,9 @@ def old_stream_class():
 
 
 def main() -> int:
-    from render_shapes import SHAPES, aligned_table
-
     from grok_magic.notebook.answer_view import AnswerStream
     from grok_magic.safety.markdown import render_html
+    from tests.support.render_shapes import SHAPES, aligned_table
 
     shapes = {**SHAPES, "aligned table": aligned_table}
     parser = argparse.ArgumentParser()

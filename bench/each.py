@@ -15,7 +15,7 @@ peak memory over a folder of 12-megapixel photos — each against a baseline mea
 
 GROK_LEDGER points at a temporary file (a real ledger), XAI_BASE_URL / XAI_API_KEY at the xAI
 stand-in (from tests/), which runs in a child process so it does not share the measured GIL.
-Run: python bench/each.py [--items 200] [--plain-items 40] [--files 300] [--skip-memory]
+Run: python -m bench.each [--items 200] [--plain-items 40] [--files 300] [--skip-memory]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
 
@@ -35,9 +35,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess, status_kb  # noqa: E402
+from bench.standin_process import StandinProcess, status_kb  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 CONCURRENCY = 8
@@ -246,7 +244,7 @@ def memory_child(mode: str, folder: str) -> None:
 
 
 def run_memory_child(mode: str, folder: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--memory-child", mode, str(folder)],
+    done = subprocess.run([sys.executable, "-m", "bench.each", "--memory-child", mode, str(folder)],
                           capture_output=True, text=True, env=os.environ.copy(), check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory child {mode} failed:\n{done.stderr[-3000:]}")
@@ -276,7 +274,7 @@ def main() -> int:
         memory_child(*args.memory_child)
         return 0
 
-    from xai_standin import FAKE_KEY
+    from tests.support.xai_standin import FAKE_KEY
 
     place = Path(tempfile.mkdtemp(prefix="grok-bench-each-"))
     free_mb = shutil.disk_usage(place).free / 1e6

@@ -1,6 +1,6 @@
 """An endless stream (no end marker, ever) from a stand-in in its own process, stopped at the cap.
 
-Run `python bench/endless_stream.py [--chars 2000000] [--piece "and on "]`. The client streams a
+Run `python -m bench.endless_stream [--chars 2000000] [--piece "and on "]`. The client streams a
 normal short answer (the baseline), then an answer that never ends, in word-sized events like a
 real token stream, with `max_answer_chars` = --chars. It prints the time to stop, the characters
 kept, and the memory each took — peak RSS growth (VmHWM, reset before each run) and the
@@ -20,9 +20,8 @@ import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
 
-from standin_process import StandinProcess, status_kb  # noqa: E402
+from bench.standin_process import StandinProcess, status_kb  # noqa: E402
 
 TRACED_BYTES_PER_CHAR = 4.0
 RSS_BYTES_PER_CHAR = 8.0
@@ -30,7 +29,7 @@ BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "Tell me eve
 
 
 def handler(srv, command):
-    from xai_standin import Reply
+    from tests.support.xai_standin import Reply
 
     if command[0] == "short":
         srv.enqueue(Reply("A normal, short answer of a few words."))
@@ -84,7 +83,7 @@ def main() -> int:
 
     standin = StandinProcess(handler)
     try:
-        from xai_standin import FAKE_KEY
+        from tests.support.xai_standin import FAKE_KEY
 
         client = GrokClient(Settings(api_key=FAKE_KEY, base_url=standin.base_url,
                                      max_answer_chars=args.chars))

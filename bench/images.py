@@ -96,7 +96,7 @@ def measure_once(method: str, path: Path) -> dict:
 
 def memory_in_subprocess(method: str, path: Path) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--measure", method, str(path)],
+        [sys.executable, "-m", "bench.images", "--measure", method, str(path)],
         capture_output=True,
         text=True,
         check=True,

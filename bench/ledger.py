@@ -12,7 +12,7 @@
 
 The xAI stand-in (from tests/) runs in a child process, so it does not share the measured
 interpreter's GIL.
-Run: python bench/ledger.py [--exchanges 60] [--rows 100000] [--repeats 7] [--load-repeats 15]
+Run: python -m bench.ledger [--exchanges 60] [--rows 100000] [--repeats 7] [--load-repeats 15]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
 
@@ -32,9 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from bench.standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4-fast-non-reasoning"
 ANSWER_CHARS = 20_000
@@ -46,7 +44,7 @@ TARGETS = {"record": 5.0, "replay": 150.0, "usage": 200.0}  # ms
 # -- the stand-in, in its own process (bench/standin_process.py) ---------------------------------
 def replies(srv, command) -> int:
     """In the stand-in's process: queue `count` Replies of `text`."""
-    from xai_standin import Reply
+    from tests.support.xai_standin import Reply
 
     _, text, count = command
     srv.enqueue(*[Reply(text) for _ in range(count)])
@@ -67,8 +65,6 @@ def ms(seconds: float) -> float:
 
 # -- 1. recording overhead ------------------------------------------------------------------------
 def bench_record(server: Server, answer: str, exchanges: int, place: Path) -> dict:
-    from xai_standin import FAKE_KEY
-
     from grok_magic.ask import Ask
     from grok_magic.conversation import Conversation
     from grok_magic.ledger.recorder import Recorder
@@ -76,6 +72,7 @@ def bench_record(server: Server, answer: str, exchanges: int, place: Path) -> di
     from grok_magic.settings import Settings
     from grok_magic.xai.client import GrokClient
     from grok_magic.xai.messages import user_message
+    from tests.support.xai_standin import FAKE_KEY
 
     client = GrokClient(Settings(api_key=FAKE_KEY, base_url=server.base_url))
     ledger = Ledger(place / "record.sqlite")
@@ -234,7 +231,7 @@ def run_cell(ip, source: str) -> tuple[float, object]:
 
 def shown_text(captured) -> str:
     """What the front end ends up showing (display updates applied), as text."""
-    from magic_helpers import Outcome
+    from tests.support.magic_helpers import Outcome
 
     outcome = Outcome(None, captured.stdout, captured.stderr, list(captured.outputs))
     return outcome.shown() + "\n" + outcome.plain()
@@ -365,8 +362,8 @@ def main() -> int:
                         help="fresh interpreters per tree for %%load_ext (it is noisy)")
     args = parser.parse_args()
 
-    from kernel_helpers import long_answer
-    from xai_standin import FAKE_KEY
+    from tests.support.kernel_helpers import long_answer
+    from tests.support.xai_standin import FAKE_KEY
 
     answer = long_answer(ANSWER_CHARS)
     place = Path(tempfile.mkdtemp(prefix="grok-bench-ledger-"))

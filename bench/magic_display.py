@@ -5,19 +5,15 @@ ways (each rendered by the same safe renderer), and every iopub message a front 
   naive      — re-display the whole answer on every chunk (what a simple loop does);
   throttled  — re-display the whole answer at most 10 times a second;
   %%grok     — grok_magic: finished blocks fixed, only the tail updated, ~10 updates/s.
-Target: %%grok pushes <= 3x the answer's size. Run: python bench/magic_display.py
+Target: %%grok pushes <= 3x the answer's size. Run: python -m bench.magic_display
 """
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from kernel_helpers import long_answer, run_cells  # noqa: E402
-from xai_standin import FAKE_KEY, Reply, XaiStandin  # noqa: E402
+from tests.support.kernel_helpers import long_answer, run_cells  # noqa: E402
+from tests.support.xai_standin import FAKE_KEY, Reply, XaiStandin  # noqa: E402
 
 CHUNKS = 5000
 DELAY = 0.0006  # seconds between chunks: ~3 s of streaming

@@ -10,7 +10,7 @@ at ~300 characters a second (4-character chunks, ~20 s, about Grok's pace) — s
                   the same safe renderer (grok_magic.safety.markdown.render_html) as text/html.
 Kernel CPU is resource.getrusage(RUSAGE_SELF) (all kernel threads) around the work, inside the
 kernel; every iopub display_data / update_display_data / comm_open / comm_msg of the cell is
-counted with its JSON size. Run: python bench/panel.py [--reps 2]
+counted with its JSON size. Run: python -m bench.panel [--reps 2]
 """
 
 from __future__ import annotations
@@ -19,14 +19,12 @@ import argparse
 import json
 import os
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from kernel_helpers import long_answer, run_cells  # noqa: E402
-from xai_standin import FAKE_KEY, Reply, XaiStandin  # noqa: E402
+from tests.support.kernel_helpers import long_answer, run_cells  # noqa: E402
+from tests.support.xai_standin import FAKE_KEY, Reply, XaiStandin  # noqa: E402
 
 SCENARIOS = {  # name: (answer characters, chunks, seconds between chunks)
     "burst": (20_000, 5000, 0.0006),

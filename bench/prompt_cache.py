@@ -16,7 +16,7 @@ The stand-in (tests/xai_standin.py), in its own process, caches prompt prefixes 
 describes: requests with one key reach one server, which bills the longest prefix it answered
 under that key at the cached price (grok-4.3: $0.20 against $1.25 per 1M); a request without a key
 lands on a cold server. Target: cached / maximum >= 90 %.
-Run: python bench/prompt_cache.py [--turns 20] [--items 200]
+Run: python -m bench.prompt_cache [--turns 20] [--items 200]
 Exits non-zero only on a crash; a missed target prints MISSED.
 """
 
@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_process import StandinProcess  # noqa: E402
+from bench.standin_process import StandinProcess  # noqa: E402
 
 MODEL = "grok-4.3"
 TARGET = 0.90
@@ -108,7 +105,7 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="grok-bench-cache-")
     os.environ.update(XAI_BASE_URL=standin.base_url, XAI_API_KEY="xai-" + "k" * 40,
                       GROK_LEDGER=os.path.join(folder, "ledger.sqlite"))
-    from xai_standin import FAKE_KEY
+    from tests.support.xai_standin import FAKE_KEY
 
     os.environ["XAI_API_KEY"] = FAKE_KEY
     try:

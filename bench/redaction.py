@@ -1,6 +1,6 @@
 """Redaction in every form against the one-form search it replaced, and its time per KB by size.
 
-Run `python bench/redaction.py [--reps 5]`. A random 84-character key is registered. For each
+Run `python -m bench.redaction [--reps 5]`. A random 84-character key is registered. For each
 shape of text (prose, prose mentioning xAI, a long base64 run, text full of invisible
 characters, and text full of key pieces) and each size (32 KB, 256 KB, 1 MB) the script times
 `redact()` — every form: the key, 8-character runs, 6-character pieces, base64 at three
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
 
 SIZES = (32 * 1024, 256 * 1024, 1024 * 1024)
 FLAT = 2.0

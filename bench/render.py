@@ -1,6 +1,6 @@
 """Render time per KB by answer shape and size: `render_html` against plain markdown-it.
 
-Run `python bench/render.py [--sizes 1,10,100,1000] [--shapes a,b]`. For each shape (from
+Run `python -m bench.render [--sizes 1,10,100,1000] [--shapes a,b]`. For each shape (from
 tests/render_shapes.py: paragraphs, one paragraph, one code block, unclosed `\\(`, unclosed
 `$$`, nested lists and quotes, long table) and each size in KB it times, in the same run,
 `render_html` (the safe renderer: math rules, token checks, highlighting, nh3, with an API key
@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 TARGET_SECONDS_PER_MB = 2.0
 FLAT = 3.0
@@ -65,10 +64,10 @@ def old_renderer():
 
 def main() -> int:
     from markdown_it import MarkdownIt
-    from render_shapes import SHAPES
 
     from grok_magic.safety.markdown import render_html
     from grok_magic.safety.redaction import register_secret
+    from tests.support.render_shapes import SHAPES
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1,10,100,1000", help="sizes in KB")

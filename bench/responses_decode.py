@@ -1,6 +1,6 @@
 """Decoding a recorded Responses stream: SSE splitter + accumulator vs a raw json.loads of its events.
 
-Run `python bench/responses_decode.py [--reps 15]`. The recorded X-search stream (about 350 KB,
+Run `python -m bench.responses_decode [--reps 15]`. The recorded X-search stream (about 350 KB,
 about 1,800 events) is framed as the stand-in sends it (`data: {event}\\n\\n`, one HTTP chunk per
 event) and decoded two ways in the same run, interleaved: grok_magic's whole client path
 (grok_magic.xai.sse.iter_sse_json, then ResponsesAccumulator.fold on every event) and a bare
@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
 
 RECORDING = ROOT / "tests" / "fixtures" / "xai-recorded" / "responses" / "xai-x-search-tool.chunks.txt"
 TARGET_RATIO = 1.5

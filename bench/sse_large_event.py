@@ -1,6 +1,6 @@
 """One large SSE event in small chunks: iter_sse_data on a 5 MB event in 1 KB chunks vs one chunk.
 
-Run `python bench/sse_large_event.py [--mb 5] [--chunk 1024] [--reps 5] [--old-mb 1]`. The event
+Run `python -m bench.sse_large_event [--mb 5] [--chunk 1024] [--reps 5] [--old-mb 1]`. The event
 is a single `data:` line shaped like a Responses stream's generated image (base64 in JSON), with
 CRLF line ends. Both feedings of the same bytes are timed, interleaved, and the script prints both
 medians and their ratio (target ≤ 2). For scale it also times the line splitter as it was before
@@ -20,7 +20,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
 
 TARGET_RATIO = 2.0
 

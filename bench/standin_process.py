@@ -7,16 +7,11 @@ module-level function of the benchmark) carries out in the child, and returns it
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from collections.abc import Callable
-from pathlib import Path
-
-TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def _serve(conn, handler: Callable) -> None:
-    sys.path.insert(0, str(TESTS))
-    from xai_standin import FAKE_KEY, XaiStandin
+    from tests.support.xai_standin import FAKE_KEY, XaiStandin
 
     srv = XaiStandin(api_key=FAKE_KEY).start()
     conn.send(srv.base_url)

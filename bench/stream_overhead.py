@@ -1,6 +1,6 @@
 """Stream overhead: GrokClient.stream() against raw requests + json.loads on the same SSE bytes.
 
-Run `python bench/stream_overhead.py [--events 5000] [--reps 7]`. The local xAI stand-in (from
+Run `python -m bench.stream_overhead [--events 5000] [--reps 7]`. The local xAI stand-in (from
 tests/) serves one stream of N content events, each its own HTTP chunk, from a child process so
 that the server does not share the measured interpreter's GIL. Both readers fetch the same bytes
 from the same server, interleaved; the script prints both medians and their ratio (target ≤ 1.5).
@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 TARGET_RATIO = 1.5
 MODEL = "grok-4-fast-non-reasoning"
@@ -45,7 +44,7 @@ def make_events(count: int) -> list[dict]:
 
 def serve(conn, count: int, streams: int) -> None:
     """Child process: a stand-in with `streams` copies of the stream queued; port to `conn`."""
-    from xai_standin import FAKE_KEY, Stream, XaiStandin
+    from tests.support.xai_standin import FAKE_KEY, Stream, XaiStandin
 
     srv = XaiStandin(api_key=FAKE_KEY).start()
     srv.enqueue(*[Stream(events=make_events(count)) for _ in range(streams)])
@@ -84,10 +83,10 @@ def main() -> int:
     args = parser.parse_args()
 
     import requests
-    from xai_standin import FAKE_KEY
 
     from grok_magic.settings import Settings
     from grok_magic.xai.client import GrokClient
+    from tests.support.xai_standin import FAKE_KEY
 
     ctx = multiprocessing.get_context("spawn")
     here, there = ctx.Pipe()

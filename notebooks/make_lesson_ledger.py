@@ -140,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         scratch_dir = Path(scratch)
         ledger = None
         if args.standin:
-            sys.path.insert(0, str(HERE.parent / "tests"))
-            from xai_standin import FAKE_KEY, XaiStandin
+            sys.path.insert(0, str(HERE.parent))  # the repository root: tests.support
+            from tests.support.xai_standin import FAKE_KEY, XaiStandin
 
             standin = XaiStandin(api_key=FAKE_KEY).start()
             key = FAKE_KEY

@@ -14,7 +14,9 @@ import signal
 import tempfile
 
 import pytest
-from xai_standin import FAKE_KEY, XaiStandin
+
+from tests.support.inert_check import node_ok  # noqa: F401 - a fixture every test may ask for
+from tests.support.xai_standin import FAKE_KEY, XaiStandin
 
 _STANDIN: XaiStandin | None = None
 LEDGER_VARIABLES = ("GROK_LEDGER", "GROK_REPLAY", "XDG_DATA_HOME", "JPY_SESSION_NAME")
@@ -128,7 +130,7 @@ def ledger_path(tmp_path, monkeypatch):
 @pytest.fixture
 def ledger_shell(xai_env, ledger_path):
     """A shell with fresh GrokMagics (no retries) recording in `ledger_path`."""
-    from magic_helpers import close_ledger, magic_shell
+    from tests.support.magic_helpers import close_ledger, magic_shell
 
     shell_ = magic_shell(max_retries=0)
     yield shell_

@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-from xai_standin import Fault, Reply
 
 from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
@@ -25,6 +24,7 @@ from grok_magic.errors import (
 )
 from grok_magic.xai.client import GrokClient
 from grok_magic.xai.messages import user_message
+from tests.support.xai_standin import Fault, Reply
 
 SLOW_TEXT = " ".join(f"word{i}" for i in range(400))  # ~20 s at 0.05 s an event
 

@@ -4,7 +4,6 @@ defaults come from; each source proven by a request reaching the stand-in with t
 from __future__ import annotations
 
 import pytest
-from xai_standin import FAKE_KEY, Reply
 
 from grok_magic.errors import MissingKeyError
 from grok_magic.settings import (
@@ -17,6 +16,7 @@ from grok_magic.settings import (
     find_env_file,
 )
 from grok_magic.xai.client import GrokClient
+from tests.support.xai_standin import FAKE_KEY, Reply
 
 BODY = {"model": "grok-4", "messages": [{"role": "user", "content": "hi"}]}
 OTHER_KEY = "xai-other-9876543210fedcba"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from xai_standin import FAKE_KEY, Reply
+
+from tests.support.xai_standin import FAKE_KEY, Reply
 
 from .conftest import (
     assert_nothing_ran,

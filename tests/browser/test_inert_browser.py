@@ -30,11 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
-from inert_corpus import cases, generate
 from playwright.sync_api import expect
-from xai_standin import FAKE_KEY, Reply
 
 from grok_magic.notebook.panel_views import PANEL_CSS
+from tests.support.inert_corpus import cases, generate
+from tests.support.xai_standin import FAKE_KEY, Reply
 
 from .conftest import (
     assert_nothing_ran,

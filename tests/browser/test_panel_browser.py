@@ -10,7 +10,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from xai_standin import Fault, Reply
+
+from tests.support.xai_standin import Fault, Reply
 
 from .conftest import open_notebook, run_all, screenshot, write_notebook, xss_fired
 

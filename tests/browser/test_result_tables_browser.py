@@ -24,8 +24,9 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
-from test_result_frame import PAYLOADS
-from xai_standin import Reply
+
+from tests.support.inert_corpus import TABLE_PAYLOADS as PAYLOADS
+from tests.support.xai_standin import Reply
 
 from .conftest import (
     open_notebook,

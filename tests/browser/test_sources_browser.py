@@ -27,8 +27,9 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from standin_responses import ToolRun, enqueue_responses
-from xai_standin import FAKE_KEY
+
+from tests.support.standin_responses import ToolRun, enqueue_responses
+from tests.support.xai_standin import FAKE_KEY
 
 from . import test_inert_browser
 from .conftest import open_notebook, run_all, screenshot, write_notebook

@@ -1,0 +1,1 @@
+"""grok_magic's tests, one folder per layer of the package (see README, Development)."""

@@ -1,0 +1,1 @@
+"""Tests of grok_magic.inputs: images and described notebook values."""

@@ -1,0 +1,1 @@
+"""Tests of grok_magic.ledger: rows, replay, faults, spending, the committed lesson."""

@@ -1,0 +1,251 @@
+"""The ledger as a notebook user meets it: %%grok recording, replay in a cell, %grok log /
+usage / export, budgets in cells and in the chat panel. Real shell, real client, the stand-in."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from grok_magic.ledger.budget import BudgetExceeded
+from grok_magic.ledger.recorder import ReplayMissError
+from grok_magic.ledger.store import Ledger
+from tests.support.inert_check import html_findings
+from tests.support.kernel_helpers import LiveKernel
+from tests.support.magic_helpers import run
+from tests.support.xai_standin import FAKE_KEY, Reply
+
+
+def chat_count(srv) -> int:
+    return len(srv.answer_requests)
+
+
+@pytest.fixture
+def notebook_path(monkeypatch):
+    """The kernel of a notebook (Jupyter sets JPY_SESSION_NAME before the kernel starts)."""
+    monkeypatch.setenv("JPY_SESSION_NAME", "course/week1.ipynb")
+    return "course/week1.ipynb"
+
+
+@pytest.fixture
+def ip(ledger_shell):
+    return ledger_shell
+
+
+def test_a_cell_is_recorded_with_its_execution_count_and_notebook(notebook_path, ip, xai_env,
+                                                                  ledger_path):
+    result = ip.run_cell("%%grok\nWhat is a median?", store_history=True)  # as a kernel runs it
+    assert result.error_in_exec is None
+    [row] = Ledger(ledger_path).entries()
+    assert (row.source, row.notebook, row.question) == ("cell", notebook_path,
+                                                        "What is a median?")
+    assert row.cell == result.execution_count == ip.execution_count - 1  # In[n] of that cell
+    assert row.answer == ip.user_ns["_grok"].text
+    run(ip, "%grok Define the mode briefly")
+    assert [r.question for r in Ledger(ledger_path).entries()][-1] == "Define the mode briefly"
+
+
+def test_in_n_recorded_is_the_one_the_kernel_shows_on_ipython_8_and_9(xai_env, ledger_path):
+    """IPython 9.8+ adds one to `shell.execution_count` before a cell runs, 8 after it: the
+    ledger row and a Batch API job keep the number of the cell that asked, either way."""
+    kernel = LiveKernel()
+    try:
+        kernel.run(f"import os; os.environ.update(XAI_BASE_URL={xai_env.base_url!r}, "
+                   f"XAI_API_KEY={FAKE_KEY!r}, GROK_LEDGER={str(ledger_path)!r})")
+        kernel.run("%load_ext grok_magic")
+        asked = kernel.run("%%grok\nWhat is a median?")
+        kernel.run("xs = ['one', 'two']")
+        submitted = kernel.run("%%grok --each xs --batch-api\nLabel {item}")
+        assert (asked.status, submitted.status) == ("ok", "ok"), asked.text() + submitted.text()
+        report = kernel.run(
+            "import json\n"
+            "_ledger = get_ipython().magics_manager.registry['GrokMagics'].recorder.ledger\n"
+            "_cells = [e.cell for e in _ledger.entries() if e.source == 'cell']\n"
+            "print(json.dumps({'cells': _cells, 'job': _grok_batch.record.cell,\n"
+            "                  'sources': [In[n] for n in [*_cells, _grok_batch.record.cell]]}))")
+    finally:
+        kernel.close()
+    found = json.loads(report.text().strip().splitlines()[-1])
+    shown = [asked.reply["content"]["execution_count"],
+             submitted.reply["content"]["execution_count"]]  # In[n] as the front end shows it
+    assert [*found["cells"], found["job"]] == shown
+    assert "What is a median?" in found["sources"][0] and "--batch-api" in found["sources"][1]
+
+
+def test_replay_auto_streams_into_the_cell_and_sends_nothing(ip, xai_env):
+    xai_env.enqueue(Reply("## Variance\n\nThe **mean** squared deviation.", reasoning="think"))
+    live = run(ip, "%%grok\nDefine variance.")
+    first = ip.user_ns["_grok"]
+    run(ip, "%grok reset")
+    run(ip, '%config GrokMagics.replay = "auto"')
+    sent = chat_count(xai_env)
+    out = run(ip, "%%grok\nDefine variance.")
+    assert out.error is None and chat_count(xai_env) == sent
+    replayed = ip.user_ns["_grok"]
+    assert replayed.replayed and replayed.text == first.text
+    assert "The mean squared deviation." in out.shown() and "Variance" in out.shown()
+    # Streamed: the answer arrived as updates of a live display, as a live answer does.
+    assert any(o.update for o in out.raw)
+    assert "<h2>" in out.html() and "<h2>" in live.html()
+    usage = out.outputs[-1]["text/plain"]
+    assert "replayed: from the ledger: this time $0, first asked $" in usage
+    assert "Reasoning" in out.plain()  # the reasoning is replayed too
+
+
+def test_replay_only_needs_no_key_and_a_miss_is_one_paragraph(ip, xai_env, monkeypatch):
+    run(ip, "%%grok\nWhat is a z-score?")
+    monkeypatch.delenv("XAI_API_KEY")
+    run(ip, "%grok reset")
+    run(ip, '%config GrokMagics.replay = "only"')
+    sent = len(xai_env.requests)
+    assert run(ip, "%%grok\nWhat is a z-score?").error is None
+    assert ip.user_ns["_grok"].replayed
+    out = run(ip, "%%grok\nWhat is kurtosis, in one line?")
+    assert isinstance(out.error, ReplayMissError)
+    assert len(xai_env.requests) == sent  # nothing at all reached the server
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "What is kurtosis, in one line?" in out.stdout and "ledger" in out.stdout
+    assert out.stdout.strip().count("\n") == 0
+
+
+def test_log_shows_the_last_exchanges_safely(ip, xai_env):
+    xai_env.enqueue(Reply("<img src=x onerror=alert(1)> **bold** <script>alert(2)</script>"))
+    run(ip, "%%grok\nFirst <b onclick=alert(3)>question</b> here")
+    run(ip, "%%grok -m grok-3-mini\nSecond question")
+    out = run(ip, "%grok log 5")
+    assert out.error is None
+    html = out.html()
+    assert html_findings(html) == []
+    assert "<script" not in html and "onerror" not in html.replace("onerror=alert", "")
+    shown = out.shown()
+    assert "First <b onclick=alert(3)>question</b> here" in shown  # shown as the text it is
+    assert "Second question" in shown and "grok-3-mini" in shown
+    plain = out.plain()
+    assert "Last 2 of 2 exchanges" in plain and "Q: Second question" in plain
+    assert " ok" in plain
+    one = run(ip, "%grok log 1").plain()
+    assert "Second question" in one and "First" not in one
+    bad = run(ip, "%grok log many")
+    assert bad.error is not None and "%grok log takes" in str(bad.error)
+
+
+def test_usage_periods_from_the_ledger(ip, xai_env, ledger_path):
+    run(ip, "%%grok\nOne")
+    run(ip, "%%grok -m grok-3-mini\nTwo")
+    run(ip, "%%grok -m grok-3-mini\nThree")
+    ledger = Ledger(ledger_path)
+    total = sum(e.cost for e in ledger.entries())
+    for flag in ("--today", "--week", "--all"):
+        out = run(ip, f"%grok usage {flag}")
+        assert out.error is None
+        plain = out.plain()
+        assert "total: 3 answers" in plain
+        served = ledger.entries(model="grok-3-mini")[0].model_served
+        assert f"{served}: 2 answers" in plain
+        assert f"${total:.6f}" in plain or f"${total:.4f}" in plain
+    session = run(ip, "%grok usage").plain()
+    assert "answers: 3" in session
+    bad = run(ip, "%grok usage --month")
+    assert bad.error is not None and "--today, --week or --all" in str(bad.error)
+
+
+def test_export_session_and_notebook(notebook_path, ip, xai_env, tmp_path):
+    run(ip, "%%grok\nLesson one")
+    run(ip, "%%grok\nLesson two")
+    out = run(ip, f"%grok export {tmp_path / 'lesson.sqlite'}")
+    assert "Exported 2 exchanges of this session" in out.stdout
+    assert [e.question for e in Ledger(tmp_path / "lesson.sqlite").entries()] == [
+        "Lesson one", "Lesson two"]
+    again = run(ip, f"%grok export {tmp_path / 'lesson.sqlite'}")
+    assert "already exists" in again.stdout and "--replace" in again.stdout
+    out = run(ip, f"%grok export {tmp_path / 'nb.sqlite'} --notebook")
+    assert f"of notebook {notebook_path}" in out.stdout
+    bad = run(ip, "%grok export")
+    assert bad.error is not None and "one file name" in str(bad.error)
+
+
+def test_export_by_notebook_needs_a_known_notebook(ip, tmp_path):
+    out = run(ip, f"%grok export {tmp_path / 'nb.sqlite'} --notebook")
+    assert "does not know its notebook" in out.stdout
+    assert not (tmp_path / "nb.sqlite").exists()
+
+
+def test_the_exported_lesson_replays_in_a_fresh_kernel_without_key(ip, xai_env, tmp_path,
+                                                                     monkeypatch):
+    run(ip, "%%grok\nExplain overfitting.")
+    run(ip, "%%grok\nAnd underfitting?")
+    answers = [e.answer for e in ip.grok_magics.recorder.ledger.entries()]
+    run(ip, f"%grok export {tmp_path / 'lesson.sqlite'}")
+    before = (tmp_path / "lesson.sqlite").read_bytes()
+    monkeypatch.delenv("XAI_API_KEY")
+    monkeypatch.setenv("XAI_BASE_URL", "http://127.0.0.1:9/v1")  # no network either
+    run(ip, "%grok reset")
+    run(ip, f'%config GrokMagics.ledger = "{tmp_path / "lesson.sqlite"}"')
+    run(ip, '%config GrokMagics.replay = "only"')
+    assert run(ip, "%%grok\nExplain overfitting.").error is None
+    assert ip.user_ns["_grok"].text == answers[0]
+    assert run(ip, "%%grok\nAnd underfitting?").error is None
+    assert ip.user_ns["_grok"].text == answers[1]
+    ip.grok_magics.recorder.ledger.close()
+    assert (tmp_path / "lesson.sqlite").read_bytes() == before
+
+
+def test_budget_in_cells(ip, xai_env):
+    run(ip, "%config GrokMagics.budget = 0.0002")
+    first = run(ip, "%%grok\nShort question")
+    cost = ip.user_ns["_grok"].cost
+    assert first.outputs[-1]["text/plain"].endswith(f"budget: ${cost:.6f} of $0.000200")
+    sent = chat_count(xai_env)
+    run(ip, f"%config GrokMagics.budget = {cost}")
+    out = run(ip, "%%grok\nAnother question")
+    assert isinstance(out.error, BudgetExceeded)
+    assert chat_count(xai_env) == sent
+    assert "Traceback" not in out.stdout + out.stderr
+    assert f"${cost:.6f} of ${cost:.6f}" in out.stdout and "%config GrokMagics.budget" in out.stdout
+    run(ip, "%config GrokMagics.budget = None")
+    assert run(ip, "%%grok\nAnother question").error is None
+    assert chat_count(xai_env) == sent + 1
+
+
+def test_daily_budget_counts_what_other_kernels_spent(ip, xai_env, ledger_path):
+    # Another kernel spent $1 today (a row it wrote to the shared ledger).
+    run(ip, "%%grok\nWarm-up")
+    conn = sqlite3.connect(ledger_path)
+    conn.execute("UPDATE exchanges SET cost = 1.0, session = 'another-kernel'")
+    conn.commit()
+    conn.close()
+    run(ip, "%config GrokMagics.daily_budget = 1.0")
+    sent = chat_count(xai_env)
+    out = run(ip, "%%grok\nOne more")
+    assert isinstance(out.error, BudgetExceeded) and "today (every kernel)" in out.stdout
+    assert chat_count(xai_env) == sent
+
+
+def test_the_chat_panel_obeys_the_budget(ip, xai_env):
+    run(ip, "%%grok\nFirst")
+    cost = ip.user_ns["_grok"].cost
+    run(ip, f"%config GrokMagics.budget = {cost}")
+    run(ip, "%grok chat")
+    panel = ip.user_ns["_grok_panel"]
+    sent = chat_count(xai_env)
+    panel.input.value = "a question from the panel"
+    panel.send_button.click()
+    panel.wait(10)
+    assert chat_count(xai_env) == sent
+    assert "Budget reached" in panel.error_box.value
+    assert panel.input.value == "a question from the panel"  # nothing typed is lost
+    with pytest.raises(BudgetExceeded):
+        panel.send("scripted")
+    # And the panel's exchanges are recorded as the panel's.
+    run(ip, "%config GrokMagics.budget = None")
+    panel.send("now it goes")
+    assert ip.grok_magics.recorder.ledger.entries()[-1].source == "panel"
+
+
+def test_settings_show_the_ledger(ip, ledger_path):
+    plain = run(ip, "%grok").plain()
+    assert str(ledger_path) in plain and "replay: off" in plain
+    run(ip, '%config GrokMagics.ledger = "off"')
+    assert "ledger: off" in run(ip, "%grok").plain()
+    assert "The ledger is off" in run(ip, "%grok log").stdout
