@@ -99,8 +99,9 @@ class Sink(Protocol):
     def sources(self, html: str, text: str) -> None:
         """The numbered Sources list under the answer (safe HTML, and its plain twin)."""
 
-    def code_ran(self, text: str) -> None:
-        """The code Grok ran on xAI's servers, shown folded like the reasoning."""
+    def code_ran(self, html: str, text: str) -> None:
+        """The code Grok ran on xAI's servers (folded, highlighted) and what it printed (shown):
+        safe HTML, and its plain twin."""
 
 
 class ServedNotes:
@@ -354,11 +355,11 @@ class AnswerStream:
     def _tool_results(self, response) -> None:
         if not response.citations and not response.tool_calls:
             return
-        from grok_magic.notebook.sources import code_runs, sources_html
+        from grok_magic.notebook.sources import code_ran_html, sources_html
 
         found = sources_html(response.citations)
         if found is not None:
             self.sink.sources(*found)
-        code = code_runs(response.tool_calls)
-        if code:
-            self.sink.code_ran(code)
+        ran = code_ran_html(response.tool_calls)
+        if ran is not None:
+            self.sink.code_ran(*ran)

@@ -83,15 +83,6 @@ def reasoning_bundle(reasoning: str) -> dict:
                                            "in _grok.reasoning", reasoning)
 
 
-def code_ran_bundle(code: str) -> dict:
-    """The code Grok ran on xAI's servers, collapsed."""
-    code = redact(code)
-    lines = code.count("\n") + 1
-    return folded_bundle("grok-code-ran", f"Code Grok ran ({lines:,} line"
-                                          f"{'s' if lines != 1 else ''}) — also in "
-                                          "_grok.tool_calls", code)
-
-
 # -- sinks of an AnswerStream --------------------------------------------------------------------
 class NotebookSink:
     """An answer in the output area: one display per frozen block, the tail updated in place."""
@@ -128,8 +119,8 @@ class NotebookSink:
     def sources(self, html_text: str, text: str) -> None:
         self._display({"text/html": html_text, "text/plain": inert_text(text)}, raw=True)
 
-    def code_ran(self, code: str) -> None:
-        self._display(code_ran_bundle(code), raw=True)
+    def code_ran(self, html_text: str, text: str) -> None:
+        self._display({"text/html": html_text, "text/plain": text}, raw=True)
 
 
 class TerminalSink:
@@ -169,8 +160,8 @@ class TerminalSink:
     def sources(self, html_text: str, text: str) -> None:
         self._write(f"{text}\n")
 
-    def code_ran(self, code: str) -> None:
-        pass  # in _grok.tool_calls; a terminal shows the answer only
+    def code_ran(self, html_text: str, text: str) -> None:
+        self._write(f"{text}\n")
 
 
 # -- usage ---------------------------------------------------------------------------------------
@@ -245,16 +236,30 @@ def cache_text(response: Response) -> str:
 
 
 def tool_rows(response: Response) -> list:
-    """Sources used and server-side tool calls by kind, when the answer had any."""
+    """Sources used and server-side tool calls by kind, when the answer had any. The calls are
+    counted from the answer's own tool call items, so the kinds add up to the total; xAI's
+    billing details, when they count otherwise, are a row of their own."""
     u = response.usage or Usage()
     rows = []
     if response.sources_used:
         rows.append(("sources", f"{response.sources_used:,}"))
-    if u.server_side_tools_used or u.tool_calls_by_kind:
-        kinds = ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in sorted(u.tool_calls_by_kind.items()))
-        total = max(u.server_side_tools_used, sum(u.tool_calls_by_kind.values()))
-        rows.append(("tool calls", f"{total:,}" + (f" ({kinds})" if kinds else "")))
+    counted: dict[str, int] = {}
+    for call in response.tool_calls or ():
+        if isinstance(call, dict) and call.get("type") != "function" and call.get("kind"):
+            counted[call["kind"]] = counted.get(call["kind"], 0) + 1
+    by_kind = counted or u.tool_calls_by_kind
+    if u.server_side_tools_used or by_kind:
+        total = sum(by_kind.values()) if counted else max(u.server_side_tools_used, sum(by_kind.values()))
+        rows.append(("tool calls", f"{total:,}" + (f" ({kind_list(by_kind)})" if by_kind else "")))
+        if counted and u.tool_calls_by_kind and u.tool_calls_by_kind != counted:
+            rows.append(("billed by xAI as", kind_list(u.tool_calls_by_kind)))
     return rows
+
+
+def kind_list(by_kind: dict[str, int]) -> str:
+    """"web search 4, x search 2": tool kinds and counts, most first."""
+    ordered = sorted(by_kind.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{k.replace('_', ' ')} {n:,}" for k, n in ordered)
 
 
 class UsageDisplay:

@@ -252,9 +252,12 @@ class AnswerView:
         box.outputs = (html_output(html_text_, redact(text)),)
         self.extras.children = (*self.extras.children, box)
 
-    def code_ran(self, code: str) -> None:
-        """The code Grok ran on xAI's servers, collapsed, shown as plain text."""
-        self._folded("grok-code-ran", "Code Grok ran", code)
+    def code_ran(self, html_text_: str, text: str) -> None:
+        """The code Grok ran on xAI's servers (folded, highlighted) and what it printed, from
+        the safe renderer."""
+        box = widgets.Output(layout=self.shared.layout, _dom_classes=("grok-code-ran-box",))
+        box.outputs = (html_output(html_text_, redact(text)),)
+        self.extras.children = (*self.extras.children, box)
 
     def add_usage(self, usage_html: str) -> None:
         """The usage rows (our HTML) under the answer, in one widget on the shared models."""

@@ -89,7 +89,7 @@ def citations(canary_url: str) -> tuple[list, list[tuple[str, str]]]:
          f"md.example — {markdown_title}"),
         ("https://tex.example/t", f"tex.example — {TEX_TITLE}"),
         ("https://key.example/k", None),  # the title's key is masked: checked apart
-        ("HTTPS://Upper.Example/Path", "upper.example"),
+        ("HTTPS://Upper.Example/Path", "upper.example/Path"),  # no title: host and path
     ]
     return cited, shown
 
@@ -192,20 +192,29 @@ def test_sources_and_code_grok_ran_stay_inert(jupyterlab, page, xai_server, cana
     hrefs = " ".join(link["href"] for link in got)
     assert "javascript:" not in hrefs.lower().replace("%28javascript:", "") and "data:" not in hrefs
 
-    # -- the code Grok ran: folded, shown as text once opened
+    # -- the code Grok ran: folded and highlighted (our spans only), its output shown under it
     folded = code_cell.locator("details.grok-code-ran")
     expect(folded).to_have_count(1)
     pre = folded.locator("pre")
     expect(pre).to_be_hidden()
+    printed = code_cell.locator(".grok-code-output pre")
+    expect(printed).to_be_visible()  # what the code printed needs no click
+    printed_text = printed.evaluate("pre => pre.textContent")
+    for line in output.rstrip("\n").split("\n"):
+        assert line in printed_text, (line, printed_text)
+    assert printed.locator("*").evaluate_all("es => es.map(e => e.localName)") == ["code"]
     folded.locator("summary").click()
     expect(pre).to_be_visible()
     text = pre.evaluate("pre => pre.textContent")
     masked_code = code.replace(FAKE_KEY, "")
     assert masked_code.split("key = '")[0] in text, text
-    for line in output.rstrip("\n").split("\n"):
-        assert f"# {line}" in text, (line, text)
-    assert FAKE_KEY not in text
-    assert pre.locator("*").count() == 0  # nothing but text in the <pre>
+    assert FAKE_KEY not in text and FAKE_KEY not in printed_text
+    # inside the <pre>: the <code> and the highlighter's colour spans, nothing else
+    kinds = set(pre.locator("*").evaluate_all("es => es.map(e => e.localName)"))
+    assert kinds <= {"code", "span"}, kinds
+    assert pre.locator("span").evaluate_all(
+        "ss => ss.every(s => s.children.length === 0 && /^(\\s*(color|font-weight|font-style)"
+        "\\s*:\\s*[#\\w]+\\s*;?)+$/i.test(s.getAttribute('style') || ''))"), pre.inner_html()
     expect(folded.locator("summary")).to_contain_text("Code Grok ran")
     expect(code_cell.locator("details.grok-code-ran")).to_have_count(1)  # no </details> escape
     screenshot(page, "code-opened")

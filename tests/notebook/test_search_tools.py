@@ -5,6 +5,7 @@ user sees (Sources, the code Grok ran, usage), history across both APIs, store, 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,7 +14,7 @@ from grok_magic.notebook.sources import source_links
 from grok_magic.xai.client import LIVE_SEARCH_HINT
 from tests.support.inert_check import html_findings
 from tests.support.magic_helpers import magic_shell, run
-from tests.support.standin_responses import TOOL_FEE_TICKS, ToolRun, enqueue_responses
+from tests.support.standin_responses import TOOL_FEE_TICKS, Replay, ToolRun, enqueue_responses
 from tests.support.xai_standin import Fault
 
 
@@ -43,7 +44,7 @@ def test_search_web_sends_the_tool_and_shows_numbered_sources(ip, xai_env):
     shown = out.shown()
     assert "Stand-in answer" in shown
     assert "Sources" in shown and "arxiv.org" in shown and "nature.com" in shown
-    assert "1. arxiv.org <https://arxiv.org/stand-in/" in out.plain()
+    assert "1. arxiv.org/stand-in/" in out.plain()  # no title: the host and the path tell them apart
     grok = ip.user_ns["_grok"]
     assert [c["url"].split("/")[2] for c in grok.citations] == ["arxiv.org", "nature.com"]
     assert grok.tool_calls[0]["kind"] == "web_search"
@@ -73,8 +74,12 @@ def test_run_code_shows_the_code_folded_under_the_answer(ip, xai_env):
     assert bodies(xai_env)[-1]["tools"] == [{"type": "code_interpreter"}]
     html = out.html()
     assert "<details class='grok-code-ran'>" in html
-    assert "print(sum(range(1, 11)))" in out.shown() and "# 55" in out.shown()
-    assert "[Code Grok ran (3 lines) — also in _grok.tool_calls]" in out.plain()
+    assert "print(sum(range(1, 11)))" in out.shown()
+    # the code is folded and highlighted by the safe renderer; what it printed shows under it
+    assert re.search(r"<details class='grok-code-ran'><summary>Code Grok ran \(1 line\)[^<]*</summary>"
+                     r".*<span style=\"color:#08b\">print</span>.*</details>"
+                     r"<div class='grok-code-output'><strong>Output</strong>.*55", html, re.S), html
+    assert "[Code Grok ran (1 line) — also in _grok.tool_calls]\nOutput:\n55" in out.plain()
     call = ip.user_ns["_grok"].tool_calls[0]
     assert (call["kind"], call["code"]) == ("code_interpreter", "print(sum(range(1, 11)))")
     assert "tool calls: 1 (code interpreter 1)" in out.plain()
@@ -87,8 +92,12 @@ def test_the_code_grok_ran_is_shown_as_text(ip, xai_env):
     out = run(ip, "%%grok --run-code\nRun something")
     html = out.html()
     assert "<script>" not in html and "<img" not in html
-    assert "print(&#x27;&lt;script&gt;alert(1)&lt;/script&gt;&#x27;)" in html
-    assert "# <img src=x onerror=alert(1)>" in out.shown()
+    assert "print(" in out.shown() and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Output<img src=x onerror=alert(1)>" in out.shown()  # printed text, shown as text
+    (ran,) = [o["text/html"] for o in out.outputs if "grok-code-ran" in o.get("text/html", "")]
+    # our own folding (a <details> with a text-only summary) around what the renderer made
+    inner, folds = re.subn(r"<details class='grok-code-ran'><summary>[^<>]*</summary>", "<div>", ran)
+    assert folds == 1 and html_findings(inner.replace("</details>", "</div>")) == [], ran
 
 
 def test_hostile_citations_are_text_or_dropped(ip, xai_env):
@@ -233,3 +242,21 @@ def test_the_panels_search_toggle_lets_grok_search(xai_env):
     # the earlier turn, its reasoning carried (encrypted), then the new question
     sent = bodies(xai_env)[-1]["input"]
     assert [m.get("role") or m["type"] for m in sent] == ["user", "reasoning", "assistant", "user"]
+
+
+def test_recorded_x_search_sources_are_told_apart_and_the_counts_add_up(ip, xai_env):
+    """Real recorded traffic: twenty X posts cited by URL alone, six tool calls of two kinds,
+    and xAI's billing details counting one X search."""
+    enqueue_responses(xai_env, Replay("xai-x-search-tool"))
+    out = run(ip, "%%grok --search x\nWhat are the latest videos and images from xAI?")
+    assert out.error is None, out.everything()
+    plain = out.plain()
+    listed = re.findall(r"^\d+\. [^\n]* <https://[^\n]*>$", plain.split("Sources:")[-1], re.M)
+    assert len(listed) == 20, plain
+    # each X post is named by the day it was posted (read from its id), never just "x.com"
+    assert listed[0] == "1. X post of 2025-11-17 <https://x.com/i/status/1990530503129391571>"
+    assert not any(line.split(" <")[0].endswith("x.com") for line in listed)
+    # the kinds add up to the total; what xAI billed is said apart
+    assert "tool calls: 6 (web search 4, x search 2)" in plain, plain
+    assert "billed by xAI as: x search 1" in plain, plain
+    assert findings(out) == []
