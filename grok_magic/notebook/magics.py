@@ -160,6 +160,8 @@ class GrokMagics(GrokOptions):
         words = line.strip().split(None, 1)
         if not words:
             return settings(self, "")
+        if words[0] in ("?", "??") and len(words) == 1:  # `%grok ?`: help, as `%grok?` is
+            return self.shell.run_line_magic("pinfo" if words[0] == "?" else "pinfo2", "%grok")
         command, known = words[0], commands()
         if command in known:
             return known[command](self, words[1] if len(words) > 1 else "")
@@ -375,11 +377,17 @@ def commands() -> dict:
 
 def register(ipython) -> None:
     """Create the magics; IPython's register_magics also makes them configurable with %config."""
+    from grok_magic.notebook import question_line
+
     ipython.register_magics(GrokMagics(shell=ipython))
     ipython.user_ns.setdefault(RESULT_NAME, None)
+    question_line.register(ipython)  # `%grok What is a p-value?` asks; `%grok?` stays help
 
 
 def unregister(ipython) -> None:
+    from grok_magic.notebook import question_line
+
+    question_line.unregister(ipython)
     for magics in [c for c in ipython.configurables if isinstance(c, GrokMagics)]:
         magics.errors.close()
     for kind in ("line", "cell"):
