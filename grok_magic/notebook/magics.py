@@ -233,6 +233,8 @@ class GrokMagics(GrokOptions):
             return response
         with no_answer_note(view):
             stream = self.conversation.stream(client, ask)
+        if stream.response.replayed:  # streams in over its recorded time, as it did live
+            stream.paced(self.replay_pace)
         deltas = iter(stream)
         try:
             for delta in deltas:
