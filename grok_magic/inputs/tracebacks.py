@@ -10,6 +10,7 @@ from pathlib import Path
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_FRAMES = 12
+MAX_HEADLINE_CHARS = 120
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -63,3 +64,14 @@ def describe_error(error: BaseException, max_frames: int = MAX_FRAMES) -> str:
         lines.append(f"  ({dropped} frame{'s' if dropped != 1 else ''} inside libraries not shown)")
     lines += [line.rstrip("\n") for line in traceback.format_exception_only(type(error), error)]
     return ANSI.sub("", "\n".join(lines))
+
+
+def error_headline(error: BaseException, max_chars: int = MAX_HEADLINE_CHARS) -> str:
+    """`Type: message` on one line, at most `max_chars` (a long message ends in "…").
+
+    >>> error_headline(ZeroDivisionError("division by zero"))
+    'ZeroDivisionError: division by zero'
+    """
+    message = " ".join(ANSI.sub("", str(error)).split())
+    line = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return line if len(line) <= max_chars else line[: max_chars - 1] + "…"

@@ -76,6 +76,17 @@ def folded_bundle(css_class: str, summary: str, text: str) -> dict:
     }
 
 
+def diff_bundle(message: str, diff: str) -> dict:
+    """Our one-line message above a diff that holds model text: the diff as text (escaped,
+    key masked, no control characters), never rendered as Markdown or HTML."""
+    diff = plain_twin(diff)
+    return {
+        "text/html": wrap(f"<p class='grok-note'><em>{html.escape(message)}</em></p>"
+                          f"<pre class='grok-diff'>{html.escape(diff)}</pre>"),
+        "text/plain": plain_twin(f"{message}\n{diff}"),
+    }
+
+
 def reasoning_bundle(reasoning: str) -> dict:
     """Reasoning text, collapsed."""
     reasoning = redact(reasoning)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
-from grok_magic.inputs.tracebacks import describe_error
+from grok_magic.inputs.tracebacks import describe_error, error_headline
 
 OWN_CELLS = ("%%grok", "%grok")
+MAX_DIFF_LINES = 40
 
 
 @dataclass
@@ -21,6 +23,28 @@ class FailedCell:
     def error_text(self) -> str:
         """Type, message and the user's frames, as plain text."""
         return describe_error(self.error)
+
+    @property
+    def name(self) -> str:
+        """The cell as the notebook shows it: "Cell [12]"."""
+        return "The failed cell" if self.execution_count is None else f"Cell [{self.execution_count}]"
+
+    @property
+    def label(self) -> str:
+        """The cell and its error in one line: "Cell [12], ZeroDivisionError: division by zero"."""
+        return f"{self.name}, {error_headline(self.error)}"
+
+    def diff(self, fixed: str, max_lines: int = MAX_DIFF_LINES) -> str:
+        """A unified diff from this cell's source to `fixed`, at most `max_lines` lines."""
+        lines = list(difflib.unified_diff(
+            self.source.rstrip("\n").split("\n"), fixed.rstrip("\n").split("\n"),
+            self.name, "the fix", lineterm="", n=2))
+        if not lines:
+            return "(the fix is the same as the failed cell)"
+        if len(lines) > max_lines:
+            more = len(lines) - max_lines
+            lines = [*lines[:max_lines], f"… {more} more line{'s' if more != 1 else ''} of diff"]
+        return "\n".join(lines)
 
 
 class ErrorWatch:

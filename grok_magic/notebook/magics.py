@@ -20,9 +20,12 @@ from grok_magic.xai.messages import DETAILS
 # `%load_ext` imports only what registers the magics: the client, the renderer, images, the
 # ledger and runs load on the first cell that needs them (bench/load_time.py).
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from grok_magic.ask import Ask
     from grok_magic.notebook.answer_view import AnswerStream
     from grok_magic.notebook.display import LiveUsage
+    from grok_magic.notebook.error_watch import FailedCell
     from grok_magic.xai.client import GrokClient
     from grok_magic.xai.response import Response
 
@@ -160,6 +163,8 @@ class GrokMagics(GrokOptions):
         words = line.strip().split(None, 1)
         if not words:
             return settings(self, "")
+        if words[0] in ("?", "??") and len(words) == 1:  # `%grok ?`: help, as `%grok?` is
+            return self.shell.run_line_magic("pinfo" if words[0] == "?" else "pinfo2", "%grok")
         command, known = words[0], commands()
         if command in known:
             return known[command](self, words[1] if len(words) > 1 else "")
@@ -170,7 +175,8 @@ class GrokMagics(GrokOptions):
             )
         return self._ask(self.grok.parser.parse_args([]), line)
 
-    def _ask(self, args, text: str, *, literal: bool = False):
+    def _ask(self, args, text: str, *, literal: bool = False,
+             on_cell: Callable[[str], None] | None = None):
         from grok_magic.conversation import Conversation
         from grok_magic.inputs.structured import parse_structured, structured_format
         from grok_magic.notebook.reports import DryRun
@@ -207,7 +213,9 @@ class GrokMagics(GrokOptions):
         if args.out:
             self.user_ns[args.out] = response.parsed if response_format else response
         if args.to_cell:
-            code_to_cell(self.shell, response.text, args.to_cell)
+            placed = code_to_cell(self.shell, response.text, args.to_cell)
+            if placed is not None and on_cell is not None:
+                on_cell(placed)
         if usage:
             self._show_usage(response)
         return None
@@ -231,6 +239,8 @@ class GrokMagics(GrokOptions):
             return response
         with no_answer_note(view):
             stream = self.conversation.stream(client, ask)
+        if stream.response.replayed:  # streams in over its recorded time, as it did live
+            stream.paced(self.replay_pace)
         deltas = iter(stream)
         try:
             for delta in deltas:
@@ -326,28 +336,33 @@ def system_prompt(value: str | None, default: str, namespace: dict) -> str | Non
     return value
 
 
-def code_to_cell(shell, answer: str, which: str) -> None:
-    """The answer's first (or every) Python code block as a new cell below; never run."""
+def code_to_cell(shell, answer: str, which: str) -> str | None:
+    """The answer's first (or every) Python code block as a new cell below, never run; the
+    code placed (None: the answer had none)."""
     from grok_magic.safety.markdown import python_code_blocks
 
     blocks = python_code_blocks(answer)
     if not blocks:
         print("The answer has no Python code block: no cell was added.")
-        return
+        return None
     code = blocks[0] if which == "first" else "\n\n".join(b.rstrip("\n") for b in blocks)
     shell.set_next_input(code.rstrip("\n"), replace=False)
+    return code.rstrip("\n")
 
 
 def explain(magics: GrokMagics, rest: str):
-    return ask_about_error(magics, rest, EXPLAIN, to_cell=None)
+    return ask_about_error(magics, rest, EXPLAIN, "Explaining", to_cell=None)
 
 
 def fix(magics: GrokMagics, rest: str):
-    return ask_about_error(magics, rest, FIX, to_cell="first")
+    return ask_about_error(magics, rest, FIX, "Fixing", to_cell="first")
 
 
-def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell: str | None):
-    """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`."""
+def ask_about_error(magics: GrokMagics, line: str, instruction: str, doing: str, *,
+                    to_cell: str | None):
+    """`%grok explain` / `%grok fix`: the last failing cell and its error, with `instruction`;
+    the user sees which cell and error ("Fixing Cell [12], ZeroDivisionError: …") and, for a
+    fix, where it went and what it changes."""
     from grok_magic.safety.markdown import fence_for
 
     failed = magics.errors.last
@@ -362,7 +377,32 @@ def ask_about_error(magics: GrokMagics, line: str, instruction: str, *, to_cell:
     code_fence, error_fence = fence_for(source), fence_for(error)
     text = (f"{instruction}\n\nThe cell:\n\n{code_fence}python\n{source}\n{code_fence}\n\n"
             f"The error:\n\n{error_fence}\n{error}\n{error_fence}")
-    return magics._ask(args, text, literal=True)
+    show_note(magics, f"{doing} {failed.label}")
+    return magics._ask(args, text, literal=True,
+                       on_cell=lambda code: show_fix(magics, failed, code))
+
+
+def show_note(magics: GrokOptions, text: str) -> None:
+    """One line of ours (that may quote the user's error) above an answer."""
+    from grok_magic.notebook.display import Report, cell
+
+    if magics.terminal:
+        print(Report("", text).plain)
+    else:
+        display(Report(f"*{cell(text)}*", text))
+
+
+def show_fix(magics: GrokOptions, failed: FailedCell, code: str) -> None:
+    """Where the fix went (never run), and a short diff of it against the failed cell."""
+    from grok_magic.notebook.display import diff_bundle
+
+    where = "at the next prompt" if magics.terminal else "in a new cell below"
+    bundle = diff_bundle(f"The fix is {where} (not run). What it changes in {failed.name}:",
+                         failed.diff(code))
+    if magics.terminal:
+        print(bundle["text/plain"])
+    else:
+        display(bundle, raw=True)
 
 
 def commands() -> dict:
@@ -375,11 +415,17 @@ def commands() -> dict:
 
 def register(ipython) -> None:
     """Create the magics; IPython's register_magics also makes them configurable with %config."""
+    from grok_magic.notebook import question_line
+
     ipython.register_magics(GrokMagics(shell=ipython))
     ipython.user_ns.setdefault(RESULT_NAME, None)
+    question_line.register(ipython)  # `%grok What is a p-value?` asks; `%grok?` stays help
 
 
 def unregister(ipython) -> None:
+    from grok_magic.notebook import question_line
+
+    question_line.unregister(ipython)
     for magics in [c for c in ipython.configurables if isinstance(c, GrokMagics)]:
         magics.errors.close()
     for kind in ("line", "cell"):

@@ -86,6 +86,10 @@ class GrokOptions(Magics):
         REPLAY_MODES, "off", help="off: always ask xAI; auto: answer a request already answered "
                                   "from the ledger; only: never contact xAI (also GROK_REPLAY)."
     ).tag(config=True)
+    replay_pace = Float(
+        1.5, help="Most seconds a replayed answer takes to stream in: its recorded time when "
+                  "shorter, never over 2 s; 0 shows it at once."
+    ).tag(config=True)
     api = Enum(
         ("responses", "chat"), "responses",
         help="xAI API for cells: responses (/responses, xAI's current API) or chat "

@@ -224,6 +224,47 @@ def test_auto_replays_an_identical_request_without_sending(client, xai_server, l
     assert chat_count(xai_server) == sent + 1
 
 
+class FakeTime:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 0.0, []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(("recorded", "pace", "total"), [
+    (0.8, 1.5, 0.8),      # a quick answer replays in its own time
+    (30.0, 1.5, 1.5),     # a long one within the pace
+    (None, 1.5, 1.5),     # no recorded time: the pace
+    (600.0, 60.0, 2.0),   # never over MAX_PACE_SECONDS, whatever the setting
+    (5.0, 0, 0.0),        # 0: at once
+])
+def test_a_paced_replay_streams_over_its_recorded_time_bounded(recorded, pace, total):
+    from grok_magic.ledger.replay import PACED_PIECES, ReplayStream
+    from grok_magic.ledger.store import Entry
+
+    answer = "A p-value is the probability of data at least this extreme. " * 50
+    entry = Entry(time="", session="s", source="cell", request_hash="h", request="{}",
+                  status="ok", answer=answer, reasoning="think first", total_s=recorded)
+    fake = FakeTime()
+    stream = ReplayStream(entry, sleep=fake.sleep, clock=lambda: fake.now).paced(pace)
+    deltas = list(stream)
+    assert "".join(d.content for d in deltas) == answer == stream.response.text
+    assert "".join(d.reasoning for d in deltas) == "think first"
+    assert fake.now == pytest.approx(total, abs=0.1)
+    if total:
+        assert len(deltas) >= PACED_PIECES  # several pieces, spread out
+        assert max(fake.slept) <= total / 10
+    else:
+        assert fake.slept == []
+    unpaced = ReplayStream(entry, sleep=fake.sleep, clock=lambda: fake.now)  # --each, batches
+    slept = len(fake.slept)
+    assert unpaced.until_done().text == answer and len(fake.slept) == slept
+
+
 def test_replay_follows_a_whole_conversation_in_order(client, xai_server, ledger):
     home = convo_with(ledger)
     questions = ["What is a p-value?", "And a confidence interval?", "Give an example."]

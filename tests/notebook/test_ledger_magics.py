@@ -93,6 +93,36 @@ def test_replay_auto_streams_into_the_cell_and_sends_nothing(ip, xai_env):
     assert "Reasoning" in out.plain()  # the reasoning is replayed too
 
 
+def test_a_replay_streams_in_over_time_at_no_cost(ip, xai_env):
+    """A replay is paced like the live answer (its recorded time, at most replay_pace): several
+    display updates over time, not everything at once; still $0 and nothing sent."""
+    import time
+
+    answer = "\n\n".join(f"Paragraph {i}: a p-value measures surprise." for i in range(30))
+    xai_env.enqueue(Reply(answer, chunk_chars=120, delay=0.1))  # about 1.2 s live
+    run(ip, "%%grok\nWhat is a p-value?")
+    live_seconds = ip.user_ns["_grok"].elapsed
+    run(ip, "%grok reset")
+    run(ip, '%config GrokMagics.replay = "auto"')
+    run(ip, "%config GrokMagics.replay_pace = 0.8")
+    sent, requests = chat_count(xai_env), len(xai_env.requests)
+    started = time.monotonic()
+    out = run(ip, "%%grok\nWhat is a p-value?")
+    took = time.monotonic() - started
+    replayed = ip.user_ns["_grok"]
+    assert out.error is None and len(xai_env.requests) == requests  # nothing sent at all
+    assert replayed.replayed and replayed.text == answer and replayed.cost == 0
+    assert live_seconds > 1.0 and 0.7 <= replayed.elapsed <= 1.5 and took >= 0.7
+    assert sum(1 for o in out.raw if o.update) >= 4  # streamed: several updates of the answer
+    usage = out.outputs[-1]["text/plain"]
+    assert "this time $0" in usage and "0.0 s" not in usage
+    run(ip, "%grok reset")
+    run(ip, "%config GrokMagics.replay_pace = 0")  # off: at once
+    started = time.monotonic()
+    assert run(ip, "%%grok\nWhat is a p-value?").error is None
+    assert time.monotonic() - started < 0.7 and chat_count(xai_env) == sent
+
+
 def test_replay_only_needs_no_key_and_a_miss_is_one_paragraph(ip, xai_env, monkeypatch):
     run(ip, "%%grok\nWhat is a z-score?")
     monkeypatch.delenv("XAI_API_KEY")

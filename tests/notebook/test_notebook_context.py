@@ -71,10 +71,14 @@ def test_dataframes_are_described_not_pasted(lab, xai_env):
 
 
 def test_explain_sends_the_failing_cell_and_its_error(lab, xai_env):
-    lab.run("def mean(xs):\n    return sum(xs) / len(xs)\n\nmean([])")
+    failed = lab.run("def mean(xs):\n    return sum(xs) / len(xs)\n\nmean([])")
+    number = failed.reply["content"]["execution_count"]
     lab.run("print('a cell that works')")
     run = lab.run("%grok explain -m grok-3-mini")
     assert run.status == "ok", run.text()
+    # The user sees which cell and which error are explained, before the answer.
+    assert run.text().lstrip().startswith(
+        f"Explaining Cell [{number}], ZeroDivisionError: division by zero")
     body = xai_env.answer_requests[-1].as_chat
     assert body["model"] == "grok-3-mini"
     text = sent_text(xai_env)
@@ -85,15 +89,40 @@ def test_explain_sends_the_failing_cell_and_its_error(lab, xai_env):
 
 
 def test_fix_puts_the_code_in_a_new_cell_never_run(lab, xai_env):
-    lab.run("def mean(xs):\n    return sum(xs) / len(xs)\n\nmean([])")
+    failed = lab.run("def mean(xs):\n    return sum(xs) / len(xs)\n\nmean([])")
+    number = failed.reply["content"]["execution_count"]
     xai_env.enqueue(Reply(content=FIX_ANSWER))
     run = lab.run("%grok fix")
     assert run.status == "ok", run.text()
     assert "corrected cell" in sent_text(xai_env)
     assert run.next_input == FIXED  # the first Python block only; the HTML and link stay out
+    shown = run.text()
+    assert shown.lstrip().startswith(f"Fixing Cell [{number}], ZeroDivisionError: division by zero")
+    # Where the fix went, and what it changes against the failed cell, after the answer.
+    said = f"The fix is in a new cell below (not run). What it changes in Cell [{number}]:"
+    assert shown.index(said) > shown.index("An empty list no longer divides by zero")
+    diff = shown[shown.index(said) + len(said):]
+    assert f"--- Cell [{number}]\n+++ the fix\n" in diff
+    assert "\n def mean(xs):\n-    return sum(xs) / len(xs)\n" in diff
+    assert "\n-mean([])\n" in diff  # the failing call, left out of the fix
+    assert "\n+    return sum(xs) / len(xs) if xs else 0.0" in diff
     # Not executed: the old definition is still the one in the kernel.
     check = lab.run("import inspect; print(inspect.getsource(mean))")
     assert "if xs else" not in check.text()
+
+
+def test_the_fix_diff_is_text_never_html_from_the_answer(lab, xai_env):
+    lab.run("value = 1 / 0")
+    hostile = "value = '<img src=x onerror=alert(1)>'\n# <script>alert(2)</script> \x1b]52;c;aGk=\x07"
+    xai_env.enqueue(Reply(content=f"Fixed:\n\n```python\n{hostile}\n```\n"))
+    run = lab.run("%grok fix")
+    assert run.status == "ok", run.text()
+    [note] = [m for m in run.outputs
+              if "grok-diff" in (m["content"].get("data") or {}).get("text/html", "")]
+    html, plain = note["content"]["data"]["text/html"], note["content"]["data"]["text/plain"]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&lt;script&gt;" in html
+    assert "<img" not in html and "<script" not in html and "\x1b" not in html + plain
+    assert "+value = '<img src=x onerror=alert(1)>'" in plain and "-value = 1 / 0" in plain
 
 
 def test_to_cell_all_joins_every_python_block(lab, xai_env):
@@ -118,7 +147,8 @@ def test_fix_dry_run_shows_the_request_and_sends_nothing(lab, xai_env):
     run = lab.run("%grok fix --dry-run")
     assert run.status == "ok"
     shown = run.text()
-    assert shown.lstrip().startswith("POST ") and "NameError" in shown
+    assert shown.lstrip().startswith("Fixing Cell [") and "NameError" in shown
+    shown = shown[shown.index("POST "):]
     assert xai_env.answer_requests == [] and run.next_input is None
     body = json.loads(shown[shown.index("{"):shown.index("\n\ncurl")])
     assert as_chat(body)["messages"][-1]["content"].startswith("This notebook cell fails.")
