@@ -50,11 +50,8 @@ def submit(each: Each, *, name: str | None = None, out_name: str | None = None,
         book = BatchBook(ledger) if ledger is not None and not ledger.readonly else None
         api = BatchAPI(each.client)
         if not sent:
-            record = _record(each, "local-" + job_key[:16], "local-" + job_key[:16], name,
-                             out_name, cell, job_key)
-            record.status = "done"
-            return BatchJob([record], api, None, recorder, prefilled=prefilled, sent=[],
-                            parse=parse, schedule=schedule)
+            return _replayed_job(each, api, book, replayed, prefilled, parse, schedule, name,
+                                 out_name, cell)
         if book is not None:
             running = book.pending_job(job_key)
             if running is not None:
@@ -74,6 +71,21 @@ def submit(each: Each, *, name: str | None = None, out_name: str | None = None,
     job.batches.learn(statuses)
     job.last = BatchStatus.combine(statuses)
     return job
+
+
+def _replayed_job(each, api, book, replayed, prefilled, parse, schedule, name, out_name,
+                  cell) -> BatchJob:
+    """A run whose every row was answered before: nothing is sent, but the job is kept in the
+    ledger like any other (done, its rows replayed), so `%grok batch ID` finds it. Its id comes
+    from every row's request, so the same run replayed again is the same job, kept once."""
+    job_key = hashlib.sha256(" ".join(r.request_hash for r in replayed).encode()).hexdigest()
+    job_id = "local-" + job_key[:16]
+    record = _record(each, job_id, job_id, name, out_name, cell, job_key)
+    record.status, record.finished = "done", record.created
+    if book is not None and book.job(job_id) is None:
+        book.add(record, replayed)
+    return BatchJob([record], api, None, each.recorder, prefilled=prefilled, sent=[],
+                    parse=parse, schedule=schedule)
 
 
 def _write_parts(each: Each, prefilled: dict, replayed: list, parse) -> list[Part]:

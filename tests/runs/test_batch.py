@@ -101,6 +101,30 @@ def test_running_it_again_replays_instead_of_resubmitting(client, recorder, xai_
     assert job.wait(10)["replayed"].tolist() == [True, True, True, False]
 
 
+def test_a_run_replayed_whole_is_kept_as_a_job_that_reattaches(client, recorder, xai_env):
+    """Every row answered before: nothing is sent, and the job is still in the ledger (done,
+    rows replayed), under an id of its own requests, found by attach (`%grok batch ID`)."""
+    items = ["a", "b", "c"]
+    first = submit(make_each(client, recorder, items), schedule=FAST).wait(10)
+    again = submit(make_each(client, recorder, items), schedule=FAST)
+    other = submit(make_each(client, recorder, items, template="Other {item}"), schedule=FAST)
+    other.wait(10)
+    other_again = submit(make_each(client, recorder, items, template="Other {item}"),
+                         schedule=FAST)
+    assert again.id.startswith("local-") and other_again.id.startswith("local-")
+    assert again.id != other_again.id  # named by its requests, not by "nothing was sent"
+    assert submit(make_each(client, recorder, items), schedule=FAST).id == again.id
+    book = BatchBook(recorder.ledger)
+    assert [j.id for j in book.jobs()].count(again.id) == 1  # kept once, however often replayed
+    assert book.job(again.id).status == "done"
+    asked = len(xai_env.requests)
+    attached = BatchJob.attach(again.id, client, recorder, schedule=FAST)
+    assert attached.status().finished
+    table = attached.results()
+    assert len(xai_env.requests) == asked  # re-attaching a replayed job asks xAI nothing
+    assert list(table["answer"]) == list(first["answer"]) and table["replayed"].all()
+
+
 def test_the_same_run_still_pending_is_reattached_not_resubmitted(client, recorder, xai_env):
     batch_state(xai_env).latency = 0.05
     items = [str(i) for i in range(20)]
