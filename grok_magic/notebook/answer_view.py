@@ -14,7 +14,15 @@ import time
 from collections.abc import Collection
 from typing import Protocol
 
-from grok_magic.safety.markdown import fence_for, normalize_newlines, render_html, split_point, wrap
+from grok_magic.safety.markdown import (
+    CodeBlock,
+    code_blocks,
+    fence_for,
+    normalize_newlines,
+    render_html,
+    split_point,
+    wrap,
+)
 from grok_magic.safety.redaction import redact
 
 UPDATE_INTERVAL = 0.1  # at most ~10 front-end updates a second while streaming
@@ -62,6 +70,54 @@ def thinking_text(seconds: float, reasoning_chars: int = 0, activity: str = "") 
     return f"⏳ Grok is thinking… {seconds:.0f} s{extra}"
 
 
+def pieces(text: str) -> list[tuple[str, CodeBlock | None]]:
+    """`text` cut around its top-level code blocks: (piece, its code block or None), so each
+    block shows on its own, under its bar.
+
+    >>> [(p, b is not None) for p, b in pieces("Try:\\n\\n```py\\nx\\n```\\nDone")]
+    [('Try:\\n\\n', False), ('```py\\nx\\n```\\n', True), ('Done', False)]
+    """
+    found: list[tuple[str, CodeBlock | None]] = []
+    at = 0
+    for block in code_blocks(text):
+        before = text[at:block.start]
+        if before.strip():
+            found.append((before, None))
+            before = ""
+        found.append((before + text[block.start:block.end], block))  # blank lines stay on
+        at = block.end
+    rest = text[at:]
+    if rest.strip() or not found:
+        found.append((rest, None))
+    elif rest:
+        piece, block = found[-1]
+        found[-1] = (piece + rest, block)
+    return found
+
+
+def tail_end(parts: list[str], chars: int) -> str:
+    """The last `chars` characters of the text in `parts`, without joining all of them."""
+    taken, count = [], 0
+    for part in reversed(parts):
+        taken.append(part)
+        count += len(part)
+        if count >= chars:
+            break
+    return "".join(reversed(taken))[-chars:]
+
+
+def window_text(region: str) -> str:
+    """What a window shows of `region` (the redacted end of a long tail): cut well past its
+    start, where a key cut by the region would be (redaction masked every key wholly inside
+    it), at a line start or else a space if one is near."""
+    cut = max(KEY_MARGIN // 2, len(region) - WINDOW_CHARS)
+    near = cut + WINDOW_CHARS // 2
+    line = region.find("\n", cut, near)
+    space = SPACE.search(region, cut, near) if line < 0 else None
+    cut = line + 1 if line >= 0 else space.end() if space else cut
+    return region[cut:]
+
+
 class Pacer:
     """Whether a streaming view may push again: at most once per `interval` seconds."""
 
@@ -102,6 +158,10 @@ class Sink(Protocol):
     def code_ran(self, html: str, text: str) -> None:
         """The code Grok ran on xAI's servers (folded, highlighted) and what it printed (shown):
         safe HTML, and its plain twin."""
+
+    def code_block(self, code: str, language: str) -> None:
+        """The next frozen piece (or the end) is this code block of the answer: show its bar
+        (language, Copy, Insert below) above it. `code` is the block's code, key masked."""
 
 
 class ServedNotes:
@@ -223,16 +283,6 @@ class AnswerStream:
             self._tail = ["".join(self._tail)]
         return self._tail[0] if self._tail else ""
 
-    def _tail_end(self, chars: int) -> str:
-        """The last `chars` characters of the tail, without joining the whole of it."""
-        pieces, count = [], 0
-        for piece in reversed(self._tail):
-            pieces.append(piece)
-            count += len(piece)
-            if count >= chars:
-                break
-        return "".join(reversed(pieces))[-chars:]
-
     # -- rendering ---------------------------------------------------------------------------
     def _wrap(self, text: str) -> str:
         if self.code_language is None:
@@ -271,15 +321,32 @@ class AnswerStream:
         if not point or point < self.freeze_chars:
             return
         done = tail[:point]
-        html = self._render(done, highlight=True)
-        text = redact(done)
-        self.sink.freeze(html, text)
-        self._spend(html, text)
-        self._ratio = len(html) / len(done)
+        self._ratio = self._freeze(self._cut(done)) / len(done)
         self._frozen.append(done)
         self._tail = [tail[point:]]
         self._tail_chars = self._parsed = len(self._tail[0])
         self._shown = None
+
+    def _cut(self, text: str) -> list[tuple[str, CodeBlock | None]]:
+        return [(text, None)] if self.code_language is not None else pieces(text)
+
+    def _bar(self, block: CodeBlock | None) -> None:
+        if block is not None:
+            code = redact(block.code)
+            self.sink.code_block(code, block.language)
+            self._sent += len(code) + CALL_BYTES
+
+    def _freeze(self, pieces: list[tuple[str, CodeBlock | None]]) -> int:
+        """Show `pieces` for good, each code block under its bar; the HTML bytes sent."""
+        sent = 0
+        for piece, block in pieces:
+            self._bar(block)
+            html = self._render(piece, highlight=True)
+            text = redact(piece)
+            self.sink.freeze(html, text)
+            self._spend(html, text)
+            sent += len(html)
+        return sent
 
     def _allowance(self) -> float:
         """Bytes a tail redraw may use now: what the budget leaves once the tail's own final
@@ -317,15 +384,8 @@ class AnswerStream:
     def _window_html(self) -> str:
         """The end of a long tail: its last lines, rendered under the fence or table header
         they belong to, after a note on what is not shown yet."""
-        region = redact(self._tail_end(WINDOW_CHARS + KEY_MARGIN))
-        # Cut well past the region's start, where a key cut by the region would be (redaction
-        # masked every key wholly inside it), at a line start or else a space if one is near.
-        cut = max(KEY_MARGIN // 2, len(region) - WINDOW_CHARS)
-        near = cut + WINDOW_CHARS // 2
-        line = region.find("\n", cut, near)
-        space = SPACE.search(region, cut, near) if line < 0 else None
-        cut = line + 1 if line >= 0 else space.end() if space else cut
-        shown = region[cut:]
+        region = redact(tail_end(self._tail, WINDOW_CHARS + KEY_MARGIN))
+        shown = window_text(region)
         head = window_head(self._tail[0]) if self.code_language is None else ""
         hidden = self._tail_chars - len(shown)
         note = f"… {hidden:,} characters above; the whole block shows once it is complete"
@@ -342,8 +402,14 @@ class AnswerStream:
         if not self._any_text and not note:
             note = EMPTY_NOTE
         tail = self._tail_text()
-        html = self._render(tail, highlight=True) if tail else ""
-        text = redact(tail)
+        last = ""
+        if tail:
+            cut = self._cut(tail)
+            self._freeze(cut[:-1])
+            last, block = cut[-1]
+            self._bar(block)
+        html = self._render(last, highlight=True) if last else ""
+        text = redact(last)
         self.sink.end(html, text, redact(note), kind)
         self._spend(html, text)
         self.updates += 1

@@ -133,6 +133,14 @@ class NotebookSink:
     def code_ran(self, html_text: str, text: str) -> None:
         self._display({"text/html": html_text, "text/plain": text}, raw=True)
 
+    def code_block(self, code: str, language: str) -> None:
+        # The bar takes the place of the tail shown so far; the block then comes under it.
+        from grok_magic.notebook.code_bar import CodeBar
+
+        bundle = CodeBar(code, language)._repr_mimebundle_()
+        self._show(bundle[0] if isinstance(bundle, tuple) else bundle)  # anywidget: (data, meta)
+        self._handle = None
+
 
 class TerminalSink:
     """Terminal IPython: print the answer as plain text as it arrives."""
@@ -173,6 +181,9 @@ class TerminalSink:
 
     def code_ran(self, html_text: str, text: str) -> None:
         self._write(f"{text}\n")
+
+    def code_block(self, code: str, language: str) -> None:
+        pass
 
 
 # -- usage ---------------------------------------------------------------------------------------

@@ -187,8 +187,8 @@ class AnswerView:
         return self.stream.updates
 
     @property
-    def block_widgets(self) -> list[widgets.Output]:
-        """The answer's Output widgets, in order."""
+    def block_widgets(self) -> list[widgets.Widget]:
+        """The answer's blocks in order: Output widgets, and a CodeBar above each code block."""
         return [block for group in self.blocks.children for block in group.children]
 
     # -- the sink ------------------------------------------------------------------------------
@@ -220,11 +220,7 @@ class AnswerView:
         self._set(html_text_, text)
         self.tail_widget = self._block()
         self._shown = None
-        if len(self._group.children) < GROUP_SIZE:
-            self._group.children = (*self._group.children, self.tail_widget)
-        else:
-            self._group = self.shared.vbox([self.tail_widget])
-            self.blocks.children = (*self.blocks.children, self._group)
+        self._add(self.tail_widget)
 
     def end(self, html_text_: str, text: str, note: str, kind: str) -> None:
         self._stop_waiting()
@@ -258,6 +254,26 @@ class AnswerView:
         box = widgets.Output(layout=self.shared.layout, _dom_classes=("grok-code-ran-box",))
         box.outputs = (html_output(html_text_, redact(text)),)
         self.extras.children = (*self.extras.children, box)
+
+    def code_block(self, code: str, language: str) -> None:
+        """The bar (language, Copy, Insert below) goes above the block the next freeze shows."""
+        from grok_magic.notebook.code_bar import CodeBar
+
+        self._stop_waiting()
+        bar = CodeBar(code, language)
+        bar.add_class("grok-code-block-bar")
+        # The bar takes the tail's place (the tail is always the last child of the last group).
+        self._group.children = (*self._group.children[:-1], bar)
+        self.tail_widget = self._block()
+        self._shown = None
+        self._add(self.tail_widget)
+
+    def _add(self, widget: widgets.Widget) -> None:
+        if len(self._group.children) < GROUP_SIZE:
+            self._group.children = (*self._group.children, widget)
+        else:
+            self._group = self.shared.vbox([widget])
+            self.blocks.children = (*self.blocks.children, self._group)
 
     def add_usage(self, usage_html: str) -> None:
         """The usage rows (our HTML) under the answer, in one widget on the shared models."""

@@ -16,6 +16,7 @@ import html
 import re
 import time
 from collections.abc import Collection
+from typing import NamedTuple
 
 from grok_magic.safety.redaction import redact
 
@@ -443,6 +444,44 @@ def python_code_blocks(text: str) -> list[str]:
     fences = [t for t in _md().parse(normalize_newlines(text)) if t.type == "fence"]
     tagged = [t.content for t in fences if t.info.strip().split(" ")[0].lower() in PYTHON_FENCES]
     return tagged or [t.content for t in fences if not t.info.strip()]
+
+
+class CodeBlock(NamedTuple):
+    """A top-level code block of some Markdown: where it is (`start`, `end`: character offsets
+    of its lines), the language its fence names ("" when none, or not a plain name) and its code."""
+
+    start: int
+    end: int
+    language: str
+    code: str
+
+
+def code_blocks(text: str) -> list[CodeBlock]:
+    """The top-level code blocks of `text` (fenced or indented), as the parser sees them, in
+    order; linear in `text`, which must use LF line breaks.
+
+    >>> [(b.language, b.code) for b in code_blocks("Try:\\n\\n```python\\nx = 1\\n```\\n")]
+    [('python', 'x = 1\\n')]
+    """
+    if "\r" in text:
+        return []
+    tokens: list = []
+    _md().block.parse(text.replace("\0", "\ufffd"), _md(), {}, tokens)
+    found = [t for t in tokens if t.level == 0 and t.map and t.type in ("fence", "code_block")]
+    if not found:
+        return []
+    line_starts = [0]
+    line_starts += [m.end() for m in re.finditer("\n", text)]
+
+    def offset(line: int) -> int:
+        return line_starts[line] if line < len(line_starts) else len(text)
+
+    blocks = []
+    for token in found:
+        info = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+        blocks.append(CodeBlock(offset(token.map[0]), offset(token.map[1]),
+                                info if LANGUAGE.match(info) else "", token.content))
+    return blocks
 
 
 def fence_for(text: str, char: str = "`") -> str:

@@ -32,6 +32,9 @@ class Recorder:
     def reasoning(self, text):
         self.calls.append(("reasoning", text))
 
+    def code_block(self, code, language):
+        self.calls.append(("code_block", code, language))
+
     def kinds(self):
         return [c[0] for c in self.calls]
 

@@ -76,6 +76,7 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
         self.bytes = 0
+        self.bar_bytes = 0  # the code each code block's bar carries (for Copy and Insert below)
 
     def thinking(self, line):
         pass
@@ -95,9 +96,13 @@ class Recorder:
     def reasoning(self, text):
         pass
 
+    def code_block(self, code, language):  # the bar's data: the block's code, once
+        self.calls.append(("code_block", code, language))
+        self.bar_bytes += len(code) + len(language)
+
     def shown(self) -> list[tuple]:
         """The pieces that stay on screen: frozen ones and the last tail."""
-        return [c for c in self.calls if c[0] != "tail"]
+        return [c for c in self.calls if c[0] not in ("tail", "code_block")]
 
 
 def stream(text: str, chars_per_second: int = 4_000, **options) -> Recorder:
@@ -118,6 +123,9 @@ def test_display_traffic_stays_within_three_times_the_answer(name):
     text = SHAPES[name](120_000)
     sink = stream(text)
     assert sink.bytes <= TRAFFIC * len(text), sink.bytes / len(text)
+    # each code block's bar carries its code once more, and nothing else does
+    bars = [c for c in sink.calls if c[0] == "code_block"]
+    assert sink.bar_bytes == sum(len(c[1]) + len(c[2]) for c in bars) <= len(text)
     # and what stays on screen is the answer, whole, each piece rendered as it would be alone
     shown = sink.shown()
     assert "".join(c[2] for c in shown) == text

@@ -29,7 +29,7 @@ def shown_outputs(view: AnswerView) -> list[dict]:
     """The data of every Output widget of an answer that shows something, in order."""
     found = []
     for block in view.block_widgets:
-        if block.outputs:
+        if isinstance(block, widgets.Output) and block.outputs:
             (output,) = block.outputs
             assert output["output_type"] == "display_data"
             found.append(output["data"])
