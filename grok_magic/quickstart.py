@@ -28,12 +28,17 @@ def find_notebook(start: Path | None = None) -> Path | None:
 def command(notebook: Path, args: Sequence[str] = ()) -> list[str]:
     """The JupyterLab command line: the notebook, `--allow-root` when run as root, then `args`.
 
-    JupyterLab serves the notebook's folder (unless `args` set `--ServerApp.root_dir`).
+    JupyterLab serves the notebook's folder (unless `args` set `--ServerApp.root_dir`), and the
+    URL it prints is the notebook's: `http://127.0.0.1:8888/lab/tree/01-quickstart.ipynb?token=…`.
     """
     argv = [sys.executable, "-m", "jupyterlab", str(notebook)]
     geteuid = getattr(os, "geteuid", None)  # not on Windows
     if geteuid is not None and geteuid() == 0 and "--allow-root" not in args:
         argv.append("--allow-root")
+    if not any("default_url" in a or "root_dir" in a or "notebook_dir" in a for a in args):
+        # The URL JupyterLab prints (and `/` on the server) opens the notebook itself, not the
+        # Launcher: what to paste in a browser when JupyterLab runs remotely or in a container.
+        argv.append(f"--LabApp.default_url=/lab/tree/{notebook.name}")
     return [*argv, *args]
 
 

@@ -40,8 +40,14 @@ def test_command_adds_allow_root_only_for_root(monkeypatch, euid, allow_root):
     expected = [sys.executable, "-m", "jupyterlab", str(NB)]
     if allow_root:
         expected.append("--allow-root")
+    expected.append(f"--LabApp.default_url=/lab/tree/{NB.name}")  # the printed URL: the notebook's
     assert argv == [*expected, "--no-browser", "--port", "8899"]
     assert quickstart.command(NB) == expected
+
+
+def test_a_root_dir_given_by_hand_keeps_jupyterlab_s_own_url():
+    argv = quickstart.command(NB, ["--ServerApp.root_dir=/data"])
+    assert not any("default_url" in a for a in argv)
 
 
 def test_allow_root_given_by_hand_is_not_repeated(monkeypatch):
@@ -59,7 +65,8 @@ def test_main_finds_the_notebook_here_or_above_and_execs_jupyterlab(monkeypatch,
     quickstart.main(["--no-browser"])
     notebook = str(repo_copy / NB)
     assert calls == [(sys.executable,
-                      [sys.executable, "-m", "jupyterlab", notebook, "--allow-root", "--no-browser"])]
+                      [sys.executable, "-m", "jupyterlab", notebook, "--allow-root",
+                       f"--LabApp.default_url=/lab/tree/{NB.name}", "--no-browser"])]
 
 
 def test_an_editable_install_finds_the_notebook_of_its_source_tree(tmp_path):
@@ -165,4 +172,8 @@ def test_quickstart_starts_a_real_jupyterlab_on_the_notebook(tmp_path, repo_copy
 
     assert cells(model["content"]) == cells(json.loads(QUICKSTART.read_text()))
     assert "Running as root is not recommended" not in log
+    # The URL it prints opens the notebook itself (the remote and container case), not the
+    # Launcher; the token is one given on the command line, so the server shows it as "...".
+    assert f"http://127.0.0.1:{port}/lab/tree/{NB.name}?token=..." in log, log
+    assert f"http://127.0.0.1:{port}/lab?token" not in log
     assert proc.returncode is not None
