@@ -28,6 +28,7 @@ from tests.support.magic_helpers import close_ledger, magic_shell, run
 from tests.support.xai_standin import Fault, Reply, as_chat
 
 ECHO = re.compile(r'to: "(.*?)"')
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def chat_bodies(srv) -> list[dict]:
@@ -292,10 +293,13 @@ def test_magic_each_stores_out_and_shows_a_safe_summary(ip, xai_env):
     assert list(labels["answer"]) == [f"<img src=x onerror=alert({i})> label {i}"
                                       for i in range(3)]
     html = out.html()
-    assert html_findings(html) == [] and "<img" not in html
+    assert [f for o in out.outputs for f in html_findings(o["text/html"])] == []
+    assert "<img" not in html
     assert "3 of 3 answered" in out.shown() and "label 1" in out.shown()
     assert "3 of 3 answered" in out.plain()
-    assert "grok --each" in out.stderr and "3/3" in out.stderr  # the progress bar
+    (bar,) = [o for o in out.outputs if "grok-progress" in o["text/html"]]  # its final state
+    assert "grok --each" in bar["text/plain"] and "3/3" in bar["text/plain"]
+    assert "value='3' max='3'" in bar["text/html"] and WIDGET_MIME not in bar
 
 
 def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
@@ -354,7 +358,7 @@ def test_magic_each_interrupt_keeps_rows_in_out(ip, xai_env):
 
 
 def test_terminal_progress_is_plain_text(client, recorder):
-    from grok_magic.notebook.each_view import ProgressBar
+    from grok_magic.notebook.progress import ProgressBar
     from grok_magic.runs.runner import Progress
 
     stream = io.StringIO()
