@@ -86,6 +86,12 @@ def usage(magics: GrokOptions, rest: str):
     if ledger is None:
         return None
     if plot:
+        try:
+            import matplotlib  # noqa: F401 - an optional dependency, needed only here
+        except ImportError:
+            print("%grok usage --plot draws with matplotlib, which is not installed: pip "
+                  "install matplotlib (or grok_magic[notebook]). Nothing was drawn.")
+            return None
         return display(usage_plot(magics, ledger, periods[0] if periods else None))
     from grok_magic.xai.price_list import known_prices
 
