@@ -158,6 +158,6 @@ def batch(magics: GrokOptions, rest: str):
     magics.user_ns[JOB_NAME] = job
     if job.record.out_name:
         magics.user_ns[job.record.out_name] = result
-    display(EachReport(job.summary(), result))
+    display(EachReport(job.summary(), result, job.record.out_name))
     return None
 

@@ -73,12 +73,12 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
     except EachInterrupted as stop:
         bar.close()
         _store(magics, args, stop.result)
-        display(EachReport(stop.summary, stop.result))
+        display(EachReport(stop.summary, stop.result, args.out))
         raise
     bar.close()
     _store(magics, args, result)
     if not args.quiet:
-        display(EachReport(each.summary, result))
+        display(EachReport(each.summary, result, args.out))
     return None
 
 

@@ -609,3 +609,20 @@ def test_a_file_swapped_after_the_check_fails_its_own_row(client, recorder, xai_
     assert pd.isna(frame.loc[0, "error"])
     assert "a symbolic link that leads to" in frame.loc[1, "error"]
     assert len(chat_bodies(xai_env)) == 1
+
+
+def test_after_a_budget_stop_the_bar_and_the_summary_agree(ip, client, xai_env):
+    """The request the budget refused was not sent: the bar counts it no more than the summary,
+    and the summary names OUT, where the table is."""
+    one = ask_each("Q {item}", ["0"], client=client, recorder=Recorder(None)).loc[0, "cost"]
+    run(ip, f"%config GrokMagics.budget = {float(one) * 2.5!r}")
+    ip.user_ns["xs"] = [f"item {i}" for i in range(8)]
+    out = run(ip, "%%grok --each xs -o labels --concurrency 1\nQ {item}")
+    assert out.error is None
+    (bar,) = [o for o in out.outputs if "grok-progress" in o["text/html"]]
+    assert "3/8" in bar["text/plain"] and "value='3' max='8'" in bar["text/html"]
+    assert "failed" not in bar["text/plain"]
+    assert "3 of 8 answered · 5 not sent" in out.plain()
+    assert "First 5 rows (all in labels and _grok_each)" in out.shown()
+    run(ip, "%config GrokMagics.budget = None")
+    assert "(all in _grok_each)" in run(ip, "%%grok --each xs --concurrency 1\nQ {item}").shown()
