@@ -284,6 +284,11 @@ class Ledger(LedgerFile):
     def last(self, n: int = 10) -> list[Entry]:
         return self.entries(limit=n)
 
+    def entry(self, number: int) -> Entry | None:
+        """One exchange by its number (its `id`, the `#` that `%grok log` shows)."""
+        found = self._select("WHERE id = ?", (int(number),))
+        return found[0] if found else None
+
     def totals(self, since: datetime | str | None = None) -> list[ModelTotal]:
         """Answers, failures, stops, tokens and cost per model since `since` (all time if None)."""
         self._settled()

@@ -4,20 +4,18 @@ background watcher, OUT replaced by the results table when it completes; `%grok 
 
 from __future__ import annotations
 
-import html
-import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from IPython.display import display
 
 from grok_magic.notebook.cells import running_cell
-from grok_magic.notebook.display import Report, cell, plain_twin, with_widget
+from grok_magic.notebook.display import Report, cell, plain_twin
+from grok_magic.notebook.progress import ProgressBar
 from grok_magic.notebook.reports import local_time, table
 from grok_magic.notebook.run_report import RESULT_NAME, EachReport
 from grok_magic.runs.batch_job import BatchJob
 from grok_magic.runs.batch_submit import submit
-from grok_magic.safety.markdown import wrap
 from grok_magic.xai.pricing import format_cost
 
 if TYPE_CHECKING:
@@ -30,7 +28,7 @@ JOB_NAME = "_grok_batch"
 def job_line(job: BatchJob) -> str:
     """Where a job is, in one line of our own (numbers and ids only)."""
     last, progress = job.last, job.progress
-    elapsed = time.monotonic() - job.started
+    elapsed = job.seconds  # since it was submitted (in this kernel or an earlier one)
     if last is None and job.sent:
         return f"Batch {job.id}: submitted, waiting for xAI's first word."
     state = last.state if last else "done"
@@ -39,8 +37,9 @@ def job_line(job: BatchJob) -> str:
         parts.append(f"{progress.replayed:,} from the ledger")
     if last and last.error:
         parts.append(f"{last.error:,} failed")
-    parts.append(f"{_duration(elapsed)} elapsed")
-    if state == "pending":
+    pending = state == "pending"
+    parts.append(f"{_duration(elapsed)} elapsed" if pending else f"took {_duration(elapsed)}")
+    if pending:
         sent_done = last.done if last else 0
         if sent_done:
             left = elapsed / sent_done * (last.requests - sent_done)
@@ -48,7 +47,8 @@ def job_line(job: BatchJob) -> str:
             parts.append(f"expected finish ~{finish:%H:%M}")
         else:
             parts.append("xAI answers within 24 h")
-    parts.append(f"cost so far {format_cost(progress.cost)}")
+    parts.append(f"cost so far {format_cost(progress.cost)}" if pending else
+                 f"cost {format_cost(progress.cost)}")
     line = " · ".join(parts)
     if job.error is not None:
         line += f" — last check failed ({job.error.title}); retrying"
@@ -65,40 +65,32 @@ def _duration(seconds: float) -> str:
 
 
 class JobView:
-    """The live job widget (an ipywidgets HTML whose value the watcher sets), with a plain
-    twin; in a terminal, lines printed at the start and the end."""
+    """A job's live progress: the `--each` bar (`ProgressBar`) with the job's state under it,
+    updated by the job's watcher until it ends, when the final state is written into the output;
+    in a terminal, lines printed at the start and the end."""
 
     def __init__(self, job: BatchJob, terminal: bool, out_name: str | None) -> None:
         self.job, self.terminal, self.out_name = job, terminal, out_name
         self.text = job_line(job)
-        self.widget = None
-        if not terminal:
-            import ipywidgets as widgets
-
-            self.widget = widgets.HTML(value=self._html())
-            self.widget.add_class("grok-batch")
-
-    def _html(self, note: str = "") -> str:
-        extra = f"<br><em>{html.escape(note)}</em>" if note else ""
-        return wrap(f"<p class='grok-batch-state'>{html.escape(self.text)}{extra}</p>")
+        self.bar = None if terminal else ProgressBar(job.total, False, desc="grok batch",
+                                                     line=self.text)
+        if self.bar is not None:
+            self.bar.update(job.progress)
 
     def update(self, job: BatchJob) -> None:
         self.text = job_line(job)
-        if self.widget is not None:
-            self.widget.value = self._html()
+        if self.bar is not None:
+            self.bar.update(job.progress, self.text)
 
     def done(self, job: BatchJob, result) -> None:
         self.text = job_line(job)
         where = f"{self.out_name} and {RESULT_NAME}" if self.out_name else RESULT_NAME
         note = f"Finished: the results table is in {where}."
-        if self.widget is not None:
-            self.widget.value = self._html(note)
+        if self.bar is not None:
+            self.bar.update(job.progress)
+            self.bar.close(f"{self.text} — {note}")
         else:
             print(plain_twin(f"{self.text}\n{note}"))
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return with_widget({"text/plain": plain_twin(self.text), "text/html": self._html()},
-                           self.widget)
 
 
 def run_batch(magics: GrokOptions, args, each: Each):
@@ -124,8 +116,6 @@ def follow(magics: GrokOptions, job: BatchJob, out_name: str | None) -> JobView:
 
     if magics.terminal:
         print(view.text)
-    else:
-        display(view)
     job.watch(view.update, finished)
     return view
 
@@ -168,6 +158,6 @@ def batch(magics: GrokOptions, rest: str):
     magics.user_ns[JOB_NAME] = job
     if job.record.out_name:
         magics.user_ns[job.record.out_name] = result
-    display(EachReport(job.summary(), result))
+    display(EachReport(job.summary(), result, job.record.out_name))
     return None
 

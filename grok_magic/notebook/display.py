@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import sys
 from collections.abc import Sequence
 
@@ -31,16 +32,59 @@ def plain_twin(text: str) -> str:
 
 class Report:
     """Our own Markdown (settings, tables, history) shown through the safe renderer, with a
-    plain-text twin. Untrusted values go in through `escape_markdown` (see `cell`)."""
+    plain-text twin. Untrusted values go in through `escape_markdown` (see `cell`). `columns`:
+    how each column of its tables is laid out (`styled_columns`)."""
 
-    def __init__(self, markdown: str, plain: str) -> None:
-        self.markdown, self.plain = markdown, plain_twin(plain)
+    def __init__(self, markdown: str, plain: str, columns: Sequence[str] = ()) -> None:
+        self.markdown, self.plain, self.columns = markdown, plain_twin(plain), tuple(columns)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return {"text/html": render_html(self.markdown), "text/plain": self.plain}
+        shown = render_html(self.markdown)
+        if self.columns:
+            shown = styled_columns(shown, self.columns)
+        return {"text/html": shown, "text/plain": self.plain}
 
     def __repr__(self) -> str:
         return self.plain
+
+
+COLUMN_STYLES = {"nowrap": "white-space: nowrap", "left": "text-align: left",
+                 "right": "text-align: right"}
+TABLE = re.compile(r"<table>.*?</table>", re.S)
+TABLE_ROW = re.compile(r"<tr>.*?</tr>", re.S)
+TABLE_CELL = re.compile(r'<(t[hd])(?: style="[^"<>]*")?>')
+
+
+def styled_columns(fragment: str, columns: Sequence) -> str:
+    """The rendered tables of our own Markdown with each column laid out as `columns` says
+    ("left nowrap", "right", ""; or one such sequence per table, in order): our classes
+    (`grok-nowrap`, `grok-left`, `grok-right`) and the same as inline style, since an output
+    carries no stylesheet. Every value went in as text (`cell`), so each `<th`/`<td` here is a
+    tag of the renderer's own."""
+    layouts = iter([columns] * fragment.count("<table>") if isinstance(columns[0], str)
+                   else columns)
+
+    def one_table(found: re.Match) -> str:
+        layout = next(layouts, ())
+        return TABLE_ROW.sub(lambda row: TABLE_CELL.sub(_cell_styler(layout), row.group()),
+                             found.group())
+
+    return TABLE.sub(one_table, fragment)
+
+
+def _cell_styler(layout: Sequence[str]):
+    """A `re.sub` replacement giving the cells of one row their column's classes and style."""
+    kinds_of = iter(layout)
+
+    def one(tag: re.Match) -> str:
+        kinds = [k for k in next(kinds_of, "").split() if k in COLUMN_STYLES]
+        if not kinds:
+            return tag.group()
+        classes = " ".join(f"grok-{k}" for k in kinds)
+        style = "; ".join(COLUMN_STYLES[k] for k in kinds)
+        return f'<{tag.group(1)} class="{classes}" style="{style}">'
+
+    return one
 
 
 def cell(value: object) -> str:

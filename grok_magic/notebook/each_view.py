@@ -3,17 +3,16 @@ text escaped), the dry-run plan, and the result stored in OUT and `_grok_each`."
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 from IPython.display import display
 
 from grok_magic.notebook.batch_view import run_batch
+from grok_magic.notebook.progress import ProgressBar
 from grok_magic.notebook.reports import DryRun
 from grok_magic.notebook.run_report import RESULT_NAME, EachReport
 from grok_magic.runs.each import Each, EachInterrupted, Plan
-from grok_magic.runs.runner import Progress
 from grok_magic.xai.messages import ENDPOINTS
 from grok_magic.xai.pricing import format_cost
 
@@ -21,33 +20,6 @@ if TYPE_CHECKING:
     from grok_magic.notebook.options import GrokOptions
 
 GLOB_CHARS = set("*?[")
-
-
-class ProgressBar:
-    """One live bar (tqdm's notebook widget in Jupyter, text in a terminal): done / total, rate,
-    ETA, and failures, 429s (xAI asking to slow down), tokens and cost so far."""
-
-    def __init__(self, total: int, terminal: bool, file=None) -> None:
-        if terminal:
-            from tqdm import tqdm
-        else:
-            from tqdm.auto import tqdm
-        self.bar = tqdm(total=total, unit="item", desc="grok --each", file=file or sys.stderr,
-                        dynamic_ncols=True, leave=True)
-        self._shown = 0
-
-    def update(self, progress: Progress) -> None:
-        self.bar.update(progress.done - self._shown)
-        self._shown = progress.done
-        parts = [f"{progress.failed:,} failed" if progress.failed else "",
-                 f"{progress.replayed:,} replayed" if progress.replayed else "",
-                 f"{progress.rate_limited:,} × 429 (slowed down)" if progress.rate_limited else "",
-                 f"{progress.tokens:,} tokens", format_cost(progress.cost),
-                 f"{progress.in_flight} in flight"]
-        self.bar.set_postfix_str(" · ".join(p for p in parts if p), refresh=True)
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 def data_of(magics: GrokOptions, name: str) -> tuple[object, str]:
@@ -101,12 +73,12 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
     except EachInterrupted as stop:
         bar.close()
         _store(magics, args, stop.result)
-        display(EachReport(stop.summary, stop.result))
+        display(EachReport(stop.summary, stop.result, args.out))
         raise
     bar.close()
     _store(magics, args, result)
     if not args.quiet:
-        display(EachReport(each.summary, result))
+        display(EachReport(each.summary, result, args.out))
     return None
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import json
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from grok_magic.errors import KeyInRequestError
 from grok_magic.notebook.display import Report, cell, plain_twin
-from grok_magic.safety.markdown import fence_for, render_html, wrap
-from grok_magic.safety.redaction import key_in, mask_url_credentials, redact_value
+from grok_magic.safety.markdown import ellipsised, fence_for, plain_text, render_html, wrap
+from grok_magic.safety.redaction import key_in, mask_url_credentials, redact, redact_value
 from grok_magic.xai.pricing import format_cost
 
 DATA_URL_PREVIEW = 40
@@ -152,7 +153,14 @@ def usage_report(totals, limits: Sequence = ()) -> Report:
              for limit in limits]
     note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
     plain = "\n".join(f"{k}: {v}" for k, v in rows) + (f"\n{ESTIMATE_NOTE}" if estimated else "")
-    return Report(table(("session", ""), rows) + note, plain)
+    models = sorted(getattr(totals, "models", {}).items(), key=lambda item: -item[1][2])
+    split = [(name, f"{n:,}", f"{tokens:,}", format_cost(cost)) for name, (n, tokens, cost)
+             in models]
+    if split:
+        note += "\n\n" + table(("model", "answers", "tokens", "cost"), split)
+        plain += "".join(f"\n{m}: {n} answers, {t} tokens, {c}" for m, n, t, c in split)
+    return Report(table(("session", ""), rows) + note, plain,
+                  columns=[("left nowrap", "left"), ("left nowrap", *["right nowrap"] * 3)])
 
 
 def unreadable_report(path: object, reason: str) -> Report:
@@ -219,28 +227,76 @@ def local_time(moment: str) -> str:
         "%Y-%m-%d %H:%M")
 
 
+QUESTION_CHARS, ANSWER_CHARS = 80, 160  # of a preview in `%grok log`
+# How `%grok log`'s columns are laid out (see display.styled_columns).
+LOG_COLUMNS = ("right nowrap", "left nowrap", "left nowrap", "right nowrap", "right nowrap",
+               "left", "left", "left")
+FULL_HINT = "%grok log NUMBER --full shows one exchange whole."
+
+
+def preview(markdown: str | None, chars: int) -> str:
+    """What a reader would see of some Markdown, as plain text, cut to `chars` with "…"."""
+    return ellipsised(plain_text(markdown or ""), chars)
+
+
+def _facts(e) -> tuple[str, str, str, str]:
+    """An exchange's model, tokens, cost and status, as `%grok log` shows them."""
+    model = e.model_served or e.model_asked or "?"
+    status = e.status if not e.error else f"{e.status}: {first_words(e.error, 8)}"
+    guess = not e.cost_exact and e.cost is not None
+    return model, ("≈ " if guess else "") + f"{e.total_tokens:,}", format_cost(
+        e.cost, estimate=guess), status
+
+
 def log_report(entries: Sequence, total: int, path: object) -> Report:
-    """The last exchanges in the ledger: time, model, tokens, cost, status, question, answer."""
+    """The last exchanges in the ledger: number, time, model, tokens, cost, status, and what the
+    question and answer say (plain text, ellipsised)."""
     if not entries:
         message = f"The ledger {path} holds no exchanges yet."
         return Report(f"*{cell(message)}*", message)
     rows, plain = [], []
     for e in entries:
-        model = e.model_served or e.model_asked or "?"
-        status = e.status if not e.error else f"{e.status}: {first_words(e.error, 8)}"
-        question, answer = first_words(e.question, 8), first_words(e.answer, 10)
-        guess = not e.cost_exact and e.cost is not None
-        tokens = ("≈ " if guess else "") + f"{e.total_tokens:,}"
-        cost = format_cost(e.cost, estimate=guess)
-        rows.append((local_time(e.time), model, tokens, cost, status, question, answer))
-        plain.append(f"{local_time(e.time)}  {model}  {tokens} tokens  {cost}  {status}\n"
-                     f"  Q: {question}\n  A: {answer}")
+        model, tokens, cost, status = _facts(e)
+        question, answer = preview(e.question, QUESTION_CHARS), preview(e.answer, ANSWER_CHARS)
+        rows.append((e.id, local_time(e.time), model, tokens, cost, status, question, answer))
+        plain.append(f"#{e.id}  {local_time(e.time)}  {model}  {tokens} tokens  {cost}  {status}"
+                     f"\n  Q: {question}\n  A: {answer}")
     title = f"Last {len(entries)} of {total:,} exchanges in {path}"
     estimated = any(not e.cost_exact and e.cost is not None for e in entries)
     markdown = f"**{cell(title)}**\n\n" + table(
-        ("time", "model", "tokens", "cost", "status", "question", "answer"), rows) + (
-        f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else "")
-    return Report(markdown, "\n".join([title, *plain] + ([ESTIMATE_NOTE] if estimated else [])))
+        ("#", "time", "model", "tokens", "cost", "status", "question", "answer"), rows) + (
+        f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else "") + f"\n\n{cell(FULL_HINT)}"
+    return Report(markdown, "\n".join([title, *plain] + ([ESTIMATE_NOTE] if estimated else [])
+                                      + [FULL_HINT]), columns=LOG_COLUMNS)
+
+
+class ExchangeReport:
+    """One exchange from the ledger, whole: our line of facts, the question and the answer each
+    through the safe renderer on its own (as `HistoryReport` shows turns), any error as text."""
+
+    def __init__(self, entry) -> None:
+        self.entry = entry
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        e = self.entry
+        model, tokens, cost, status = _facts(e)
+        where = f", {e.notebook}" if e.notebook else ""
+        where += f" In [{e.cell}]" if e.cell is not None else ""
+        facts = (f"Exchange #{e.id} · {local_time(e.time)}{where} · {model} · {tokens} tokens · "
+                 f"{cost} · {status}")
+        turns = [("You", e.question or ""), ("Grok", e.answer or "")]
+        pieces = [f"<div class='grok-history-turn'><p class='grok-who'><strong>{who}:</strong>"
+                  f"</p>{render_html(text)}</div>" for who, text in turns]
+        error = (f"<p class='grok-note'><em>{html.escape(redact(e.error))}</em></p>"
+                 if e.error else "")
+        shown = wrap(f"<p class='grok-exchange'><strong>{html.escape(redact(facts))}</strong></p>"
+                     + "<hr>".join(pieces) + error)
+        plain = "\n\n".join([facts, *(f"{who}: {text}" for who, text in turns),
+                              *([e.error] if e.error else [])])
+        return {"text/html": shown, "text/plain": plain_twin(plain)}
+
+    def __repr__(self) -> str:
+        return self._repr_mimebundle_()["text/plain"]
 
 
 SAVED_NOTE = ("Saved by caching: the cached tokens at the input price less the cached price, "
@@ -286,4 +342,5 @@ def ledger_usage_report(totals: Sequence, period: str, path: object,
     note = f"\n\n{cell(ESTIMATE_NOTE)}" if estimated else ""
     note += f"\n\n{cell(SAVED_NOTE)}" if any(t.cached_tokens for t in totals) else ""
     markdown = f"**{cell(title)}**\n\n" + table(header, rows) + note
-    return Report(markdown, "\n".join(plain + ([ESTIMATE_NOTE] if estimated else [])))
+    return Report(markdown, "\n".join(plain + ([ESTIMATE_NOTE] if estimated else [])),
+                  columns=("left nowrap", *["right nowrap"] * (len(header) - 1)))

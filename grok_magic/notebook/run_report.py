@@ -17,10 +17,11 @@ PREVIEW_CHARS = 80
 
 
 class EachReport:
-    """A run's one-line summary and its first rows, every value escaped."""
+    """A run's one-line summary and its first rows, every value escaped; `out_name`: the
+    variable (-o OUT) that holds the table besides RESULT_NAME."""
 
-    def __init__(self, summary: Summary, result) -> None:
-        self.summary = summary
+    def __init__(self, summary: Summary, result, out_name: str | None = None) -> None:
+        self.summary, self.out_name = summary, out_name
         self.header, self.rows = head_rows(result)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
@@ -28,7 +29,10 @@ class EachReport:
         markdown = f"**--each:** {cell(line)}"
         plain = [f"--each: {line}"]
         if self.rows:
-            markdown += f"\n\nFirst {len(self.rows)} rows (all in `_grok_each`):\n\n"
+            out = self.out_name or ""
+            named = f"`{out}`" if out.isidentifier() else cell(out)  # (a code span: no escapes)
+            where = f"{named} and `{RESULT_NAME}`" if out else f"`{RESULT_NAME}`"
+            markdown += f"\n\nFirst {len(self.rows)} rows (all in {where}):\n\n"
             markdown += table(self.header, self.rows)
             plain += [" | ".join(str(v) for v in row) for row in self.rows]
         return Report(markdown, "\n".join(plain))._repr_mimebundle_()

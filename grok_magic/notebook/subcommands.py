@@ -10,7 +10,9 @@ from IPython.display import display
 
 from grok_magic.notebook.batch_view import batch, batches
 from grok_magic.notebook.cells import split_options
+from grok_magic.notebook.display import Report, cell
 from grok_magic.notebook.reports import (
+    ExchangeReport,
     HistoryReport,
     ledger_usage_report,
     log_report,
@@ -68,42 +70,87 @@ def ledger_state(magics: GrokOptions) -> str:
 
 
 def usage(magics: GrokOptions, rest: str):
-    """`%grok usage`: this session; `--today`, `--week`, `--all`: every kernel, from the ledger."""
+    """`%grok usage`: this session; `--today`, `--week`, `--all`: every kernel, from the ledger;
+    `--plot`: tokens and cost per cell of this session, or per day of the period given."""
     words = split_options(rest)
     periods = [w.removeprefix("--") for w in words if w in ("--today", "--week", "--all")]
-    if len(periods) != len(words) or len(periods) > 1:
-        raise UsageError("%grok usage takes at most one of --today, --week or --all "
-                         f"(got {rest.strip()!r}).")
-    if not periods:
+    plot = "--plot" in words
+    if len(periods) + plot != len(words) or len(periods) > 1:
+        raise UsageError("%grok usage takes at most one of --today, --week or --all, and "
+                         f"--plot to draw it (got {rest.strip()!r}).")
+    if not periods and not plot:
         return display(usage_report(magics.recorder.tally, magics.recorder.limits()))
     from grok_magic.ledger.store import period_start
 
-    ledger = _ledger_or_say(magics)
+    ledger = _readable_ledger(magics)
     if ledger is None:
         return None
-    problem = ledger.readable()
-    if problem is not None:
-        return display(unreadable_report(ledger.path, problem))
+    if plot:
+        try:
+            import matplotlib  # noqa: F401 - an optional dependency, needed only here
+        except ImportError:
+            print("%grok usage --plot draws with matplotlib, which is not installed: pip "
+                  "install matplotlib (or grok_magic[notebook]). Nothing was drawn.")
+            return None
+        return display(usage_plot(magics, ledger, periods[0] if periods else None))
     from grok_magic.xai.price_list import known_prices
 
     return display(ledger_usage_report(ledger.totals(since=period_start(periods[0])), periods[0],
                                        ledger.path, known_prices(ledger.path)))
 
 
+def usage_plot(magics: GrokOptions, ledger, period: str | None):
+    """What `%grok usage --plot` shows: a `UsagePlot` per cell (this session) or per day."""
+    from grok_magic.ledger.store import period_start
+    from grok_magic.notebook.usage_plot import UsagePlot, by_cell, by_day
+
+    if period is None:
+        points = by_cell(ledger.entries(session=magics.recorder.session))
+        title = "Tokens and cost per cell, this session"
+    else:
+        points = by_day(ledger.entries(since=period_start(period)))
+        title = "Tokens and cost per day, " + {"today": "today", "week": "the last 7 days",
+                                                 "all": "all time"}[period]
+    if not points:
+        message = f"Nothing to plot: the ledger {ledger.path} holds no exchanges for it yet."
+        return Report(f"*{cell(message)}*", message)
+    return UsagePlot(points, title)
+
+
 def log(magics: GrokOptions, rest: str):
-    """`%grok log [N]`: the last N exchanges in the ledger (10 by default)."""
-    words = rest.split()
-    if len(words) > 1 or (words and not (words[0].isdigit() and int(words[0]) > 0)):
-        raise UsageError(f"%grok log takes how many exchanges to show, e.g. %grok log 20 "
+    """`%grok log [N]`: the last N exchanges in the ledger (10 by default); `%grok log N
+    --full`: exchange number N (the `#` the log shows) whole."""
+    words = [w for w in rest.split() if w != "--full"]
+    full = len(words) != len(rest.split())
+    if len(words) > 1 or (words and not (words[0].isdigit() and int(words[0]) > 0)) or (
+            full and not words):
+        raise UsageError(f"%grok log takes how many exchanges to show, e.g. %grok log 20, or "
+                         f"an exchange's number and --full, e.g. %grok log 7 --full "
                          f"(got {rest.strip()!r}).")
+    ledger = _readable_ledger(magics)
+    if ledger is None:
+        return None
+    if full:
+        entry = ledger.entry(int(words[0]))
+        if entry is None:
+            message = (f"There is no exchange #{words[0]} in the ledger {ledger.path} "
+                       "(%grok log shows their numbers).")
+            return display(Report(f"*{cell(message)}*", message))
+        return display(ExchangeReport(entry))
+    entries = ledger.last(int(words[0]) if words else 10)
+    return display(log_report(entries, ledger.count(), ledger.path))
+
+
+def _readable_ledger(magics: GrokOptions):
+    """The ledger, or None once it was said why there is none to read (off, or unreadable)."""
     ledger = _ledger_or_say(magics)
     if ledger is None:
         return None
     problem = ledger.readable()
     if problem is not None:
-        return display(unreadable_report(ledger.path, problem))
-    entries = ledger.last(int(words[0]) if words else 10)
-    return display(log_report(entries, ledger.count(), ledger.path))
+        display(unreadable_report(ledger.path, problem))
+        return None
+    return ledger
 
 
 def export(magics: GrokOptions, rest: str) -> None:

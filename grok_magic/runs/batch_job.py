@@ -10,11 +10,13 @@ watched on a background thread, its results the same table as `--each`, recorded
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from grok_magic.errors import AuthenticationError, GrokError, InputError
 from grok_magic.inputs.structured import parse_structured
@@ -229,8 +231,15 @@ class BatchJob:
         return Row(error=why)
 
     def summary(self):
+        """How the job went (its `seconds`: the job's own duration, see `job_seconds`)."""
         rows = [self.prefilled.get(p) or self._row_at(p, self.last) for p in range(self.total)]
-        return summarise(rows, self.progress, None)
+        return replace(summarise(rows, self.progress, None), seconds=self.seconds)
+
+    @property
+    def seconds(self) -> float:
+        """The job's duration so far (`job_seconds`), from the ledger's record of its parts."""
+        return job_seconds((self.book.parts(self.id) if self.book is not None else None)
+                           or self.records)
 
     # -- waiting ---------------------------------------------------------------------------------
     def wait(self, timeout: float | None = None):
@@ -278,7 +287,10 @@ class BatchJob:
                 if self._stop.wait(delay):
                     return
 
-        self._thread = threading.Thread(target=loop, name=f"grok-batch-{self.id}", daemon=True)
+        # The caller's context goes along: in a kernel, what the callbacks display still belongs
+        # to the cell that started the watch (not to whichever cell runs when the job ends).
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,),
+                                        name=f"grok-batch-{self.id}", daemon=True)
         self._thread.start()
         return self._thread
 
@@ -342,6 +354,17 @@ class Parts:
 
     def combined(self) -> BatchStatus:
         return BatchStatus.combine([self.known[p] for p in self.ids if p in self.known])
+
+
+def job_seconds(records: list[JobRecord]) -> float:
+    """How long a job (its parts' `records`, as the ledger keeps them) took: from its first
+    part's submission until its last part was first seen finished, or until now while any runs."""
+    def moment(text: str) -> float:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    ends = [r.finished for r in records]
+    end = max(moment(e) for e in ends) if records and all(ends) else time.time()
+    return max(end - moment(records[0].created), 0.0) if records else 0.0
 
 
 def result_table_from(index: list, rows: list[Row], structured: bool, name=None):

@@ -263,8 +263,9 @@ class EachRun:
             row.error = f"not sent: {row.error}"  # refused before it was sent
         if isinstance(outcome, GrokError) and getattr(outcome, "response", None) is not None:
             self._fill(row, outcome.response, keep_error=True)
-        progress.done += 1
-        progress.failed += not isinstance(outcome, BudgetExceeded)
+        refused = isinstance(outcome, BudgetExceeded)  # not sent: neither done nor failed
+        progress.done += not refused
+        progress.failed += not refused
         if isinstance(outcome, CreditsExhaustedError):
             self.stopped = "the run stopped: xAI says the credits or spending limit are used up"
             self._cancel()

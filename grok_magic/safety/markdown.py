@@ -18,6 +18,7 @@ import time
 from collections.abc import Collection
 from typing import NamedTuple
 
+from grok_magic.safety.plain_text import inert_text
 from grok_magic.safety.redaction import redact
 
 SAFE_SCHEMES = ("http", "https", "mailto")
@@ -515,3 +516,41 @@ def split_point(text: str) -> int:
         position = text.index("\n", position) + 1
     return position
 
+
+
+PLAIN_CHARS = 20_000  # characters of Markdown read for a plain-text preview
+
+
+def plain_text(text: str) -> str:
+    """The words a reader sees in untrusted Markdown rendered, as one line of plain text
+    (markup and line breaks dropped, whitespace collapsed, key redacted; HTML stays the text it
+    is, as `render_html` shows it): for previews.
+
+    >>> plain_text("## Title\\n\\n**Bold** and `code` <b>x</b>, [a link](https://x.example).")
+    'Title Bold and code <b>x</b>, a link.'
+    """
+    tokens = _md().parse(redact(text or "")[:PLAIN_CHARS], {"highlight": False})
+    parts: list[str] = []
+    for token in tokens:
+        if token.type == "inline":
+            for child in token.children or ():
+                if child.type in ("softbreak", "hardbreak"):
+                    parts.append(" ")
+                elif child.type != "html_inline" and not child.children:
+                    parts.append(child.content)
+                elif child.type == "image":
+                    parts.append(child.content)
+        elif token.type in ("fence", "code_block", "math_block"):
+            parts.append(f" {token.content} ")
+        elif token.nesting == -1:  # the end of a block (paragraph, heading, item, cell): a space
+            parts.append(" ")
+    return " ".join(inert_text("".join(parts)).split())
+
+
+def ellipsised(text: str, chars: int) -> str:
+    """`text` cut to at most `chars` characters, at a word boundary when one is near, with "…"."""
+    if len(text) <= chars:
+        return text
+    cut = text[:chars - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > chars * 0.6 else cut).rstrip(" ,;:.") + "…"

@@ -143,6 +143,7 @@ class Totals:
     estimated: int = 0  # answers whose cost is an estimate (they ended without xAI's usage)
     listed: int = 0  # answers with xAI's tokens priced from a price list (no cost from xAI)
     saved: float = 0.0  # USD prompt caching saved (estimated from price lists)
+    models: dict = field(default_factory=dict)  # model -> [answers, tokens, cost]
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, response: Response) -> None:
@@ -158,6 +159,12 @@ class Totals:
                 self.listed += response.cost_exact and response.cost_source not in (
                     EXACT_SOURCE, None)
             self.saved += response.cache_saving or 0.0
+            model = self.models.setdefault(response.model or response.requested_model or "?",
+                                           [0, 0, 0.0])
+            model[0] += 1
+            if usage is not None and response.replay_of is None:
+                model[1] += usage.total_tokens
+            model[2] += cost or 0.0
 
     @property
     def approximate(self) -> bool:

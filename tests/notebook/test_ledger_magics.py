@@ -3,8 +3,11 @@ usage / export, budgets in cells and in the chat panel. Real shell, real client,
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import sqlite3
+from datetime import datetime
 
 import pytest
 
@@ -13,7 +16,7 @@ from grok_magic.ledger.recorder import ReplayMissError
 from grok_magic.ledger.store import Ledger
 from tests.support.inert_check import html_findings
 from tests.support.kernel_helpers import LiveKernel
-from tests.support.magic_helpers import run
+from tests.support.magic_helpers import run, visible_text
 from tests.support.xai_standin import FAKE_KEY, Reply
 
 
@@ -158,6 +161,113 @@ def test_log_shows_the_last_exchanges_safely(ip, xai_env):
     assert "Second question" in one and "First" not in one
     bad = run(ip, "%grok log many")
     assert bad.error is not None and "%grok log takes" in str(bad.error)
+
+
+LONG_ANSWER = ("## The median\n\nThe **median** is the *middle* value of a sorted list: "
+               "half of the values lie below it and half above, so `outliers` move it far less "
+               "than they move the mean, which is why incomes are summarised by their median.")
+
+
+def cells_of(html: str, tag: str = "td") -> list[tuple[str, str]]:
+    """(attributes, text) of every `tag` cell in `html`, in order."""
+    return [(attrs, visible_text(text)) for attrs, text in
+            re.findall(rf"<{tag}((?:\s[^>]*)?)>(.*?)</{tag}>", html, re.S)]
+
+
+def test_log_is_a_readable_table_with_plain_previews_and_one_exchange_whole(ip, xai_env,
+                                                                            ledger_path):
+    xai_env.enqueue(Reply(LONG_ANSWER), Reply("<img src=x onerror=alert(1)> **fine**"))
+    ip.run_cell("%%grok\nWhat is a **median**?", store_history=True)
+    run(ip, "%%grok -m grok-3-mini\nAnd <b>the mode</b>?")
+    first, second = Ledger(ledger_path).entries()
+    out = run(ip, "%grok log")
+    html = out.html()
+    assert html_findings(html) == []
+    header = [text for _, text in cells_of(html, "th")]
+    assert header == ["#", "time", "model", "tokens", "cost", "status", "question", "answer"]
+    rows = cells_of(html)
+    assert len(rows) == 2 * len(header)
+    number, when, model, tokens, cost, status, question, answer = rows[:len(header)]
+    assert number[1] == str(first.id) and model[1] == first.model_served
+    for attrs, _ in (when, model):  # dates and model names never wrap
+        assert 'class="grok-left grok-nowrap"' in attrs and "white-space: nowrap" in attrs
+    for attrs, _ in (tokens, cost):
+        assert "text-align: right" in attrs
+    for attrs, _ in (status, question, answer):  # text reads from the left
+        assert "text-align: left" in attrs and "nowrap" not in attrs
+    # previews: what a reader sees of the Markdown, as plain text, longer, ellipsised
+    assert question[1] == "What is a median?"
+    assert answer[1].startswith("The median The median is the middle value of a sorted list")
+    assert answer[1].endswith("…") and 120 <= len(answer[1]) <= 160
+    assert "*" not in answer[1] and "#" not in answer[1] and "`" not in answer[1]
+    assert rows[len(header) + 6][1] == "And <b>the mode</b>?"  # HTML shown as the text it is
+    assert f"#{first.id}  " in out.plain() and "A: The median The median is" in out.plain()
+    assert "%grok log NUMBER --full" in out.shown()
+
+    whole = run(ip, f"%grok log {first.id} --full")
+    assert whole.error is None
+    shown, html = whole.shown(), whole.html()
+    assert html_findings(html) == []
+    assert f"Exchange #{first.id}" in shown and first.model_served in shown
+    assert "What is a median?" in shown  # the question, rendered
+    assert "<strong>median</strong>" in html and "<h2>The median</h2>" in html  # the answer too
+    assert "which is why incomes are summarised by their median." in shown  # whole
+    assert whole.plain().endswith(LONG_ANSWER)
+    hostile = run(ip, f"%grok log {second.id} --full")
+    assert html_findings(hostile.html()) == [] and "onerror=" not in hostile.html().replace(
+        "onerror=alert", "")
+    missing = run(ip, "%grok log 999 --full")
+    assert "There is no exchange #999 in the ledger" in missing.plain()
+    bad = run(ip, "%grok log --full")
+    assert bad.error is not None and "%grok log 7 --full" in str(bad.error)
+
+
+def test_usage_is_split_by_model(ip, xai_env):
+    run(ip, "%%grok\nOne")
+    run(ip, "%%grok -m grok-3-mini\nTwo")
+    run(ip, "%%grok -m grok-3-mini\nThree")
+    out = run(ip, "%grok usage")
+    tally = ip.grok_magics.recorder.tally
+    mini = next(name for name in tally.models if "mini" in name)
+    assert f"\n{mini}: 2 answers" in out.plain()
+    rows = [text for _, text in cells_of(out.html())]
+    at = rows.index(mini)
+    assert rows[at + 1] == "2" and rows[at + 2] == f"{tally.models[mini][1]:,}"
+    assert html_findings(out.html()) == []
+
+
+def test_usage_plot_draws_tokens_and_cost_per_cell_and_per_day(ip, xai_env, ledger_path,
+                                                               monkeypatch):
+    from matplotlib.figure import Figure
+
+    drawn = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (drawn.append(self),
+                                                                  save(self, *a, **k))[1])
+    for question in ("One", "Two"):
+        ip.run_cell(f"%%grok\n{question}", store_history=True)
+    ip.run_cell("%%grok -m grok-3-mini\nThree", store_history=True)
+    entries = Ledger(ledger_path).entries()
+    out = run(ip, "%grok usage --plot")
+    assert out.error is None
+    (shown,) = out.outputs
+    png = shown["image/png"]
+    png = png if isinstance(png, bytes) else base64.b64decode(png)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    (figure,) = drawn
+    tokens, cost = figure.axes
+    assert [t.get_text() for t in cost.get_xticklabels()] == [f"In [{e.cell}]" for e in entries]
+    assert [b.get_height() for b in tokens.patches] == [e.total_tokens for e in entries]
+    assert [b.get_height() for b in cost.patches] == pytest.approx([e.cost for e in entries])
+    assert f"In [{entries[0].cell}]: {entries[0].total_tokens:,} tokens" in shown["text/plain"]
+    run(ip, "%grok usage --today --plot")
+    tokens, cost = drawn[-1].axes
+    assert [t.get_text() for t in cost.get_xticklabels()] == [
+        datetime.now().strftime("%Y-%m-%d")]
+    assert [b.get_height() for b in tokens.patches] == [sum(e.total_tokens for e in entries)]
+    assert [b.get_height() for b in cost.patches] == pytest.approx([sum(e.cost for e in entries)])
+    bad = run(ip, "%grok usage --plot --month")
+    assert bad.error is not None and "--plot" in str(bad.error)
 
 
 def test_usage_periods_from_the_ledger(ip, xai_env, ledger_path):

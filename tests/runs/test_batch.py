@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from tests.support.xai_standin import FAKE_KEY, Close, Fault, as_chat
 
 FAST = PollSchedule(first=0.02, factor=1.0, floor=0.02, cap=0.02)
 TESTS = Path(__file__).resolve().parent
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def requests_to(srv, path: str, method: str | None = None) -> list:
@@ -402,3 +404,80 @@ def test_a_job_reattaches_in_a_new_kernel(ip, xai_env, tmp_path):
 def test_batch_with_an_unknown_id(ip):
     out = run(ip, "%grok batch batch_nope")
     assert out.error is not None and "there is no batch 'batch_nope'" in str(out.error)
+
+
+def test_a_reattached_jobs_summary_gives_the_batchs_own_duration(ip, xai_env, tmp_path):
+    """`%grok batch ID` of a finished job: the time from its submission to its end, not how long
+    re-attaching took."""
+    batch_state(xai_env).latency = 0.6
+    script = ("from grok_magic import ask_each\n"
+              "print(ask_each('Q {item}', ['a', 'b', 'c'], via='batch-api').id)\n")
+    env = dict(os.environ, GROK_LEDGER=str(tmp_path / "ledger.sqlite"))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=TESTS)
+    assert done.returncode == 0, done.stderr
+    batch_id = done.stdout.split()[-1]
+    ip.user_ns.pop("_grok_each", None)  # (left by an earlier test)
+    run(ip, f"%grok batch {batch_id}")  # pending: followed until done
+    wait_until(lambda: ip.user_ns.get("_grok_each") is not None, timeout=15)
+    out = run(ip, f"%grok batch {batch_id}")
+    took = float(re.search(r"3 of 3 answered · (\d+\.\d) s", out.plain()).group(1))
+    assert took >= 3 * 0.6  # three answers, one after another, at 0.6 s each
+
+
+def _drain(client, until_idle_of: str, timeout: float = 30) -> list[dict]:
+    """Every iopub message, whichever cell it belongs to, until `until_idle_of` goes idle."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = client.get_iopub_msg(timeout=timeout)
+        seen.append(msg)
+        if (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                and msg["parent_header"].get("msg_id") == until_idle_of):
+            return seen
+    raise AssertionError("the cell did not finish in time")
+
+
+@pytest.mark.timeout(180)
+def test_the_job_bar_ends_in_the_output_of_its_own_cell(xai_env):
+    """In a real kernel: the job's bar and state are one display, updated until the job ends;
+    the final state replaces the widget in that display, and is sent as that cell's output even
+    while another cell runs, so the saved notebook says "done", not "pending"."""
+    from tests.support.kernel_helpers import LiveKernel
+
+    batch_state(xai_env).latency = 0.3
+    kernel = LiveKernel()
+    try:
+        kernel.run("%load_ext grok_magic\n"
+                   "from grok_magic.runs.batch_job import PollSchedule\n"
+                   "get_ipython().magics_manager.registry['GrokMagics'].batch_schedule = "
+                   "PollSchedule(first=0.1, factor=1.0, floor=0.1, cap=0.1)\n"
+                   "xs = ['a', 'b', 'c', 'd']")
+        client = kernel.client
+        cell = client.execute("%%grok --each xs --batch-api -o labels\nQ {item}")
+        first = _drain(client, cell)
+        later = client.execute("import time\n"
+                               "while type(labels).__name__ == 'BatchJob': time.sleep(0.05)\n"
+                               "time.sleep(0.5)")
+        rest = _drain(client, later)
+    finally:
+        kernel.close()
+    (shown,) = [m for m in first if m["msg_type"] == "display_data"
+                and "grok-progress" in m["content"]["data"].get("text/html", "")]
+    assert WIDGET_MIME in shown["content"]["data"]
+    assert "Batch batch_" in shown["content"]["data"]["text/plain"]
+    display_id = shown["content"]["transient"]["display_id"]
+    updates = [m for m in rest if m["msg_type"] == "update_display_data"
+               and m["content"]["transient"]["display_id"] == display_id]
+    assert updates and all(m["parent_header"]["msg_id"] == cell for m in updates)
+    final = updates[-1]["content"]["data"]
+    assert WIDGET_MIME not in final  # the static bar and state, for the saved notebook
+    assert "4/4" in final["text/plain"] and ": done · 4 of 4 rows done" in final["text/plain"]
+    assert "pending" not in final["text/plain"]
+    assert "Finished: the results table is in labels and _grok_each." in final["text/plain"]
+    assert "<progress class='grok-progress-bar' value='4' max='4'>" in final["text/html"]
+    assert html_findings(final["text/html"]) == []
+    # the live bar's count reached the total before it was replaced
+    values = [m["content"]["data"]["state"].get("value") for m in first + rest
+              if m["msg_type"] == "comm_msg" and "value" in m["content"]["data"].get("state", {})]
+    assert 4 in values

@@ -28,6 +28,7 @@ from tests.support.magic_helpers import close_ledger, magic_shell, run
 from tests.support.xai_standin import Fault, Reply, as_chat
 
 ECHO = re.compile(r'to: "(.*?)"')
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def chat_bodies(srv) -> list[dict]:
@@ -292,10 +293,13 @@ def test_magic_each_stores_out_and_shows_a_safe_summary(ip, xai_env):
     assert list(labels["answer"]) == [f"<img src=x onerror=alert({i})> label {i}"
                                       for i in range(3)]
     html = out.html()
-    assert html_findings(html) == [] and "<img" not in html
+    assert [f for o in out.outputs for f in html_findings(o["text/html"])] == []
+    assert "<img" not in html
     assert "3 of 3 answered" in out.shown() and "label 1" in out.shown()
     assert "3 of 3 answered" in out.plain()
-    assert "grok --each" in out.stderr and "3/3" in out.stderr  # the progress bar
+    (bar,) = [o for o in out.outputs if "grok-progress" in o["text/html"]]  # its final state
+    assert "grok --each" in bar["text/plain"] and "3/3" in bar["text/plain"]
+    assert "value='3' max='3'" in bar["text/html"] and WIDGET_MIME not in bar
 
 
 def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
@@ -354,7 +358,7 @@ def test_magic_each_interrupt_keeps_rows_in_out(ip, xai_env):
 
 
 def test_terminal_progress_is_plain_text(client, recorder):
-    from grok_magic.notebook.each_view import ProgressBar
+    from grok_magic.notebook.progress import ProgressBar
     from grok_magic.runs.runner import Progress
 
     stream = io.StringIO()
@@ -605,3 +609,20 @@ def test_a_file_swapped_after_the_check_fails_its_own_row(client, recorder, xai_
     assert pd.isna(frame.loc[0, "error"])
     assert "a symbolic link that leads to" in frame.loc[1, "error"]
     assert len(chat_bodies(xai_env)) == 1
+
+
+def test_after_a_budget_stop_the_bar_and_the_summary_agree(ip, client, xai_env):
+    """The request the budget refused was not sent: the bar counts it no more than the summary,
+    and the summary names OUT, where the table is."""
+    one = ask_each("Q {item}", ["0"], client=client, recorder=Recorder(None)).loc[0, "cost"]
+    run(ip, f"%config GrokMagics.budget = {float(one) * 2.5!r}")
+    ip.user_ns["xs"] = [f"item {i}" for i in range(8)]
+    out = run(ip, "%%grok --each xs -o labels --concurrency 1\nQ {item}")
+    assert out.error is None
+    (bar,) = [o for o in out.outputs if "grok-progress" in o["text/html"]]
+    assert "3/8" in bar["text/plain"] and "value='3' max='8'" in bar["text/html"]
+    assert "failed" not in bar["text/plain"]
+    assert "3 of 8 answered · 5 not sent" in out.plain()
+    assert "First 5 rows (all in labels and _grok_each)" in out.shown()
+    run(ip, "%config GrokMagics.budget = None")
+    assert "(all in _grok_each)" in run(ip, "%%grok --each xs --concurrency 1\nQ {item}").shown()

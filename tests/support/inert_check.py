@@ -54,7 +54,8 @@ IGNORED = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200d\u2028\u2029\
 SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
 CODE_STYLE = frozenset({"color", "background-color", "font-weight", "font-style", "text-decoration",
                         "border", "border-color", "border-style", "border-width"})
-ALIGN = re.compile(r"^text-align\s*:\s*(left|right|center)$", re.I)
+# (table cells: the renderer's alignment, and our reports' columns, see display.styled_columns)
+ALIGN = re.compile(r"^(text-align\s*:\s*(left|right|center)|white-space\s*:\s*nowrap)$", re.I)
 
 
 
@@ -176,7 +177,8 @@ class _Checker(HTMLParser):
                     self._add(f"style={value!r} on <{tag}>" + (" outside pre/code" if tag == "span" else ""))
                 for decl in decls:
                     prop = decl.split(":")[0].strip().lower()
-                    if prop not in CODE_STYLE and not (align and prop == "text-align"):
+                    if prop not in CODE_STYLE and not (align and prop in ("text-align",
+                                                                          "white-space")):
                         self._add(f"style property {prop!r} on <{tag}>")
             if name == "class":
                 classes = value.split()
