@@ -81,6 +81,9 @@ class ChatPanel(PanelControls):
         default_model = model or (client.settings.model if client is not None else Settings.load().model)
         self.build_view(default_model, system if system is not None else conversation.system or "")
         self._show_history()
+        self.waiting = WaitingMessage(self)
+        if self.conversation.answers:
+            self._show_totals()
         self._models_thread: threading.Thread | None = None
         if models is not None:
             self.set_models(models)
@@ -163,7 +166,7 @@ class ChatPanel(PanelControls):
         except GrokError as err:
             self.show_error(err)
             raise
-        return self.session.wait_for(self._begin(text, parts, from_input=False, blocking=True))
+        return self.session.wait_for(self.begin(text, parts, from_input=False, blocking=True))
 
     def retry(self) -> Response:
         """Ask the last question again, replacing its answer; wait for the new one."""
@@ -189,9 +192,10 @@ class ChatPanel(PanelControls):
 
     def handle_send(self, _button=None) -> None:
         if self.busy:
-            return  # a second click before the button was disabled in the browser
+            self.waiting.take()  # Enter while an answer streams: the message waits, says so
+            return
         try:
-            self._begin(self.input.value, self.pending_images, from_input=True, blocking=False)
+            self.begin(self.input.value, self.pending_images, from_input=True, blocking=False)
         except GrokError as err:
             self.show_error(err)
 
@@ -205,13 +209,13 @@ class ChatPanel(PanelControls):
 
     def _begin_retry(self, *, blocking: bool) -> Exchange:
         last = self.session.take_last_for_retry()
-        self._remove_views(last)
+        remove_views(self.transcript, last)
         if self._restored is not None and self.input.value == self._restored[0]:
             self.input.value = ""
             self.set_attachments([])
-        return self._begin(last.text, last.parts, from_input=last.from_input, blocking=blocking)
+        return self.begin(last.text, last.parts, from_input=last.from_input, blocking=blocking)
 
-    def _begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
+    def begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
         """Build the question from what is in the panel now and hand it to the session."""
         # The one user-turn builder: inline images in the typed text, then the attachments.
         ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system,
@@ -220,15 +224,6 @@ class ChatPanel(PanelControls):
         exchange = Exchange(text=text, parts=list(parts), ask=ask, from_input=from_input,
                             blocking=blocking)
         return self.session.begin(exchange)
-
-    def _remove_views(self, exchange: Exchange) -> None:
-        """Take an exchange off the transcript and close its widgets."""
-        if exchange.view is None:
-            return
-        boxes = exchange.view.boxes
-        self.transcript.children = tuple(
-            c for c in self.transcript.children if all(c is not b for b in boxes))
-        exchange.view.close()
 
     # -- the session's listener (delta and settled run on the worker thread) --------------------
     def started(self, exchange: Exchange) -> None:
@@ -251,6 +246,8 @@ class ChatPanel(PanelControls):
         self.stop_button.disabled = not busy
         self.new_button.disabled = busy
         self.retry_button.disabled = busy or self.session.last is None
+        if not busy:
+            self.waiting.release()
 
     def settled(self, exchange: Exchange) -> None:
         """Mark how the answer ended, show usage or the error; give back what was typed if
@@ -273,28 +270,98 @@ class ChatPanel(PanelControls):
         self.show_error(error)
         if response is None or not response.text:
             self.session.forget(exchange)  # nothing arrived: the question goes back to the input
-            self._remove_views(exchange)
+            remove_views(self.transcript, exchange)
         if exchange.from_input and not self.input.value.strip() and not self._attachments:
             self.input.value = exchange.text
             self.set_attachments(exchange.parts)
             self._restored = (exchange.text, exchange.parts)
 
     def _show_totals(self) -> None:
-        self.totals_view.value = html_text(tally_text(self.session.totals), "grok-totals-text")
+        line = totals_line(self.session.totals, self.conversation.tally)
+        self.totals_view.value = html_text(line, "grok-totals-text")
 
 
-def tally_text(tally) -> str:
+class WaitingMessage:
+    """A message typed (and its images) while an answer streams: taken from the box, said in
+    the panel, and sent when that answer ends; nothing typed is ever lost."""
+
+    def __init__(self, panel: ChatPanel) -> None:
+        self.panel = panel
+        self.held: tuple[str, list[dict]] | None = None
+
+    def take(self) -> None:
+        """Hold what is in the box now (one message at most)."""
+        panel = self.panel
+        text, parts = panel.input.value, panel.pending_images
+        if not text.strip() and not parts:
+            return  # a second click on Send before the browser disabled it
+        if self.held is not None:
+            panel.say_queued("One message is already waiting; this one stays in the box.")
+            return
+        self.held = (text, list(parts))
+        panel.input.value = ""
+        panel.set_attachments([])
+        preview = " ".join(text.split())
+        preview = preview if len(preview) <= 60 else preview[:59] + "…"
+        panel.say_queued(f"Waiting: “{preview}” is sent when this answer ends (Stop ends it now).")
+
+    def release(self) -> None:
+        """The answer ended: send the held message, unless that answer failed (then it goes
+        back in the box)."""
+        if self.held is None:
+            return
+        panel, ((text, parts), self.held) = self.panel, (self.held, None)
+        panel.say_queued("")
+        last = panel.session.last
+        if last is not None and last.error is not None and not (last.response
+                                                                and last.response.stopped):
+            typed = panel.input.value.rstrip()
+            panel.input.value = f"{typed}\n\n{text}" if typed else text
+            panel.set_attachments([*panel.pending_images, *parts])
+            panel.say_queued("Your waiting message was not sent, since the answer before it "
+                             "failed: it is back in the box.")
+            return
+        typed, attached = panel.input.value, panel.pending_images  # typed since: kept there
+        try:
+            panel.begin(text, parts, from_input=True, blocking=False)
+            panel.input.value = typed
+            panel.set_attachments(attached)
+        except GrokError as err:
+            panel.input.value = text
+            panel.set_attachments(parts)
+            panel.show_error(err)
+
+
+def remove_views(transcript: widgets.Box, exchange: Exchange) -> None:
+    """Take an exchange's views off the transcript and close their widgets."""
+    if exchange.view is None:
+        return
+    boxes = exchange.view.boxes
+    transcript.children = tuple(c for c in transcript.children if all(c is not b for b in boxes))
+    exchange.view.close()
+
+
+def totals_line(panel, shared) -> str:
+    """The panel's totals (a `response.Totals`) and, when its conversation is shared with cells
+    (`%grok chat`) and they answered too, the conversation's: cells and panel together."""
+    line = tally_text(panel) if panel.answers else "No answers in the panel yet."
+    if shared.answers > panel.answers:
+        line += "\n" + tally_text(shared, "With the cells of this conversation")
+    return line
+
+
+def tally_text(tally, label: str = "Panel total") -> str:
     """`totals_text` of a `response.Totals`."""
     return totals_text(tally.usage, tally.answers, tally.cost, tally.estimated, saved=tally.saved,
-                       listed=tally.listed)
+                       listed=tally.listed, label=label)
 
 
 def totals_text(t: Usage, answers: int, cost: float, estimated: int = 0, *, saved: float = 0.0,
-                listed: int = 0) -> str:
+                listed: int = 0, label: str = "Panel total") -> str:
     """The panel's running totals line; "≈" where `estimated` answers were priced by estimate
     (or `listed` ones from a price list); what prompt caching `saved`, when it saved anything."""
     guess = "≈ " if estimated else ""
-    return (f"Panel total: {answers:,} answer{'s' if answers != 1 else ''} · "
+    return (f"{label}: {answers:,} answer{'s' if answers != 1 else ''} · "
             f"{guess}{t.total_tokens:,} tokens (prompt {t.prompt_tokens:,}, completion "
             f"{t.completion_tokens:,}, reasoning {t.reasoning_tokens:,}) · "
             f"{format_cost(cost, estimate=bool(estimated or listed))}"

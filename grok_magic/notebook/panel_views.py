@@ -328,7 +328,15 @@ PANEL_CSS = """<style>
 .grok-panel .widget-html-content { line-height: 1.4; }
 .grok-panel .grok-error { color: var(--jp-error-color1, #b00); }
 .grok-panel .grok-error p { margin: 4px 0; }
-.grok-panel .grok-totals { font-size: 0.85em; opacity: 0.8; }
+.grok-panel .grok-totals { font-size: 0.85em; opacity: 0.8; white-space: pre-line; }
+.grok-panel .grok-queued { font-size: 0.85em; font-style: italic; }
+.grok-panel .grok-thumb { align-items: center; }
+/* ipywidgets' upload button counts the files of its last pick ("Image (0)" once they are taken
+   in): its own text is hidden, ours says what it does. */
+.grok-panel button.grok-upload { font-size: 0; }
+.grok-panel button.grok-upload i { font-size: var(--jp-widgets-font-size, 13px); }
+.grok-panel button.grok-upload::after { content: "Add image";
+  font-size: var(--jp-widgets-font-size, 13px); margin-left: 4px; }
 </style>"""
 
 
@@ -357,7 +365,8 @@ class PanelControls:
             tooltip="Let Grok search the web and X and cite its sources (xAI's Responses API)",
         )
         self.system_box = widgets.Textarea(
-            value=system, placeholder="System prompt (optional)", rows=1,
+            value=system, placeholder="optional: how Grok should answer", rows=1,
+            description="System prompt", style={"description_width": "initial"},
             layout=widgets.Layout(width="100%"),
             _dom_classes=("grok-system",),
         )
@@ -367,6 +376,8 @@ class PanelControls:
         scroller = widgets.VBox([self.transcript], _dom_classes=("grok-transcript",))
         self.error_box = widgets.HTML(layout=widgets.Layout(display="none"),
                                       _dom_classes=("grok-error",))
+        self.queue_note = widgets.HTML(layout=widgets.Layout(display="none"),
+                                       _dom_classes=("grok-queued",))
         self.attachments = widgets.HBox([], _dom_classes=("grok-attachments",))
         # Enter sends, Shift+Enter is a new line (a small front-end widget: ipywidgets' Textarea
         # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
@@ -407,6 +418,7 @@ class PanelControls:
             self.system_box,
             scroller,
             self.error_box,
+            self.queue_note,
             self.attachments,
             widgets.HBox([self.input, buttons]),
             self.totals_view,
@@ -452,8 +464,10 @@ class PanelControls:
         """Add an image to the next message (shown as a removable thumbnail)."""
         part = self.image_part(source)
         image = thumbnail(part)
-        remove = widgets.Button(description="✕", tooltip=f"Remove {name or 'this image'}",
-                                layout=widgets.Layout(width="auto"))
+        remove = widgets.Button(description="", icon="times",
+                                tooltip=f"Remove {name or 'this image'}",
+                                layout=widgets.Layout(width="28px", height="24px", padding="0",
+                                                      align_self="center"))
         remove.add_class("grok-thumb-remove")
         box = widgets.VBox([image, remove])
         box.add_class("grok-thumb")
@@ -503,6 +517,11 @@ class PanelControls:
                 self.show_error(err)
 
     # -- messages ------------------------------------------------------------------------------
+    def say_queued(self, text: str) -> None:
+        """The line about a message waiting to be sent ("" hides it)."""
+        self.queue_note.value = html_text(text, "grok-note-text") if text else ""
+        show(self.queue_note, bool(text))
+
     def show_error(self, error: BaseException) -> None:
         self.error = error
         if isinstance(error, GrokError):

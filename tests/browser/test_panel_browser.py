@@ -166,3 +166,48 @@ def test_model_html_does_not_run(jupyterlab, page, xai_server):
     expect(answer.locator(RENDERED)).to_contain_text("<script>window.__grok_xss=2</script>")
     expect(answer.locator(RENDERED)).to_contain_text("[click me](javascript:")
     screenshot(page, "xss")
+
+
+def test_enter_while_streaming_waits_and_the_controls_read_right(jupyterlab, page, xai_server):
+    """Rough edges, by typing and clicking: Enter while an answer streams queues the message (and
+    says so) instead of dropping it; the upload button reads "Add image" with no "(0)"; a
+    thumbnail's remove is a small button, not a full-width bar; the system prompt keeps its label
+    once filled."""
+    panel = open_panel(page, jupyterlab, "chat_queue.ipynb", MAGIC_CELLS)
+    upload = panel.locator("button.grok-upload")
+    label = upload.evaluate("b => getComputedStyle(b, '::after').content")
+    assert label == '"Add image"', label
+    assert upload.evaluate("b => parseFloat(getComputedStyle(b).fontSize)") == 0  # "(0)" hidden
+
+    system = panel.locator(".grok-system")
+    system.locator("textarea").fill("Answer in French.")
+    expect(system.locator("label")).to_have_text("System prompt")
+    expect(system.locator("label")).to_be_visible()
+
+    xai_server.enqueue(Reply(content=SLOW_TEXT, delay=0.01), Reply(content="**Second** answer"))
+    box = panel.locator(".grok-input textarea")
+    box.click()
+    box.press_sequentially("First question")
+    box.press("Enter")
+    expect(panel.locator("button.grok-stop")).to_be_enabled()  # streaming
+    box.press_sequentially("Second question")
+    box.press("Enter")
+    note = panel.locator(".grok-queued")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Waiting: “Second question” is sent when this answer ends")
+    expect(box).to_have_value("")
+    second = panel.locator(".grok-transcript .grok-answer").nth(1)
+    expect(second.locator(f"{RENDERED} strong")).to_have_text("Second", timeout=60_000)
+    expect(note).to_be_hidden()
+    asked = [r.as_chat["messages"][-1]["content"] for r in xai_server.answer_requests]
+    assert asked[-2:] == ["First question", "Second question"]
+
+    with page.expect_file_chooser() as chooser:
+        upload.click()
+    chooser.value.set_files([{"name": "red.png", "mimeType": "image/png", "buffer": png()}])
+    thumb = panel.locator(".grok-attachments .grok-thumb")
+    expect(thumb).to_have_count(1)
+    remove = thumb.locator("button.grok-thumb-remove").bounding_box()
+    image = thumb.locator("img").bounding_box()
+    assert remove["width"] <= 40 and remove["width"] < image["width"], (remove, image)
+    screenshot(page, "queued-and-controls")

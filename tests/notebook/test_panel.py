@@ -625,3 +625,68 @@ def test_typed_text_goes_through_the_one_user_turn_builder(panel, xai_env):
     content = xai_env.answer_requests[-1].as_chat["messages"][-1]["content"]
     assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url"]
     assert content[1]["image_url"]["url"] == "https://example.com/cat.png"
+
+
+# -- rough edges: a message typed while streaming, the shared totals, the attachment's remove -----
+def test_enter_while_an_answer_streams_queues_the_message_and_says_so(panel, xai_env):
+    xai_env.enqueue(Reply(content="first answer " * 8, delay=0.03))
+    xai_env.enqueue(Reply(content="second answer"))
+    panel.input.submit("First question")
+    assert panel.busy
+    panel.input.submit("Second question, typed while the first streams")
+    # Not ignored: taken from the box and said, waiting for the answer in flight.
+    assert panel.input.value == "" and panel.queue_note.layout.display != "none"
+    assert "Waiting: “Second question, typed while the first streams” is sent when this " \
+           "answer ends" in html.unescape(panel.queue_note.value)
+    assert len(xai_env.answer_requests) <= 1
+    panel.input.submit("A third")  # one waits at most; the rest stays in the box
+    assert panel.input.value == "A third" and "already waiting" in panel.queue_note.value
+    wait_until(lambda: len(xai_env.answer_requests) == 2 and not panel.busy, 20)
+    panel.wait(10)
+    asked = [r.as_chat["messages"][-1]["content"] for r in xai_env.answer_requests]
+    assert asked == ["First question", "Second question, typed while the first streams"]
+    assert shown_text(panel) == "second answer"
+    assert panel.queue_note.layout.display == "none" and panel.input.value == "A third"
+
+
+def test_a_waiting_message_goes_back_to_the_box_when_the_answer_before_fails(panel, xai_env):
+    xai_env.enqueue(Fault(400, {"code": "x", "error": "Bad request"}, delay=0.3))
+    panel.input.submit("First question")
+    panel.input.submit("Second question")
+    wait_until(lambda: not panel.busy, 20)
+    assert len(xai_env.answer_requests) >= 1
+    assert all(r.as_chat["messages"][-1]["content"] == "First question"
+               for r in xai_env.answer_requests)  # the second was never sent
+    # Nothing typed is lost: the failed question and the waiting one are both in the box.
+    assert panel.input.value == "First question\n\nSecond question"
+    assert "not sent, since the answer before it failed" in panel.queue_note.value
+
+
+def test_a_shared_panel_totals_count_the_cells_too(xai_env):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from grok_magic.notebook.magics import GrokMagics
+
+    shell = InteractiveShell.instance()
+    magics = GrokMagics(shell=shell)
+    shell.register_magics(magics)
+    shell.run_cell_magic("grok", "-q", "a cell's question")
+    panel = shell.run_line_magic("grok", "chat")
+    panel._models_thread.join(10)
+    assert "With the cells of this conversation: 1 answer" in panel.totals_view.value
+    panel.send("hello from the panel")
+    value = panel.totals_view.value
+    assert "Panel total: 1 answer" in value
+    assert "With the cells of this conversation: 2 answers" in value
+    cost = magics.conversation.total_cost
+    assert cost > panel.total_cost > 0
+
+
+def test_attachments_have_a_small_remove_button_and_the_system_field_keeps_its_label(panel):
+    panel.attach(png_bytes(), name="red.png")
+    (remove,) = [w for w in all_widgets(by_class(panel, "grok-thumb")[0])
+                 if "grok-thumb-remove" in w._dom_classes]
+    assert remove.icon == "times" and remove.description == "" and remove.layout.width == "28px"
+    assert remove.tooltip == "Remove red.png"
+    panel.system_box.value = "Answer in French."
+    assert panel.system_box.description == "System prompt"  # a label, not only a placeholder
