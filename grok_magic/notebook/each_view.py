@@ -92,8 +92,15 @@ def plan_note(plan: Plan) -> str:
     cost = ("an unknown cost (no price for this model)" if plan.low is None else
             f"about {format_cost(plan.low)}–{format_cost(plan.high)}")
     return (f"{plan.count:,} requests like this one, one per item, for {cost}: the prompts "
-            f"(estimated from {plan.estimated_from} of the items) plus answers of 0 to "
-            f"{plan.answer_tokens:,} tokens each (--max-tokens bounds them). This is the first.")
+            f"(estimated from {plan.estimated_from} of the items) plus answers of 1 to "
+            f"{plan.answer_tokens:,} tokens each ({bound_note(plan.answer_bound)}), and any "
+            f"reasoning the model does. This is the first.")
+
+
+def bound_note(why: str) -> str:
+    if why == "--max-tokens":
+        return "--max-tokens bounds them"
+    return f"{why}; --max-tokens bounds them"
 
 
 

@@ -5,6 +5,7 @@ and runs them concurrently through runs.runner, with resume and budgets."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -29,6 +30,29 @@ from grok_magic.xai.pricing import fallback_price
 from grok_magic.xai.transport import refuse_key_in
 
 PLAN_SAMPLE = 20  # items whose prompts are built to estimate a run's cost
+SHORT_ANSWER_TOKENS = 32  # an answer the template asks to be a label, a word or a number
+# What a template says when it wants a short answer: "one word", "yes or no", "label / classify
+# / rate / score …", "positive, negative or neutral", "just the number", "only the name".
+SHORT_ANSWER = re.compile(
+    r"\b(?:one|single|1)[- ]word\b|\byes or no\b|\b(?:label|classify|categori[sz]e|rate|score)\b"
+    r"|\b\w+, \w+,? or \w+\b|\b(?:just|only) (?:the|a|one) (?:number|name|label|word|category)\b",
+    re.IGNORECASE)
+
+
+def expected_answer(template: str, max_tokens: int | None) -> tuple[int, str]:
+    """The most tokens a dry run assumes each answer takes, and why: `--max-tokens` when given,
+    a short answer when the template asks for one, else ASSUMED_ANSWER_TOKENS.
+
+    >>> expected_answer("Label this review as positive, negative or neutral: {review}", None)
+    (32, 'the template asks for a short answer')
+    >>> expected_answer("Summarise {item}", None)[0], expected_answer("Summarise {item}", 200)
+    (1000, (200, '--max-tokens'))
+    """
+    if max_tokens:
+        return max_tokens, "--max-tokens"
+    if SHORT_ANSWER.search(template):
+        return SHORT_ANSWER_TOKENS, "the template asks for a short answer"
+    return ASSUMED_ANSWER_TOKENS, "nothing bounds them"
 
 
 class EachInterrupted(InterruptedByUser):
@@ -54,6 +78,7 @@ class Plan:
     answer_tokens: int
     estimated_from: int
     refused: Exception | None = None  # why sending it would be refused (the key is in it)
+    answer_bound: str = "--max-tokens"  # what bounds answer_tokens (expected_answer)
 
 
 class Each:
@@ -95,6 +120,7 @@ class Each:
         self.recorder = recorder if recorder is not None else Recorder.from_env()
         self.model = model or self.client.settings.model or DEFAULT_MODEL
         self.max_tokens, self.concurrency, self.max_retries = max_tokens, concurrency, max_retries
+        self.template = template
         self.deadline = self.client.settings.deadline if deadline is None else deadline
         options = {"temperature": temperature, "max_completion_tokens": max_tokens,
                    "reasoning_effort": reasoning_effort, "response_format": response_format}
@@ -119,13 +145,14 @@ class Each:
         sample = [self.body(i, keys_found) for i in range(0, count, step)][:PLAN_SAMPLE]
         refused = keys_found[0] if keys_found else None
         price = self.client.price_for(self.model) or fallback_price(self.model)
-        answer_tokens = self.max_tokens or ASSUMED_ANSWER_TOKENS
+        answer_tokens, why = expected_answer(self.template, self.max_tokens)
         if price is None:
-            return Plan(sample[0], count, None, None, answer_tokens, len(sample), refused)
+            return Plan(sample[0], count, None, None, answer_tokens, len(sample), refused, why)
         mean_tokens = sum(estimate_prompt_tokens(b) for b in sample) / len(sample)
-        low = count * mean_tokens * price.input / 1_000_000
-        high = low + count * answer_tokens * price.output / 1_000_000
-        return Plan(sample[0], count, low, high, answer_tokens, len(sample), refused)
+        prompts = count * mean_tokens * price.input / 1_000_000
+        low = prompts + count * price.output / 1_000_000  # every answer at least one token
+        high = prompts + count * answer_tokens * price.output / 1_000_000
+        return Plan(sample[0], count, low, high, answer_tokens, len(sample), refused, why)
 
     def run(self, on_progress: Callable[[Progress], None] | None = None):
         """Send every item (those answered OK before are replayed); the result table.

@@ -302,12 +302,28 @@ def test_magic_each_stores_out_and_shows_a_safe_summary(ip, xai_env):
     assert "value='3' max='3'" in bar["text/html"] and WIDGET_MIME not in bar
 
 
+def test_a_dry_run_of_short_answers_gives_a_tight_range(ip, xai_env):
+    """A template asking for a label: answers of 1 to 32 tokens, so the range spans a few times,
+    not 57 (a 1,000-token answer assumed); a long-answer template keeps the wide range."""
+    ip.user_ns["reviews"] = ["Great battery", "Screen cracked", "Does the job"]
+    out = run(ip, "%%grok --each reviews --dry-run -o plan\n"
+                  "Label this review as positive, negative or neutral: {item}")
+    assert out.error is None and chat_bodies(xai_env) == []
+    plan = ip.user_ns["plan"]
+    assert plan.answer_tokens == 32 and plan.high / plan.low < 8
+    assert "answers of 1 to 32 tokens each (the template asks for a short answer; " \
+           "--max-tokens bounds them)" in " ".join(out.plain().split())
+    run(ip, "%%grok --each reviews --dry-run -o wide\nWrite a reply to this review: {item}")
+    wide = ip.user_ns["wide"]
+    assert wide.answer_tokens == 1_000 and wide.high / wide.low > 20
+
+
 def test_magic_each_dry_run_sends_nothing_and_estimates(ip, xai_env):
     ip.user_ns["items"] = list(range(12))
     out = run(ip, "%%grok --each items --dry-run --max-tokens 100\nSquare {item}")
     assert out.error is None and chat_bodies(xai_env) == []
     plain = out.plain()
-    assert "12 requests like this one" in plain and "0 to 100 tokens" in plain
+    assert "12 requests like this one" in plain and "1 to 100 tokens" in plain
     assert re.search(r"about \$[\d.]+–\$[\d.]+", plain)
     assert '"text": "Square 0"' in plain  # the first request, as the Responses API takes it
     out = run(ip, "%%grok --each items --dry-run -o plan\nSquare {item}")
