@@ -11,7 +11,7 @@ from IPython.display import display
 from grok_magic.notebook.batch_view import run_batch
 from grok_magic.notebook.progress import ProgressBar
 from grok_magic.notebook.reports import DryRun
-from grok_magic.notebook.run_report import RESULT_NAME, EachReport
+from grok_magic.notebook.run_report import RESULT_NAME, EachReport, image_strip
 from grok_magic.runs.each import Each, EachInterrupted, Plan
 from grok_magic.xai.messages import ENDPOINTS
 from grok_magic.xai.pricing import format_cost
@@ -73,12 +73,15 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
     except EachInterrupted as stop:
         bar.close()
         _store(magics, args, stop.result)
-        display(EachReport(stop.summary, stop.result, args.out))
+        display(EachReport(stop.summary, stop.result, args.out, each.items))
         raise
     bar.close()
     _store(magics, args, result)
     if not args.quiet:
-        display(EachReport(each.summary, result, args.out))
+        strip = image_strip(each.items)
+        if strip is not None:
+            display(strip, raw=True)
+        display(EachReport(each.summary, result, args.out, each.items))
     return None
 
 

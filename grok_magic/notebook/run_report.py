@@ -3,26 +3,31 @@ for live `--each` runs and Batch API jobs alike, and RESULT_NAME, where the tabl
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING
 
 from grok_magic.notebook.display import Report, cell
 from grok_magic.notebook.reports import table
 
 if TYPE_CHECKING:
+    from grok_magic.runs.items import Items
     from grok_magic.runs.table import Summary
 
 RESULT_NAME = "_grok_each"
 HEAD_ROWS = 5
-PREVIEW_CHARS = 80
+PREVIEW_CHARS = 80  # of an input, and of a value other than the answer
+ANSWER_CHARS = 400  # of an answer: enough to judge it beside its input
+THUMB_SIDE = 96  # pixels of a thumbnail of an image item
 
 
 class EachReport:
     """A run's one-line summary and its first rows, every value escaped; `out_name`: the
     variable (-o OUT) that holds the table besides RESULT_NAME."""
 
-    def __init__(self, summary: Summary, result, out_name: str | None = None) -> None:
+    def __init__(self, summary: Summary, result, out_name: str | None = None,
+                 items: Items | None = None) -> None:
         self.summary, self.out_name = summary, out_name
-        self.header, self.rows = head_rows(result)
+        self.header, self.rows = head_rows(result, items)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         line = self.summary.line()
@@ -41,8 +46,9 @@ class EachReport:
         return self._repr_mimebundle_()["text/plain"]
 
 
-def head_rows(result) -> tuple[tuple, list[tuple]]:
-    """The first rows of a result (a DataFrame or a list of dicts) as short strings."""
+def head_rows(result, items: Items | None = None) -> tuple[tuple, list[tuple]]:
+    """The first rows of a result (a DataFrame or a list of dicts) as short strings; with the
+    run's `items`, each row's input beside its answer."""
     if isinstance(result, list):
         records = result[:HEAD_ROWS]
         keys = [k for k in (records[0] if records else {}) if k not in ("model", "seconds")]
@@ -50,14 +56,57 @@ def head_rows(result) -> tuple[tuple, list[tuple]]:
     frame = result.head(HEAD_ROWS)
     keys = [c for c in frame.columns if c not in ("model", "prompt_tokens", "completion_tokens",
                                                    "reasoning_tokens", "seconds", "replayed")]
-    rows = [(_short(index), *(_short(row[k]) for k in keys)) for index, row in frame.iterrows()]
-    return ("index", *keys), rows
+    if items is None or len(items) != len(result):
+        rows = [(_short(index), *(_short(row[k], _chars(k)) for k in keys))
+                for index, row in frame.iterrows()]
+        return ("index", *keys), rows
+    # Each answer beside what it answered: the item (a file by its name), then the answer.
+    rows = [(_short(items.label(i)), _short(items.preview(i)),
+             *(_short(row[k], _chars(k)) for k in keys))
+            for i, (_index, row) in enumerate(frame.iterrows())]
+    return ("index", "input", *keys), rows
 
 
-def _short(value) -> str:
+def _chars(column: str) -> int:
+    return ANSWER_CHARS if column == "answer" or column.endswith("_answer") else PREVIEW_CHARS
+
+
+def _short(value, chars: int = PREVIEW_CHARS) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
     text = " ".join(str(value).split())
-    return text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else "")
+    return text[:chars] + ("…" if len(text) > chars else "")
+
+
+def image_strip(items: Items | None, count: int = HEAD_ROWS) -> dict | None:
+    """Thumbnails of a run's first image files, each over its file name, as a row of widgets
+    (PNGs the kernel made from the files: the page loads no file and no URL); None when the
+    items are not image files."""
+    if items is None or items.kind != "files":
+        return None
+    import io
+
+    import ipywidgets as widgets
+    from PIL import Image
+
+    boxes = []
+    for position in range(min(count, len(items))):
+        try:
+            with Image.open(items.index[position]) as img:
+                img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+                small = io.BytesIO()
+                img.convert("RGB").save(small, format="PNG")
+        except (OSError, ValueError):  # gone or unreadable since it was sent: no thumbnail
+            continue
+        label = widgets.HTML(f"<small>{html.escape(items.label(position))}</small>")
+        boxes.append(widgets.VBox([widgets.Image(value=small.getvalue(), format="png"), label],
+                                  layout=widgets.Layout(align_items="center", margin="0 8px 0 0")))
+    if not boxes:
+        return None
+    bundle = widgets.HBox(boxes, _dom_classes=("grok-each-thumbs",))._repr_mimebundle_()
+    bundle = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+    bundle["text/plain"] = (f"(thumbnails of the first {len(boxes)} "
+                            f"image{'s' if len(boxes) != 1 else ''})")
+    return bundle

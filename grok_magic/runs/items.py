@@ -48,6 +48,25 @@ class Items:
             return {"item": self._value("item", self.data.iloc[position], key), "index": key}
         return {"item": self._value("item", self.data[position], key), "index": key}
 
+    def label(self, position: int) -> str:
+        """Item `position` as a table shows it: a file by its name (not its whole path)."""
+        key = self.index[position]
+        return os.path.basename(key) if self.kind == "files" else str(key)
+
+    def preview(self, position: int) -> str:
+        """What item `position` holds, as one short line of text (no file is read): a file's
+        name, a DataFrame row's columns ("review: Great battery · stars: 5"), else the value."""
+        if self.kind == "files":
+            return os.path.basename(self.index[position])
+        if self.kind == "dataframe":
+            row = self.data.iloc[position]
+            return " · ".join(f"{c}: {v}" for c, v in row.items())
+        if self.kind == "dict":
+            return str(self.data[self.index[position]])
+        if self.kind == "series":
+            return str(self.data.iloc[position])
+        return str(self.data[position])
+
     def _value(self, column: str, value: object, key: object) -> object:
         """A value as its placeholder inserts it: a file of an --image-col column (checked again,
         in case it changed since the run's start) as an image, anything else by `as_value`."""

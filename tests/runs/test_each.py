@@ -342,6 +342,38 @@ def test_magic_each_over_a_glob_string(ip, xai_env, tmp_path):
     assert [kinds(r.json) for r in xai_env.answer_requests] == [["text", "image_url"]] * 2
 
 
+def test_the_result_shows_each_answer_beside_its_input(ip, xai_env, tmp_path):
+    """The rows shown under a run: the item (a file by its name, not its temp path, a DataFrame
+    row by its columns), then the answer, long enough to judge."""
+    pd = pytest.importorskip("pandas")
+    for i in range(2):
+        png_file(tmp_path / f"photo{i}.png", (i * 100, 0, 0))
+    out = run(ip, f'%%grok --each "{tmp_path}/*.png"\nDescribe {{item}}')
+    assert out.error is None
+    shown = out.shown()
+    assert "index input answer" in " ".join(shown.split())
+    assert "photo0.png photo0.png" in " ".join(shown.split()) and str(tmp_path) not in shown
+    # Thumbnails the kernel made (PNG bytes in widgets, no file path or URL for the page).
+    import ipywidgets as widgets
+
+    [strip] = [o for o in out.outputs if o.get("text/plain") == "(thumbnails of the first 2 images)"]
+    row = widgets.Widget.widgets[strip["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    images = [box.children[0] for box in row.children]
+    assert [bytes(i.value[:8]) for i in images] == [b"\x89PNG\r\n\x1a\n"] * 2
+    assert [box.children[1].value for box in row.children] == [
+        "<small>photo0.png</small>", "<small>photo1.png</small>"]
+    assert str(tmp_path) not in str(strip)
+    long_answer = "A careful answer. " * 15  # 270 characters: shown whole
+    xai_env.enqueue(Reply(content=long_answer), Reply(content="Short."))
+    ip.user_ns["reviews"] = pd.DataFrame({"review": ["Great battery", "Screen cracked"],
+                                          "stars": [5, 1]}, index=["r1", "r2"])
+    out = run(ip, "%%grok --each reviews --concurrency 1\nReply to: {review}")
+    assert out.error is None
+    text = " ".join(out.shown().split())
+    assert f"r1 review: Great battery · stars: 5 {long_answer.strip()}" in text
+    assert "r2 review: Screen cracked · stars: 1 Short." in text
+
+
 def test_magic_each_bad_variable_and_options(ip):
     out = run(ip, "%%grok --each nothing_here\nQ {item}")
     assert out.error is not None and "there is no variable 'nothing_here'" in str(out.error)
