@@ -17,7 +17,7 @@ RESULT_NAME = "_grok_each"
 HEAD_ROWS = 5
 PREVIEW_CHARS = 80  # of an input, and of a value other than the answer
 ANSWER_CHARS = 400  # of an answer: enough to judge it beside its input
-THUMB_SIDE = 96  # pixels of a thumbnail of an image item
+THUMB_SIDE = 96  # pixels of the image a thumbnail is made from (shown at up to 96)
 
 
 class EachReport:
@@ -80,28 +80,47 @@ def _short(value, chars: int = PREVIEW_CHARS) -> str:
     return text[:chars] + ("…" if len(text) > chars else "")
 
 
-def image_strip(items: Items | None, count: int = HEAD_ROWS) -> dict | None:
-    """Thumbnails of a run's first image files, each over its file name, as a row of widgets
-    (PNGs the kernel made from the files: the page loads no file and no URL); None when the
-    items are not image files."""
-    if items is None or items.kind != "files":
-        return None
-    import io
+def image_of(items: Items, position: int) -> object | None:
+    """The image item `position` sends, if it sends one: an image file of the run, or the value
+    of its first --image-col column (None: not an image run, or not readable now)."""
+    from grok_magic.errors import GrokError
+    from grok_magic.inputs.prompt import AsImage
 
+    if items.kind == "files":
+        return items.index[position]
+    if items.image_cols is None or not items.image_cols.names:
+        return None
+    column = sorted(items.image_cols.names)[0]
+    try:
+        value = items.get(position).get(column)
+    except GrokError:  # the file is gone or refused since it was sent
+        return None
+    return value.source if isinstance(value, AsImage) else value
+
+
+def image_strip(items: Items | None, count: int = HEAD_ROWS) -> dict | None:
+    """Thumbnails of a run's first images (image files, or an --image-col column), each over
+    its item's label, as a row of widgets (PNGs the kernel made: the page loads no file and no
+    URL); None when the run sends no images."""
+    if items is None:
+        return None
     import ipywidgets as widgets
-    from PIL import Image
+
+    from grok_magic.errors import GrokError
+    from grok_magic.inputs.images import to_image_part
+    from grok_magic.notebook.panel_views import thumbnail
 
     boxes = []
     for position in range(min(count, len(items))):
+        source = image_of(items, position)
+        if source is None:
+            continue
         try:
-            with Image.open(items.index[position]) as img:
-                img.thumbnail((THUMB_SIDE, THUMB_SIDE))
-                small = io.BytesIO()
-                img.convert("RGB").save(small, format="PNG")
-        except (OSError, ValueError):  # gone or unreadable since it was sent: no thumbnail
+            image = thumbnail(to_image_part(source, max_side=THUMB_SIDE * 2))
+        except (GrokError, OSError, ValueError):  # unreadable now: no thumbnail
             continue
         label = widgets.HTML(f"<small>{html.escape(items.label(position))}</small>")
-        boxes.append(widgets.VBox([widgets.Image(value=small.getvalue(), format="png"), label],
+        boxes.append(widgets.VBox([image, label],
                                   layout=widgets.Layout(align_items="center", margin="0 8px 0 0")))
     if not boxes:
         return None

@@ -523,6 +523,9 @@ def test_image_col_sends_the_files_under_the_notebook_folder(ip, xai_env, tmp_pa
     out = run(ip, "%%grok --each files --image-col item -q\nDescribe {item}")
     assert out.error is None
     assert [kinds(r.json) for r in xai_env.answer_requests[3:]] == [["text", "image_url"]] * 2
+    # Not quiet: thumbnails of the images the --image-col column sent, one per row.
+    out = run(ip, "%%grok --each df --image-col photo\nWhat is in {photo}? ({note})")
+    assert any(o.get("text/plain") == "(thumbnails of the first 3 images)" for o in out.outputs)
 
 
 @pytest.fixture
