@@ -12,7 +12,7 @@ from IPython.core.magic import line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
 
-from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
+from grok_magic.errors import GrokError, InterruptedByUser
 from grok_magic.notebook.cells import running_cell, split_options
 from grok_magic.notebook.options import GrokOptions
 from grok_magic.xai.messages import DETAILS
@@ -153,9 +153,13 @@ class GrokMagics(GrokOptions):
         timeout, max_retries, max_answer_chars, deadline, stall_timeout, max_image_side, stream,
         show_usage, ledger, replay, budget, daily_budget, concurrency). The last answer is `_grok`.
         """
-        if cell is None:
-            return self._line(line)
-        return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
+        try:
+            if cell is None:
+                return self._line(line)
+            return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
+        except GrokError as err:
+            show_failure(self, err)
+            raise
 
     def _line(self, line: str):
         from grok_magic.notebook.subcommands import settings
@@ -226,7 +230,7 @@ class GrokMagics(GrokOptions):
         (the conversation records it through the stream's end hook) and, with `usage`, shows
         what it cost (an estimate when xAI sent no usage)."""
         from grok_magic.notebook.answer_view import AnswerStream
-        from grok_magic.notebook.display import NotebookSink, TerminalSink
+        from grok_magic.notebook.display import FAILED, STOPPED, NotebookSink, TerminalSink
 
         sink = TerminalSink() if self.terminal else NotebookSink()
         view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
@@ -248,13 +252,14 @@ class GrokMagics(GrokOptions):
         except KeyboardInterrupt:
             deltas.close()  # finishes the response as stopped, and records it
             stream.close()
-            self._keep(view, stream.response, "stopped: you interrupted", "stopped", usage)
-            raise InterruptedByUser(response=stream.response) from None
+            stop = InterruptedByUser(response=stream.response)
+            self._keep(view, stream.response, f"stopped: you interrupted. {stop.hint}", STOPPED,
+                       usage)
+            raise shown(stop) from None
         except GrokError as err:
             response = getattr(err, "response", None) or stream.response.finish(partial=True)
-            what = "incomplete: the stream was cut off" if isinstance(
-                err, StreamInterruptedError) else f"incomplete: {err.title}"
-            self._keep(view, response, what, "incomplete", usage)
+            self._keep(view, response, f"incomplete: {err.paragraph()}", FAILED, usage)
+            err.shown_above = True
             raise
         view.finish(note=self.served_notes.note(stream.response), response=stream.response)
         self.user_ns[RESULT_NAME] = stream.response
@@ -316,15 +321,36 @@ def cell_ask(magics: GrokOptions, args, text: str, response_format: dict | None,
 
 @contextmanager
 def no_answer_note(view: AnswerStream):
-    """Before any answer arrived: a failure or an interrupt ends the view with a note."""
+    """Before any answer arrived: a failure (one calm paragraph) or an interrupt (a neutral
+    note) ends the view."""
+    from grok_magic.notebook.display import FAILED, STOPPED
+
     try:
         yield
     except KeyboardInterrupt:
-        view.finish(note="no answer: interrupted")
-        raise InterruptedByUser("you stopped the request") from None
+        view.finish(note="no answer: interrupted", kind=STOPPED)
+        raise shown(InterruptedByUser("you stopped the request")) from None
     except GrokError as err:
-        view.finish(note=f"no answer: {err.title}")
+        view.finish(note=f"no answer: {err.paragraph()}", kind=FAILED)
+        err.shown_above = True
         raise
+
+
+def show_failure(magics: GrokOptions, err: GrokError) -> None:
+    """A failure not yet shown in an answer area, shown as one calm paragraph; the traceback
+    IPython then prints is one short line (the terminal prints the paragraph there)."""
+    if err.shown_above or magics.terminal:
+        return
+    from grok_magic.notebook.display import failure_bundle
+
+    display(failure_bundle(err), raw=True)
+    err.shown_above = True
+
+
+def shown(err: GrokError) -> GrokError:
+    """`err`, marked as shown in the answer area (its traceback is then one short line)."""
+    err.shown_above = True
+    return err
 
 
 def system_prompt(value: str | None, default: str, namespace: dict) -> str | None:

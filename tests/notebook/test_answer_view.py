@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from grok_magic.notebook.answer_view import EMPTY_NOTE, AnswerStream
-from grok_magic.notebook.display import TerminalSink
+from grok_magic.notebook.display import TerminalSink, answer_block
 from grok_magic.safety.markdown import render_html
 from tests.support.magic_helpers import magic_shell, run, visible_text
 from tests.support.xai_standin import Reply
@@ -162,7 +162,9 @@ def test_a_huge_paragraph_streams_in_linear_traffic_and_renders_whole(xai_env):
     out = run(magic_shell(show_usage=False), "%%grok\nWrite one long paragraph")
     assert out.error is None, out.everything()[-500:]
     answer = out.outputs[-1]
-    assert answer["text/html"] == render_html(text) and answer["text/plain"] == text
+    # the answer's first display: our container, with our CSS
+    assert answer["text/html"] == answer_block(render_html(text), styled=True)
+    assert answer["text/plain"] == text
     assert answer_bytes(out) <= 3 * len(text)
 
 

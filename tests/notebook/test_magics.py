@@ -208,14 +208,20 @@ def test_schema_answer_that_does_not_match_is_a_clear_error(ip, xai_env):
     xai_env.enqueue(Reply(content='{"n": "not a number"}'))
     out = run(ip, "%%grok --schema schema\nCount")
     assert isinstance(out.error, InputError)
-    assert "does not match the schema" in out.stdout
+    assert "does not match the schema" in out.told()
     assert ip.user_ns["_grok"].text == '{"n": "not a number"}'
 
 
 def test_missing_schema_variable(ip, xai_env):
     out = run(ip, "%%grok --schema nothere\nHi")
-    assert isinstance(out.error, InputError) and "nothere" in out.stdout
+    assert isinstance(out.error, InputError) and "nothere" in out.told()
     assert chat_requests(xai_env) == []
+    # Refused before any answer area: the same calm paragraph, shown once.
+    [shown] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in shown["text/html"]
+    assert visible_text(shown["text/html"]).strip() == out.error.paragraph()
+    assert html_findings(shown["text/html"]) == []
+    assert out.stdout.strip() == "InputError (shown above)"
 
 
 # -- dry run ---------------------------------------------------------------------------------
@@ -351,10 +357,14 @@ def test_image_option_variable_path_and_url(ip, xai_env, tmp_path):
 # -- errors, each one paragraph and nothing sent where it fails early ------------------------
 def assert_paragraph(out, error_type, *phrases):
     assert isinstance(out.error, error_type), (type(out.error), out.everything())
-    shown = out.stdout + out.stderr
+    shown = out.told()
     assert "Traceback" not in shown and "File " not in shown
     for phrase in phrases:
         assert phrase in shown, shown
+    if not isinstance(out.error, InterruptedByUser):  # a Stop is a note of its own
+        assert shown.count(out.error.paragraph()) == 1, shown  # said once, where the answer goes
+    assert out.stdout.strip() == f"{error_type.__name__} (shown above)" or \
+        out.stdout.strip() == f"{type(out.error).__name__} (shown above)", out.stdout
     assert FAKE_KEY not in out.everything()
 
 
@@ -378,6 +388,33 @@ def test_wrong_key(ip, xai_env, monkeypatch):
     out = run(ip, "%%grok\nHello")
     assert_paragraph(out, AuthenticationError, "Incorrect API key", "XAI_API_KEY")
     assert "xai-wrongwrongwrongwrong" not in out.everything()
+
+
+def test_an_error_is_one_calm_paragraph_where_the_answer_goes(ip, xai_env, monkeypatch):
+    """xAI's 400 for a wrong key: the waiting line becomes one paragraph (today's two texts,
+    joined), no red error text repeats it; the cell still fails with the error itself."""
+    monkeypatch.setenv("XAI_API_KEY", "xai-wrongwrongwrongwrong")
+    out = run(ip, "%%grok\nHello")
+    assert isinstance(out.error, AuthenticationError)
+    [answer] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in answer["text/html"]
+    assert html_findings(answer["text/html"]) == []
+    paragraph = visible_text(answer["text/html"]).strip()
+    assert paragraph == f"no answer: {out.error.paragraph()}"
+    assert paragraph.startswith("no answer: The API key was not accepted (HTTP 400): Incorrect")
+    assert "thinking" not in paragraph
+    assert out.stdout.strip() == "AuthenticationError (shown above)" and out.stderr == ""
+    assert out.error._render_traceback_() == ["AuthenticationError (shown above)"]
+
+
+def test_an_error_before_any_request_is_the_same_calm_paragraph(ip, xai_env, monkeypatch):
+    monkeypatch.delenv("XAI_API_KEY")
+    out = run(ip, "%%grok\nHello")
+    [answer] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in answer["text/html"]
+    assert visible_text(answer["text/html"]).strip() == f"no answer: {out.error.paragraph()}"
+    assert out.stdout.strip() == "MissingKeyError (shown above)"
+    assert chat_requests(xai_env) == []
 
 
 def test_unknown_model(ip, xai_env):
@@ -511,10 +548,14 @@ def test_keyboard_interrupt_stops_at_once_and_keeps_partial(ip, xai_env, default
     started = time.monotonic()
     out = run(ip, "%%grok\nCount slowly")
     assert time.monotonic() - started < 3  # the full stream would take 4 s
-    assert_paragraph(out, InterruptedByUser, "Stopped", "partial answer is kept")
+    # A neutral note in the answer area; the cell still fails (so "Run all" stops there), its
+    # traceback one short line.
+    assert_paragraph(out, InterruptedByUser, "stopped: you interrupted. The partial answer is kept.")
     response = ip.user_ns["_grok"]
     assert response.stopped and response.text.startswith("word0")
-    assert "stopped" in out.shown()
+    assert "<p class='grok-note grok-stopped" in out.html()
+    assert "<p class='grok-failed" not in out.html()
+    assert out.stdout.strip() == "InterruptedByUser (shown above)"
 
 
 # -- hostile answers -------------------------------------------------------------------------
@@ -682,7 +723,8 @@ def test_no_stream_shows_waiting_then_the_error_not_a_stale_indicator(ip, xai_en
     out = run(ip, "%%grok --no-stream -m grok-nonexistent\nHello")
     assert_paragraph(out, NotFoundError)
     assert "thinking" in str(out.raw[0].data)  # shown while waiting
-    assert [o["text/plain"] for o in out.outputs] == ["[no answer: Not found (HTTP 404)]"]
+    [shown] = [o["text/plain"] for o in out.outputs]  # the waiting line became the paragraph
+    assert shown.startswith("[no answer: Not found (HTTP 404): The model grok-nonexistent")
 
 
 def test_out_must_be_a_variable_name(ip, xai_env):
