@@ -8,8 +8,10 @@ widgets, a terminal) only puts the result on screen.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import re
+import threading
 import time
 from collections.abc import Collection
 from typing import Protocol
@@ -55,11 +57,12 @@ def window_head(start: str) -> str:
 
 
 def thinking_text(seconds: float, reasoning_chars: int = 0, activity: str = "") -> str:
-    """The line shown while a model thinks, before its answer starts."""
+    """The line shown while a model thinks, before its answer starts (text only: the views draw
+    their activity indicator with CSS, as not every system has an emoji font)."""
     if activity:
-        return f"⏳ {activity} {seconds:.0f} s"
+        return f"{activity} {seconds:.0f} s"
     extra = f" · {reasoning_chars:,} characters of reasoning" if reasoning_chars else ""
-    return f"⏳ Grok is thinking… {seconds:.0f} s{extra}"
+    return f"Grok is thinking… {seconds:.0f} s{extra}"
 
 
 class Pacer:
@@ -163,6 +166,8 @@ class AnswerStream:
         self._ratio = FIRST_RATIO  # HTML bytes per character of the latest render
         self._pacer = Pacer(clock)
         self._ended = False
+        # Orders a Ticker's updates with the answer's: a late tick never draws over the text.
+        self._lock = threading.RLock()
         sink.thinking(thinking_text(0))
 
     @property
@@ -173,6 +178,10 @@ class AnswerStream:
     # -- inputs ------------------------------------------------------------------------------
     def feed(self, content: str = "", reasoning: str = "") -> None:
         """Take one stream delta; update the sink if enough time has passed."""
+        with self._lock:
+            self._feed(content, reasoning)
+
+    def _feed(self, content: str, reasoning: str) -> None:
         if reasoning:
             self._reasoning.append(reasoning)
             self._reasoning_chars += len(reasoning)
@@ -188,15 +197,26 @@ class AnswerStream:
     def take(self, delta) -> None:
         """Take one stream delta: text, reasoning, and a tool activity line when it has one."""
         activity = getattr(delta, "activity", "")
-        if activity:
-            self.activity(activity)
-        self.feed(delta.content, delta.reasoning)
+        with self._lock:
+            if activity:
+                self.activity(activity)
+            self._feed(delta.content, delta.reasoning)
 
     def activity(self, what: str) -> None:
         """What the model is doing now (e.g. "searching the web: 'query'…"), shown while waiting."""
-        self._activity = redact(what)
-        if not self._any_text:
-            self._show_thinking()
+        with self._lock:
+            self._activity = redact(what)
+            if not self._any_text:
+                self._show_thinking()
+
+    def tick(self) -> bool:
+        """Refresh the waiting line's seconds when nothing has arrived for a while (from any
+        thread); False, and nothing done, once the answer's text has started or the view ended."""
+        with self._lock:
+            waiting = not self._any_text and not self._ended
+            if waiting and self._pacer.ready(THINKING_INTERVAL):
+                self._show_thinking()
+            return waiting
 
     def _show_thinking(self) -> None:
         self.sink.thinking(thinking_text(self.clock() - self.started, self._reasoning_chars,
@@ -335,6 +355,10 @@ class AnswerStream:
     def finish(self, note: str = "", kind: str = "", response=None) -> None:
         """The last update: the tail complete, a note on how the answer ended, and under it what
         `response` (a Response) cited and the code Grok ran, then the reasoning."""
+        with self._lock:
+            self._finish(note, kind, response)
+
+    def _finish(self, note: str, kind: str, response) -> None:
         if self._ended:
             return
         self._ended = True
@@ -348,18 +372,54 @@ class AnswerStream:
         self._spend(html, text)
         self.updates += 1
         if response is not None:
-            self._tool_results(response)
+            show_tool_results(self.sink, response)
         if self._reasoning:
             self.sink.reasoning(redact("".join(self._reasoning)))
 
-    def _tool_results(self, response) -> None:
-        if not response.citations and not response.tool_calls:
-            return
-        from grok_magic.notebook.sources import code_ran_html, sources_html
 
-        found = sources_html(response.citations)
-        if found is not None:
-            self.sink.sources(*found)
-        ran = code_ran_html(response.tool_calls)
-        if ran is not None:
-            self.sink.code_ran(*ran)
+def show_tool_results(sink: Sink, response) -> None:
+    """What `response` (a Response) cited, and the code Grok ran, under its answer."""
+    if not response.citations and not response.tool_calls:
+        return
+    from grok_magic.notebook.sources import code_ran_html, sources_html
+
+    found = sources_html(response.citations)
+    if found is not None:
+        sink.sources(*found)
+    ran = code_ran_html(response.tool_calls)
+    if ran is not None:
+        sink.code_ran(*ran)
+
+
+class Ticker:
+    """While an answer has not started (the request is sent, the model thinks and nothing
+    arrives), a daemon thread calls `stream.tick()` every `interval` seconds, so the waiting
+    line counts the seconds up. It runs in a copy of the starting thread's context (a kernel's
+    parent message, so the updates reach that cell). Use as a context manager, or start/stop."""
+
+    def __init__(self, stream: AnswerStream, interval: float = THINKING_INTERVAL) -> None:
+        self.stream, self.interval = stream, interval
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Ticker:
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,),
+                                        name="grok-thinking", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval) and self.stream.tick():
+            pass
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> Ticker:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

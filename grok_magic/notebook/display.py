@@ -36,6 +36,7 @@ ANSWER_CSS = """<style>
 .jp-OutputArea-child:has(.grok-cell-end) ~ .jp-OutputArea-child:has(
   [data-mime-type="application/vnd.jupyter.stderr"]) { display: none; }
 </style>"""
+SPINNER = "<span class='grok-spinner'></span>"  # ANSWER_CSS draws it; without CSS it is nothing
 FAILED = "error"  # the `kind` of an answer area that ended in a failure (its note: the paragraph)
 STOPPED = "stopped"
 
@@ -63,8 +64,7 @@ def with_note(answer_html: str, note: str, kind: str = "") -> str:
 
 def thinking_html(line: str) -> str:
     """The waiting line: a CSS spinner (nothing when CSS is off) and the text."""
-    return wrap(f"<p class='grok-thinking'><span class='grok-spinner'></span>"
-                f"<em>{html.escape(line)}</em></p>")
+    return wrap(f"<p class='grok-thinking'>{SPINNER}<em>{html.escape(line)}</em></p>")
 
 
 def failure_bundle(error) -> dict:

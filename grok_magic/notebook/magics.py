@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from grok_magic.xai.response import Response
 
 RESULT_NAME = "_grok"
+STOP_NOTE = f"stopped: you interrupted. {InterruptedByUser.hint}"  # a cell's Stop mid-answer
 
 
 EXPLAIN = ("Explain this error to someone learning Python: what it means, why this code raised it, "
@@ -229,41 +230,40 @@ class GrokMagics(GrokOptions):
         """Send `ask` and show the answer as it arrives; a failure keeps what arrived in `_grok`
         (the conversation records it through the stream's end hook) and, with `usage`, shows
         what it cost (an estimate when xAI sent no usage)."""
-        from grok_magic.notebook.answer_view import AnswerStream
+        from grok_magic.notebook.answer_view import AnswerStream, Ticker
         from grok_magic.notebook.display import FAILED, STOPPED, NotebookSink, TerminalSink
 
         sink = TerminalSink() if self.terminal else NotebookSink()
         view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
-        if not ask.stream:
+        with Ticker(view):  # the waiting line counts up while nothing arrives
+            if not ask.stream:
+                with no_answer_note(view):
+                    response = self.conversation.send(client, ask)
+                view.feed(response.text, response.reasoning)
+                view.finish(note=self.served_notes.note(response), response=response)
+                self.user_ns[RESULT_NAME] = response
+                return response
             with no_answer_note(view):
-                response = self.conversation.send(client, ask)
-            view.feed(response.text, response.reasoning)
-            view.finish(note=self.served_notes.note(response), response=response)
-            self.user_ns[RESULT_NAME] = response
-            return response
-        with no_answer_note(view):
-            stream = self.conversation.stream(client, ask)
-        if stream.response.replayed:  # streams in over its recorded time, as it did live
-            stream.paced(self.replay_pace)
-        deltas = iter(stream)
-        try:
-            for delta in deltas:
-                view.take(delta)
-        except KeyboardInterrupt:
-            deltas.close()  # finishes the response as stopped, and records it
-            stream.close()
-            stop = InterruptedByUser(response=stream.response)
-            self._keep(view, stream.response, f"stopped: you interrupted. {stop.hint}", STOPPED,
-                       usage)
-            raise shown(stop) from None
-        except GrokError as err:
-            response = getattr(err, "response", None) or stream.response.finish(partial=True)
-            self._keep(view, response, f"incomplete: {err.paragraph()}", FAILED, usage)
-            err.shown_above = True
-            raise
-        view.finish(note=self.served_notes.note(stream.response), response=stream.response)
-        self.user_ns[RESULT_NAME] = stream.response
-        return stream.response
+                stream = self.conversation.stream(client, ask)
+            if stream.response.replayed:  # streams in over its recorded time, as it did live
+                stream.paced(self.replay_pace)
+            deltas = iter(stream)
+            try:
+                for delta in deltas:
+                    view.take(delta)
+            except KeyboardInterrupt:
+                deltas.close()  # finishes the response as stopped, and records it
+                stream.close()
+                self._keep(view, stream.response, STOP_NOTE, STOPPED, usage)
+                raise shown(InterruptedByUser(response=stream.response)) from None
+            except GrokError as err:
+                response = getattr(err, "response", None) or stream.response.finish(partial=True)
+                self._keep(view, response, f"incomplete: {err.paragraph()}", FAILED, usage)
+                err.shown_above = True
+                raise
+            view.finish(note=self.served_notes.note(stream.response), response=stream.response)
+            self.user_ns[RESULT_NAME] = stream.response
+            return stream.response
 
     def _keep(self, view: AnswerStream, response: Response, note: str, kind: str,
               usage: bool) -> None:

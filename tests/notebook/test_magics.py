@@ -703,10 +703,28 @@ def test_thinking_indicator_until_the_answer_starts(ip, xai_env):
     out = run(ip, "%%grok -m grok-3-mini\nHard question")
     assert out.error is None, out.everything()
     thinking = [o.data.get("text/plain", "") for o in out.raw if "thinking" in str(o.data)]
-    assert thinking[0].startswith("⏳ Grok is thinking… 0 s")
+    assert thinking[0].startswith("Grok is thinking… 0 s")
     assert any("characters of reasoning" in t for t in thinking)  # updated while it thinks
     assert all("thinking" not in o.get("text/plain", "") for o in out.outputs)  # then gone
     assert ip.user_ns["_grok"].reasoning.startswith("Let me think")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_waiting_line_counts_up_while_nothing_arrives(ip, xai_env, stream):
+    """The first byte comes after 1.6 s: the waiting line said 1 s, 2 s on its way (a
+    thread refreshes it), in text and a CSS spinner, with no emoji an emoji-less system would
+    show as a box; then the answer replaced it."""
+    xai_env.enqueue(Reply(content="The answer.", first_delay=1.6))
+    out = run(ip, "%%grok\nHi" if stream else "%%grok --no-stream\nHi")
+    assert out.error is None, out.everything()
+    lines = [o.data.get("text/plain", "") for o in out.raw if "thinking" in str(o.data)]
+    assert lines[0] == "Grok is thinking… 0 s"
+    assert "Grok is thinking… 1 s" in lines and lines[-1] in ("Grok is thinking… 2 s",
+                                                                "Grok is thinking… 1 s")
+    waiting = next(o.data["text/html"] for o in out.raw if "thinking" in str(o.data))
+    assert "<span class='grok-spinner'></span>" in waiting and html_findings(waiting) == []
+    assert "The answer." in out.shown() and "thinking" not in out.shown()
+    assert all(ord(c) < 0x2190 or c in "…—·≈" for c in out.everything())
 
 
 def test_loopback_image_url_is_inlined_for_xai(ip, xai_env):
