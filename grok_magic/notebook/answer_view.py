@@ -65,6 +65,14 @@ def thinking_text(seconds: float, reasoning_chars: int = 0, activity: str = "") 
     return f"Grok is thinking… {seconds:.0f} s{extra}"
 
 
+def as_code(text: str, language: str | None) -> str:
+    """`text` as one fenced code block in `language` (None: `text` as it is)."""
+    if language is None:
+        return text
+    fence = fence_for(text)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
 class Pacer:
     """Whether a streaming view may push again: at most once per `interval` seconds."""
 
@@ -136,14 +144,16 @@ class AnswerStream:
     WINDOW_CHARS, under the fence or table header it needs, and is rendered whole once finished.
 
     `freeze_chars`: only freeze a finished part once it is at least this long (the panel keeps
-    widget count low); `code_language`: show the whole answer as one code block (JSON answers).
+    widget count low); `code_language`: show the whole answer as one code block (JSON answers);
+    `final`: a last look at the whole answer, its (html, text) to show once complete, or None.
     """
 
     def __init__(
         self, sink: Sink, *, allowed_images: Collection[str] = (), code_language: str | None = None,
-        freeze_chars: int = 1, clock=time.monotonic,
+        freeze_chars: int = 1, clock=time.monotonic, final=None,
     ) -> None:
         self.sink = sink
+        self.final = final
         self.allowed_images = frozenset(allowed_images)
         self.code_language = code_language
         self.freeze_chars = freeze_chars
@@ -254,14 +264,8 @@ class AnswerStream:
         return "".join(reversed(pieces))[-chars:]
 
     # -- rendering ---------------------------------------------------------------------------
-    def _wrap(self, text: str) -> str:
-        if self.code_language is None:
-            return text
-        fence = fence_for(text)
-        return f"{fence}{self.code_language}\n{text}\n{fence}"
-
     def _render(self, text: str, *, highlight: bool) -> str:
-        return render_html(self._wrap(text), self.allowed_images, highlight=highlight)
+        return render_html(as_code(text, self.code_language), self.allowed_images, highlight=highlight)
 
     def _spend(self, html: str, text: str, *, tail: bool = False) -> None:
         size = len(html) + len(text)
@@ -368,6 +372,7 @@ class AnswerStream:
         tail = self._tail_text()
         html = self._render(tail, highlight=True) if tail else ""
         text = redact(tail)
+        html, text = (self.final is not None and text and self.final(text)) or (html, text)
         self.sink.end(html, text, redact(note), kind)
         self._spend(html, text)
         self.updates += 1

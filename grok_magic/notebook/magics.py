@@ -234,7 +234,8 @@ class GrokMagics(GrokOptions):
         from grok_magic.notebook.display import FAILED, STOPPED, NotebookSink, TerminalSink
 
         sink = TerminalSink() if self.terminal else NotebookSink()
-        view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
+        view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language,
+                            final=pretty_json(code_language, self.terminal))
         with Ticker(view):  # the waiting line counts up while nothing arrives
             if not ask.stream:
                 with no_answer_note(view):
@@ -334,6 +335,16 @@ def no_answer_note(view: AnswerStream):
         view.finish(note=f"no answer: {err.paragraph()}", kind=FAILED)
         err.shown_above = True
         raise
+
+
+def pretty_json(code_language: str | None, terminal: bool):
+    """A JSON answer in a notebook ends shown pretty (`json_view.json_answer`); a terminal keeps
+    the text it printed as it came."""
+    if code_language != "json" or terminal:
+        return None
+    from grok_magic.notebook.json_view import json_answer
+
+    return json_answer
 
 
 def show_failure(magics: GrokOptions, err: GrokError) -> None:

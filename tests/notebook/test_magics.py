@@ -174,6 +174,42 @@ def test_json_answer_is_parsed(ip, xai_env):
     assert 'class="language-json"' in out.html()  # shown as a JSON code block
 
 
+def test_a_json_answer_ends_pretty_with_its_lists_of_objects_as_tables(ip, xai_env):
+    """One long line of JSON (hostile values in it) shows indented, and a list of objects
+    under a key as our own table: text columns as text, numbers right-aligned, all inert."""
+    answer = json.dumps({"pets": [
+        {"name": "Rex <script>alert(1)</script>", "age": 3, "weight": 12.25},
+        {"name": "**Tom** | [x](javascript:alert(1))", "age": 14, "weight": None},
+    ], "total": 31415926535897932384})
+    xai_env.enqueue(Reply(content=answer, chunk_chars=20))
+    out = run(ip, "%%grok --json -q\nPets")
+    assert out.error is None, out.everything()
+    [shown] = out.outputs
+    page = shown["text/html"]
+    assert html_findings(page) == [] and "href" not in page and "<strong>Tom" not in page
+    assert shown["text/plain"] == json.dumps(json.loads(answer), indent=2)
+    text = visible_text(page)
+    assert '"total": 31415926535897932384' in text and '\n    {\n      "name": "Rex' in text
+    head = page[page.index("<table>"):page.index("</thead>")]
+    assert ">name</th>" in head and '<th style="text-align:right">age</th>' in head
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    assert "<td>Rex &lt;script&gt;alert(1)&lt;/script&gt;</td>" in body
+    assert "<td>**Tom** | [x](javascript:alert(1))</td>" in visible_cells(body)
+    assert '<td style="text-align:right">12.25</td>' in body
+    assert "<strong>pets</strong>" in page  # the key the table came from
+    assert ip.user_ns["_grok"].parsed == json.loads(answer)
+
+
+def visible_cells(html_text: str) -> str:
+    """Table cells as a browser shows their text (entities and escapes read)."""
+    import html as html_module
+    import re
+
+    return re.sub(r"<td([^>]*)>(.*?)</td>",
+                  lambda m: f"<td{m.group(1)}>{html_module.unescape(visible_text(m.group(2)))}</td>",
+                  html_text)
+
+
 def test_schema_dict_is_sent_and_answer_validated(ip, xai_env):
     ip.user_ns["schema"] = {
         "type": "object",
