@@ -200,6 +200,24 @@ def test_a_json_answer_ends_pretty_with_its_lists_of_objects_as_tables(ip, xai_e
     assert ip.user_ns["_grok"].parsed == json.loads(answer)
 
 
+def test_an_answer_carries_our_css_for_tables_and_headings_once(ip, xai_env):
+    """The answer's first display holds ANSWER_CSS (text columns left, smaller headings); a
+    `---:` column keeps its inline right alignment, which wins over that CSS."""
+    from grok_magic.notebook.display import ANSWER_CSS
+
+    xai_env.enqueue(Reply(content="# Title\n\n| name | n |\n|---|--:|\n| a | 1 |\n\nThe end."))
+    out = run(ip, "%%grok -q\nA table")
+    assert out.error is None, out.everything()
+    pages = [o["text/html"] for o in out.outputs]
+    assert pages[0].startswith(f"<div class='grok-answer mathjax_ignore'>{ANSWER_CSS}")
+    assert sum(p.count("<style>") for p in pages) == 1
+    assert all(p.startswith("<div class='grok-answer") and html_findings(p) == [] for p in pages)
+    assert ".grok-answer .grok-md th, .grok-answer .grok-md td { text-align: left; }" in ANSWER_CSS
+    assert ".grok-answer .grok-md h1 { font-size: 1.3em; }" in ANSWER_CSS
+    table = next(p for p in pages if "<table>" in p)
+    assert "<td>a</td>" in table and '<td style="text-align:right">1</td>' in table
+
+
 def visible_cells(html_text: str) -> str:
     """Table cells as a browser shows their text (entities and escapes read)."""
     import html as html_module
