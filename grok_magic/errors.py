@@ -63,8 +63,16 @@ class GrokError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"
 
+    #: Set by a front end that has already shown `paragraph()` where the answer goes: the
+    #: traceback is then one short line, so the failure is not said twice.
+    shown_above: bool = False
+
     def _render_traceback_(self) -> list[str]:
-        # IPython shows this instead of a traceback, so "Run all" still stops at the cell.
+        # IPython shows this instead of a traceback, so "Run all" still stops at the cell (and
+        # the execute reply keeps ename and evalue). Never empty: JupyterLab shows an empty
+        # traceback as "ename: evalue", the whole paragraph again.
+        if self.shown_above:
+            return [f"{type(self).__name__} (shown above)"]
         return [self.paragraph()]
 
 

@@ -8,8 +8,10 @@ widgets, a terminal) only puts the result on screen.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import re
+import threading
 import time
 from collections.abc import Collection
 from typing import Protocol
@@ -63,11 +65,20 @@ def window_head(start: str) -> str:
 
 
 def thinking_text(seconds: float, reasoning_chars: int = 0, activity: str = "") -> str:
-    """The line shown while a model thinks, before its answer starts."""
+    """The line shown while a model thinks, before its answer starts (text only: the views draw
+    their activity indicator with CSS, as not every system has an emoji font)."""
     if activity:
-        return f"⏳ {activity} {seconds:.0f} s"
+        return f"{activity} {seconds:.0f} s"
     extra = f" · {reasoning_chars:,} characters of reasoning" if reasoning_chars else ""
-    return f"⏳ Grok is thinking… {seconds:.0f} s{extra}"
+    return f"Grok is thinking… {seconds:.0f} s{extra}"
+
+
+def as_code(text: str, language: str | None) -> str:
+    """`text` as one fenced code block in `language` (None: `text` as it is)."""
+    if language is None:
+        return text
+    fence = fence_for(text)
+    return f"{fence}{language}\n{text}\n{fence}"
 
 
 def pieces(text: str) -> list[tuple[str, CodeBlock | None]]:
@@ -193,14 +204,16 @@ class AnswerStream:
     WINDOW_CHARS, under the fence or table header it needs, and is rendered whole once finished.
 
     `freeze_chars`: only freeze a finished part once it is at least this long (the panel keeps
-    widget count low); `code_language`: show the whole answer as one code block (JSON answers).
+    widget count low); `code_language`: show the whole answer as one code block (JSON answers);
+    `final`: a last look at the whole answer, its (html, text) to show once complete, or None.
     """
 
     def __init__(
         self, sink: Sink, *, allowed_images: Collection[str] = (), code_language: str | None = None,
-        freeze_chars: int = 1, clock=time.monotonic,
+        freeze_chars: int = 1, clock=time.monotonic, final=None,
     ) -> None:
         self.sink = sink
+        self.final = final
         self.allowed_images = frozenset(allowed_images)
         self.code_language = code_language
         self.freeze_chars = freeze_chars
@@ -223,6 +236,8 @@ class AnswerStream:
         self._ratio = FIRST_RATIO  # HTML bytes per character of the latest render
         self._pacer = Pacer(clock)
         self._ended = False
+        # Orders a Ticker's updates with the answer's: a late tick never draws over the text.
+        self._lock = threading.RLock()
         sink.thinking(thinking_text(0))
 
     @property
@@ -233,6 +248,10 @@ class AnswerStream:
     # -- inputs ------------------------------------------------------------------------------
     def feed(self, content: str = "", reasoning: str = "") -> None:
         """Take one stream delta; update the sink if enough time has passed."""
+        with self._lock:
+            self._feed(content, reasoning)
+
+    def _feed(self, content: str, reasoning: str) -> None:
         if reasoning:
             self._reasoning.append(reasoning)
             self._reasoning_chars += len(reasoning)
@@ -248,15 +267,26 @@ class AnswerStream:
     def take(self, delta) -> None:
         """Take one stream delta: text, reasoning, and a tool activity line when it has one."""
         activity = getattr(delta, "activity", "")
-        if activity:
-            self.activity(activity)
-        self.feed(delta.content, delta.reasoning)
+        with self._lock:
+            if activity:
+                self.activity(activity)
+            self._feed(delta.content, delta.reasoning)
 
     def activity(self, what: str) -> None:
         """What the model is doing now (e.g. "searching the web: 'query'…"), shown while waiting."""
-        self._activity = redact(what)
-        if not self._any_text:
-            self._show_thinking()
+        with self._lock:
+            self._activity = redact(what)
+            if not self._any_text:
+                self._show_thinking()
+
+    def tick(self) -> bool:
+        """Refresh the waiting line's seconds when nothing has arrived for a while (from any
+        thread); False, and nothing done, once the answer's text has started or the view ended."""
+        with self._lock:
+            waiting = not self._any_text and not self._ended
+            if waiting and self._pacer.ready(THINKING_INTERVAL):
+                self._show_thinking()
+            return waiting
 
     def _show_thinking(self) -> None:
         self.sink.thinking(thinking_text(self.clock() - self.started, self._reasoning_chars,
@@ -284,14 +314,8 @@ class AnswerStream:
         return self._tail[0] if self._tail else ""
 
     # -- rendering ---------------------------------------------------------------------------
-    def _wrap(self, text: str) -> str:
-        if self.code_language is None:
-            return text
-        fence = fence_for(text)
-        return f"{fence}{self.code_language}\n{text}\n{fence}"
-
     def _render(self, text: str, *, highlight: bool) -> str:
-        return render_html(self._wrap(text), self.allowed_images, highlight=highlight)
+        return render_html(as_code(text, self.code_language), self.allowed_images, highlight=highlight)
 
     def _spend(self, html: str, text: str, *, tail: bool = False) -> None:
         size = len(html) + len(text)
@@ -321,14 +345,11 @@ class AnswerStream:
         if not point or point < self.freeze_chars:
             return
         done = tail[:point]
-        self._ratio = self._freeze(self._cut(done)) / len(done)
+        self._ratio = self._freeze(pieces(done)) / len(done)
         self._frozen.append(done)
         self._tail = [tail[point:]]
         self._tail_chars = self._parsed = len(self._tail[0])
         self._shown = None
-
-    def _cut(self, text: str) -> list[tuple[str, CodeBlock | None]]:
-        return [(text, None)] if self.code_language is not None else pieces(text)
 
     def _bar(self, block: CodeBlock | None) -> None:
         if block is not None:
@@ -395,6 +416,10 @@ class AnswerStream:
     def finish(self, note: str = "", kind: str = "", response=None) -> None:
         """The last update: the tail complete, a note on how the answer ended, and under it what
         `response` (a Response) cited and the code Grok ran, then the reasoning."""
+        with self._lock:
+            self._finish(note, kind, response)
+
+    def _finish(self, note: str, kind: str, response) -> None:
         if self._ended:
             return
         self._ended = True
@@ -404,28 +429,65 @@ class AnswerStream:
         tail = self._tail_text()
         last = ""
         if tail:
-            cut = self._cut(tail)
+            cut = pieces(tail) if self.code_language is None else [(tail, None)]
             self._freeze(cut[:-1])
             last, block = cut[-1]
             self._bar(block)
         html = self._render(last, highlight=True) if last else ""
         text = redact(last)
+        html, text = (self.final is not None and text and self.final(text)) or (html, text)
         self.sink.end(html, text, redact(note), kind)
         self._spend(html, text)
         self.updates += 1
         if response is not None:
-            self._tool_results(response)
+            show_tool_results(self.sink, response)
         if self._reasoning:
             self.sink.reasoning(redact("".join(self._reasoning)))
 
-    def _tool_results(self, response) -> None:
-        if not response.citations and not response.tool_calls:
-            return
-        from grok_magic.notebook.sources import code_ran_html, sources_html
 
-        found = sources_html(response.citations)
-        if found is not None:
-            self.sink.sources(*found)
-        ran = code_ran_html(response.tool_calls)
-        if ran is not None:
-            self.sink.code_ran(*ran)
+def show_tool_results(sink: Sink, response) -> None:
+    """What `response` (a Response) cited, and the code Grok ran, under its answer."""
+    if not response.citations and not response.tool_calls:
+        return
+    from grok_magic.notebook.sources import code_ran_html, sources_html
+
+    found = sources_html(response.citations)
+    if found is not None:
+        sink.sources(*found)
+    ran = code_ran_html(response.tool_calls)
+    if ran is not None:
+        sink.code_ran(*ran)
+
+
+class Ticker:
+    """While an answer has not started (the request is sent, the model thinks and nothing
+    arrives), a daemon thread calls `stream.tick()` every `interval` seconds, so the waiting
+    line counts the seconds up. It runs in a copy of the starting thread's context (a kernel's
+    parent message, so the updates reach that cell). Use as a context manager, or start/stop."""
+
+    def __init__(self, stream: AnswerStream, interval: float = THINKING_INTERVAL) -> None:
+        self.stream, self.interval = stream, interval
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Ticker:
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,),
+                                        name="grok-thinking", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval) and self.stream.tick():
+            pass
+
+    def stop(self) -> None:
+        self._done.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> Ticker:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

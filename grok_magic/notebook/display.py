@@ -13,12 +13,70 @@ from grok_magic.safety.redaction import redact
 from grok_magic.xai.pricing import EXACT_SOURCE, format_cost
 from grok_magic.xai.response import Response, Usage
 
+# Our own CSS for answers (no model text in it), sent with the first output of each answer and
+# in the chat panel's: JupyterLab right-aligns table cells and sizes headings for documents.
+# Text columns are left-aligned (a Markdown `---:` column keeps markdown-it's inline
+# `text-align:right`, which wins); headings are scaled down inside an answer; the thinking line
+# has a spinning ring (no emoji font needed); a failure is a calm paragraph, and JupyterLab's error
+# box under it (a short line naming the exception, kept for "Run all" and nbval) is hidden;
+# so is the one under a cell's Stop, a neutral note.
+ANSWER_CSS = """<style>
+.grok-answer .grok-md th, .grok-answer .grok-md td { text-align: left; }
+.grok-answer .grok-md h1 { font-size: 1.3em; }
+.grok-answer .grok-md h2 { font-size: 1.18em; }
+.grok-answer .grok-md h3 { font-size: 1.08em; }
+.grok-answer .grok-md h4, .grok-answer .grok-md h5, .grok-answer .grok-md h6 { font-size: 1em; }
+.grok-answer .grok-md :is(h1, h2, h3, h4, h5, h6) { margin: 0.8em 0 0.4em; }
+.grok-spinner { display: inline-block; width: 0.7em; height: 0.7em; margin-right: 0.45em;
+  border: 2px solid currentColor; border-right-color: transparent; border-radius: 50%;
+  vertical-align: -0.05em; opacity: 0.6; animation: grok-spin 0.9s linear infinite; }
+@keyframes grok-spin { to { transform: rotate(360deg); } }
+.grok-answer .grok-failed { margin: 0.3em 0; padding: 0.1em 0 0.1em 0.7em; line-height: 1.45;
+  border-left: 3px solid var(--jp-warn-color2, #e0b050); overflow-wrap: break-word; }
+.grok-answer .grok-stopped { opacity: 0.8; }
+.jp-OutputArea-child:has(.grok-cell-end) ~ .jp-OutputArea-child:has(
+  [data-mime-type="application/vnd.jupyter.stderr"]) { display: none; }
+</style>"""
+SPINNER = "<span class='grok-spinner'></span>"  # ANSWER_CSS draws it; without CSS it is nothing
+FAILED = "error"  # the `kind` of an answer area that ended in a failure (its note: the paragraph)
+STOPPED = "stopped"
 
-def with_note(answer_html: str, note: str) -> str:
+
+def answer_block(fragment: str, *, styled: bool = False) -> str:
+    """Safe HTML of an answer area in our answer container (with ANSWER_CSS when `styled`)."""
+    return f"<div class='grok-answer mathjax_ignore'>{ANSWER_CSS if styled else ''}{fragment}</div>"
+
+
+def note_html(note: str, kind: str = "") -> str:
+    """How an answer ended, as HTML: a failure as one calm paragraph, a stop or any other note
+    as a small italic line."""
+    if kind == FAILED:  # grok-cell-end: ANSWER_CSS hides JupyterLab's error box under it
+        return f"<p class='grok-failed grok-cell-end'>{html.escape(note)}</p>"
+    extra = " grok-stopped grok-cell-end" if kind == STOPPED else f" grok-{kind}" if kind else ""
+    return f"<p class='grok-note{extra}'><em>{html.escape(note)}</em></p>"
+
+
+def with_note(answer_html: str, note: str, kind: str = "") -> str:
     """An answer's HTML and the note on how it ended, as one output."""
     if not note:
         return answer_html
-    return wrap(f"{answer_html}<p class='grok-note'><em>{html.escape(note)}</em></p>")
+    return wrap(f"{answer_html}{note_html(note, kind)}")
+
+
+def thinking_html(line: str) -> str:
+    """The waiting line: a CSS spinner (nothing when CSS is off) and the text."""
+    return wrap(f"<p class='grok-thinking'>{SPINNER}<em>{html.escape(line)}</em></p>")
+
+
+def failure_bundle(error) -> dict:
+    """A failure (a GrokError) shown before any answer area: one calm paragraph; the user's
+    own stop (an InterruptedByUser) a neutral note."""
+    from grok_magic.errors import InterruptedByUser
+
+    paragraph = error.paragraph()
+    kind = STOPPED if isinstance(error, InterruptedByUser) else FAILED
+    return {"text/html": answer_block(wrap(note_html(paragraph, kind)), styled=True),
+            "text/plain": f"[{paragraph}]"}
 
 
 def join_plain(text: str, note: str) -> str:
@@ -140,23 +198,25 @@ def reasoning_bundle(reasoning: str) -> dict:
 
 # -- sinks of an AnswerStream --------------------------------------------------------------------
 class NotebookSink:
-    """An answer in the output area: one display per frozen block, the tail updated in place."""
+    """An answer in the output area: one display per frozen block, the tail updated in place.
+    The first display carries ANSWER_CSS (a style element applies to the whole page)."""
 
     def __init__(self) -> None:
         from IPython.display import display
 
         self._display = display
         self._handle = None
+        self._first = True  # the display being drawn is the answer's first
 
     def _show(self, bundle: dict, *, new: bool = False) -> None:
+        bundle["text/html"] = answer_block(bundle["text/html"], styled=self._first)
         if self._handle is None or new:
             self._handle = self._display(bundle, raw=True, display_id=True)
         else:
             self._handle.update(bundle, raw=True)
 
     def thinking(self, line: str) -> None:
-        self._show({"text/html": wrap(f"<p class='grok-thinking'><em>{html.escape(line)}</em></p>"),
-                    "text/plain": inert_text(line)})
+        self._show({"text/html": thinking_html(line), "text/plain": inert_text(line)})
 
     def tail(self, html_text: str, text: str) -> None:
         self._show({"text/html": html_text})
@@ -164,9 +224,11 @@ class NotebookSink:
     def freeze(self, html_text: str, text: str) -> None:
         self._show({"text/html": html_text, "text/plain": inert_text(text)})
         self._handle = None  # the rest starts a new output
+        self._first = False
 
     def end(self, html_text: str, text: str, note: str, kind: str) -> None:
-        self._show({"text/html": with_note(html_text, note), "text/plain": join_plain(text, note)})
+        self._show({"text/html": with_note(html_text, note, kind),
+                    "text/plain": join_plain(text, note)})
 
     def reasoning(self, text: str) -> None:
         self._display(reasoning_bundle(text), raw=True)

@@ -12,7 +12,7 @@ from IPython.core.magic import line_cell_magic, magics_class
 from IPython.display import display
 from IPython.utils.text import dedent
 
-from grok_magic.errors import GrokError, InterruptedByUser, StreamInterruptedError
+from grok_magic.errors import GrokError, InterruptedByUser
 from grok_magic.notebook.cells import running_cell, split_options
 from grok_magic.notebook.options import GrokOptions
 from grok_magic.xai.messages import DETAILS
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from grok_magic.xai.response import Response
 
 RESULT_NAME = "_grok"
+STOP_NOTE = f"stopped: you interrupted. {InterruptedByUser.hint}"  # a cell's Stop mid-answer
 
 
 EXPLAIN = ("Explain this error to someone learning Python: what it means, why this code raised it, "
@@ -153,9 +154,13 @@ class GrokMagics(GrokOptions):
         timeout, max_retries, max_answer_chars, deadline, stall_timeout, max_image_side, stream,
         show_usage, ledger, replay, budget, daily_budget, concurrency). The last answer is `_grok`.
         """
-        if cell is None:
-            return self._line(line)
-        return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
+        try:
+            if cell is None:
+                return self._line(line)
+            return self._ask(self.grok.parser.parse_args(split_options(line)), cell)
+        except GrokError as err:
+            show_failure(self, err)
+            raise
 
     def _line(self, line: str):
         from grok_magic.notebook.subcommands import settings
@@ -225,40 +230,41 @@ class GrokMagics(GrokOptions):
         """Send `ask` and show the answer as it arrives; a failure keeps what arrived in `_grok`
         (the conversation records it through the stream's end hook) and, with `usage`, shows
         what it cost (an estimate when xAI sent no usage)."""
-        from grok_magic.notebook.answer_view import AnswerStream
-        from grok_magic.notebook.display import NotebookSink, TerminalSink
+        from grok_magic.notebook.answer_view import AnswerStream, Ticker
+        from grok_magic.notebook.display import FAILED, STOPPED, NotebookSink, TerminalSink
 
         sink = TerminalSink() if self.terminal else NotebookSink()
-        view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language)
-        if not ask.stream:
+        view = AnswerStream(sink, allowed_images=ask.sent_urls, code_language=code_language,
+                            final=pretty_json(code_language, self.terminal))
+        with Ticker(view):  # the waiting line counts up while nothing arrives
+            if not ask.stream:
+                with no_answer_note(view):
+                    response = self.conversation.send(client, ask)
+                view.feed(response.text, response.reasoning)
+                view.finish(note=self.served_notes.note(response), response=response)
+                self.user_ns[RESULT_NAME] = response
+                return response
             with no_answer_note(view):
-                response = self.conversation.send(client, ask)
-            view.feed(response.text, response.reasoning)
-            view.finish(note=self.served_notes.note(response), response=response)
-            self.user_ns[RESULT_NAME] = response
-            return response
-        with no_answer_note(view):
-            stream = self.conversation.stream(client, ask)
-        if stream.response.replayed:  # streams in over its recorded time, as it did live
-            stream.paced(self.replay_pace)
-        deltas = iter(stream)
-        try:
-            for delta in deltas:
-                view.take(delta)
-        except KeyboardInterrupt:
-            deltas.close()  # finishes the response as stopped, and records it
-            stream.close()
-            self._keep(view, stream.response, "stopped: you interrupted", "stopped", usage)
-            raise InterruptedByUser(response=stream.response) from None
-        except GrokError as err:
-            response = getattr(err, "response", None) or stream.response.finish(partial=True)
-            what = "incomplete: the stream was cut off" if isinstance(
-                err, StreamInterruptedError) else f"incomplete: {err.title}"
-            self._keep(view, response, what, "incomplete", usage)
-            raise
-        view.finish(note=self.served_notes.note(stream.response), response=stream.response)
-        self.user_ns[RESULT_NAME] = stream.response
-        return stream.response
+                stream = self.conversation.stream(client, ask)
+            if stream.response.replayed:  # streams in over its recorded time, as it did live
+                stream.paced(self.replay_pace)
+            deltas = iter(stream)
+            try:
+                for delta in deltas:
+                    view.take(delta)
+            except KeyboardInterrupt:
+                deltas.close()  # finishes the response as stopped, and records it
+                stream.close()
+                self._keep(view, stream.response, STOP_NOTE, STOPPED, usage)
+                raise shown(InterruptedByUser(response=stream.response)) from None
+            except GrokError as err:
+                response = getattr(err, "response", None) or stream.response.finish(partial=True)
+                self._keep(view, response, f"incomplete: {err.paragraph()}", FAILED, usage)
+                err.shown_above = True
+                raise
+            view.finish(note=self.served_notes.note(stream.response), response=stream.response)
+            self.user_ns[RESULT_NAME] = stream.response
+            return stream.response
 
     def _keep(self, view: AnswerStream, response: Response, note: str, kind: str,
               usage: bool) -> None:
@@ -316,15 +322,46 @@ def cell_ask(magics: GrokOptions, args, text: str, response_format: dict | None,
 
 @contextmanager
 def no_answer_note(view: AnswerStream):
-    """Before any answer arrived: a failure or an interrupt ends the view with a note."""
+    """Before any answer arrived: a failure (one calm paragraph) or an interrupt (a neutral
+    note) ends the view."""
+    from grok_magic.notebook.display import FAILED, STOPPED
+
     try:
         yield
     except KeyboardInterrupt:
-        view.finish(note="no answer: interrupted")
-        raise InterruptedByUser("you stopped the request") from None
+        view.finish(note="no answer: interrupted", kind=STOPPED)
+        raise shown(InterruptedByUser("you stopped the request")) from None
     except GrokError as err:
-        view.finish(note=f"no answer: {err.title}")
+        view.finish(note=f"no answer: {err.paragraph()}", kind=FAILED)
+        err.shown_above = True
         raise
+
+
+def pretty_json(code_language: str | None, terminal: bool):
+    """A JSON answer in a notebook ends shown pretty (`json_view.json_answer`); a terminal keeps
+    the text it printed as it came."""
+    if code_language != "json" or terminal:
+        return None
+    from grok_magic.notebook.json_view import json_answer
+
+    return json_answer
+
+
+def show_failure(magics: GrokOptions, err: GrokError) -> None:
+    """A failure not yet shown in an answer area, shown as one calm paragraph; the traceback
+    IPython then prints is one short line (the terminal prints the paragraph there)."""
+    if err.shown_above or magics.terminal:
+        return
+    from grok_magic.notebook.display import failure_bundle
+
+    display(failure_bundle(err), raw=True)
+    err.shown_above = True
+
+
+def shown(err: GrokError) -> GrokError:
+    """`err`, marked as shown in the answer area (its traceback is then one short line)."""
+    err.shown_above = True
+    return err
 
 
 def system_prompt(value: str | None, default: str, namespace: dict) -> str | None:

@@ -12,7 +12,7 @@ from grok_magic.conversation import Conversation
 from grok_magic.errors import GrokError
 from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.inputs.prompt import build_user_turn
-from grok_magic.notebook.answer_view import ServedNotes
+from grok_magic.notebook.answer_view import ServedNotes, Ticker
 from grok_magic.notebook.display import UsageDisplay
 from grok_magic.notebook.panel_views import (
     AnswerView,
@@ -83,7 +83,8 @@ class ChatPanel(PanelControls):
         self._show_history()
         self.waiting = WaitingMessage(self)
         if self.conversation.answers:
-            self._show_totals()
+            self.totals_view.value = html_text(
+                totals_line(self.session.totals, self.conversation.tally), "grok-totals-text")
         self._models_thread: threading.Thread | None = None
         if models is not None:
             self.set_models(models)
@@ -237,6 +238,7 @@ class ChatPanel(PanelControls):
         exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self._shared),
                                       AnswerView(set(self._sent_urls), shared=self._shared))
         self.transcript.children = (*self.transcript.children, *exchange.view.boxes)
+        Ticker(exchange.view.answer.stream).start()  # ends once text arrives or the answer ends
 
     def delta(self, exchange: Exchange, delta: Delta) -> None:
         exchange.view.answer.take(delta)
@@ -264,7 +266,8 @@ class ChatPanel(PanelControls):
                 view.finish(self.served_notes.note(response), "grok-served", response)
             limits = self.conversation.recorder.limits()
             view.add_usage(UsageDisplay.of(response, self.session.totals, False, limits).items_html)
-            self._show_totals()
+            self.totals_view.value = html_text(
+                totals_line(self.session.totals, self.conversation.tally), "grok-totals-text")
         if error is None:
             return
         self.show_error(error)
@@ -275,10 +278,6 @@ class ChatPanel(PanelControls):
             self.input.value = exchange.text
             self.set_attachments(exchange.parts)
             self._restored = (exchange.text, exchange.parts)
-
-    def _show_totals(self) -> None:
-        line = totals_line(self.session.totals, self.conversation.tally)
-        self.totals_view.value = html_text(line, "grok-totals-text")
 
 
 class WaitingMessage:

@@ -19,7 +19,7 @@ from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.inputs.prompt import sent_image_urls
 from grok_magic.notebook.answer_view import AnswerStream
 from grok_magic.notebook.chat_input import ChatInput
-from grok_magic.notebook.display import close_widgets
+from grok_magic.notebook.display import ANSWER_CSS, SPINNER, close_widgets
 from grok_magic.safety.redaction import redact
 
 # Finished Markdown blocks are frozen in their own Output widgets (so each update re-sends only
@@ -148,7 +148,8 @@ class AnswerView:
         self.tail_widget = self._block()
         self._group = shared.vbox([self.tail_widget])
         self.blocks = shared.vbox([self._group], "grok-answer-text")
-        self.note = shared.html(html_text("Grok is thinking…", "grok-note-text"), "grok-note")
+        self.note = shared.html(SPINNER + html_text("Grok is thinking…", "grok-note-text"),
+                                "grok-note")
         self.copy_button = widgets.Button(
             description="Copy Markdown", icon="copy", disabled=True,
             tooltip="Show this answer's Markdown, ready to select and copy",
@@ -204,7 +205,7 @@ class AnswerView:
 
     def thinking(self, line: str) -> None:
         if self._waiting:
-            self.note.value = html_text(line, "grok-note-text")
+            self.note.value = SPINNER + html_text(line, "grok-note-text")
 
     def _stop_waiting(self) -> None:
         if self._waiting:
@@ -337,7 +338,7 @@ PANEL_CSS = """<style>
 .grok-panel button.grok-upload i { font-size: var(--jp-widgets-font-size, 13px); }
 .grok-panel button.grok-upload::after { content: "Add image";
   font-size: var(--jp-widgets-font-size, 13px); margin-left: 4px; }
-</style>"""
+</style>""" + ANSWER_CSS  # answers' tables, headings and spinner look as in cells
 
 
 class PanelControls:

@@ -554,8 +554,17 @@ _WATCH_JS = """
 """
 
 
+def stylesheets(*markup: str) -> list[str]:
+    """The text of every <style> element in `markup` (grok_magic's own CSS), as the DOM has it."""
+    return [m.strip() for part in markup for m in re.findall(r"<style>(.*?)</style>", part, re.S)]
+
+
 def _rules_config(allowed_images: Sequence[str], own_styles: Sequence[str]) -> dict:
-    return {"images": list(allowed_images), "styles": [s.strip() for s in own_styles]}
+    # An answer's container always carries ANSWER_CSS (outside the model's .grok-md block).
+    from grok_magic.notebook.display import ANSWER_CSS
+
+    styles = [s.strip() for s in own_styles] + stylesheets(ANSWER_CSS)
+    return {"images": list(allowed_images), "styles": styles}
 
 
 def output_violations(
@@ -568,7 +577,8 @@ def output_violations(
     mjx-container; on* attributes; href/src/... that are javascript:, vbscript: or data: once
     whitespace and control characters are removed; an img whose src the user did not send;
     MathJax output outside the vetted `.grok-math` spans, or links inside it. ``own_styles``:
-    the exact text of grok_magic's own stylesheets (e.g. the panel's), allowed outside answers."""
+    the exact text of grok_magic's own stylesheets (e.g. the panel's), allowed outside the model's
+    `.grok-md` blocks (ANSWER_CSS, in every answer's container, always is)."""
     return page.evaluate(_SCAN_OUTPUTS_JS, _rules_config(allowed_images, own_styles))
 
 

@@ -43,6 +43,7 @@ from .conftest import (
     record_dialogs,
     run_all,
     screenshot,
+    stylesheets,
     watch_outputs,
     watched_violations,
     write_notebook,
@@ -79,7 +80,7 @@ A [safe link](https://ok.example/docs) and your picture: ![your picture]({USER_I
 GROUPS = ("repro", "classic", "image", "terminal", "fuzz")
 FUZZ_SEED, FUZZ_DOCUMENTS = 9, 60
 # The chat panel's own stylesheet (a <style> in a widget, outside any answer) is allowed as is.
-OWN_STYLES = [PANEL_CSS.strip().removeprefix("<style>").removesuffix("</style>")]
+OWN_STYLES = stylesheets(PANEL_CSS)
 CELL_TIMEOUT_MS = 240_000
 
 

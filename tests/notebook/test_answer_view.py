@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from grok_magic.notebook.answer_view import EMPTY_NOTE, AnswerStream
-from grok_magic.notebook.display import TerminalSink
+from grok_magic.notebook.display import TerminalSink, answer_block
 from grok_magic.safety.markdown import render_html
 from tests.support.magic_helpers import magic_shell, run, visible_text
 from tests.support.xai_standin import Reply
@@ -50,7 +50,7 @@ def test_thinking_then_blocks_frozen_once_and_tail_updated():
     view.feed(reasoning="hmm")
     now[0] = 1.0
     view.feed(reasoning=" more")
-    assert sink.calls[-1] == ("thinking", "⏳ Grok is thinking… 1 s · 8 characters of reasoning")
+    assert sink.calls[-1] == ("thinking", "Grok is thinking… 1 s · 8 characters of reasoning")
     now[0] = 2.0
     view.feed("# Title\n\nfirst para")
     now[0] = 3.0
@@ -62,6 +62,17 @@ def test_thinking_then_blocks_frozen_once_and_tail_updated():
     assert end[0] == "end" and end[2] == "second" and end[3] == "" and "<p>second</p>" in end[1]
     assert sink.calls[-1] == ("reasoning", "hmm more")
     assert view.text == "# Title\n\nfirst para goes on\n\nsecond"
+
+
+def test_a_tick_counts_the_waiting_seconds_up_and_never_draws_over_the_text():
+    sink, view, now = make()
+    now[0] = 1.6
+    assert view.tick() and sink.calls[-1] == ("thinking", "Grok is thinking… 2 s")
+    now[0] = 1.7
+    assert view.tick() and len(sink.calls) == 2  # paced like every thinking update
+    view.feed("The answer")
+    now[0] = 5.0
+    assert not view.tick() and sink.kinds().count("thinking") == 2
 
 
 def test_updates_are_paced():
@@ -98,7 +109,7 @@ def test_code_language_shows_everything_as_one_block():
 def test_activity_shows_in_the_waiting_line_and_crlf_is_normalised():
     sink, view, now = make()
     view.activity("searching the web: 'p-values'…")
-    assert sink.calls[-1] == ("thinking", "⏳ searching the web: 'p-values'… 0 s")
+    assert sink.calls[-1] == ("thinking", "searching the web: 'p-values'… 0 s")
     view.feed("a\r\n\r\nb")
     view.finish()
     assert sink.calls[-1][2] == "b" and sink.calls[0][0] == "thinking"
@@ -165,7 +176,9 @@ def test_a_huge_paragraph_streams_in_linear_traffic_and_renders_whole(xai_env):
     out = run(magic_shell(show_usage=False), "%%grok\nWrite one long paragraph")
     assert out.error is None, out.everything()[-500:]
     answer = out.outputs[-1]
-    assert answer["text/html"] == render_html(text) and answer["text/plain"] == text
+    # the answer's first display: our container, with our CSS
+    assert answer["text/html"] == answer_block(render_html(text), styled=True)
+    assert answer["text/plain"] == text
     assert answer_bytes(out) <= 3 * len(text)
 
 

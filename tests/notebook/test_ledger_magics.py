@@ -138,8 +138,8 @@ def test_replay_only_needs_no_key_and_a_miss_is_one_paragraph(ip, xai_env, monke
     assert isinstance(out.error, ReplayMissError)
     assert len(xai_env.requests) == sent  # nothing at all reached the server
     assert "Traceback" not in out.stdout + out.stderr
-    assert "What is kurtosis, in one line?" in out.stdout and "ledger" in out.stdout
-    assert out.stdout.strip().count("\n") == 0
+    assert "What is kurtosis, in one line?" in out.shown() and "ledger" in out.shown()
+    assert out.shown().strip().count("\n") == 0
 
 
 def test_log_shows_the_last_exchanges_safely(ip, xai_env):
@@ -342,7 +342,7 @@ def test_budget_in_cells(ip, xai_env):
     assert isinstance(out.error, BudgetExceeded)
     assert chat_count(xai_env) == sent
     assert "Traceback" not in out.stdout + out.stderr
-    assert f"${cost:.6f} of ${cost:.6f}" in out.stdout and "%config GrokMagics.budget" in out.stdout
+    assert f"${cost:.6f} of ${cost:.6f}" in out.told() and "%config GrokMagics.budget" in out.told()
     run(ip, "%config GrokMagics.budget = None")
     assert run(ip, "%%grok\nAnother question").error is None
     assert chat_count(xai_env) == sent + 1
@@ -358,7 +358,7 @@ def test_daily_budget_counts_what_other_kernels_spent(ip, xai_env, ledger_path):
     run(ip, "%config GrokMagics.daily_budget = 1.0")
     sent = chat_count(xai_env)
     out = run(ip, "%%grok\nOne more")
-    assert isinstance(out.error, BudgetExceeded) and "today (every kernel)" in out.stdout
+    assert isinstance(out.error, BudgetExceeded) and "today (every kernel)" in out.told()
     assert chat_count(xai_env) == sent
 
 

@@ -174,6 +174,60 @@ def test_json_answer_is_parsed(ip, xai_env):
     assert 'class="language-json"' in out.html()  # shown as a JSON code block
 
 
+def test_a_json_answer_ends_pretty_with_its_lists_of_objects_as_tables(ip, xai_env):
+    """One long line of JSON (hostile values in it) shows indented, and a list of objects
+    under a key as our own table: text columns as text, numbers right-aligned, all inert."""
+    answer = json.dumps({"pets": [
+        {"name": "Rex <script>alert(1)</script>", "age": 3, "weight": 12.25},
+        {"name": "**Tom** | [x](javascript:alert(1))", "age": 14, "weight": None},
+    ], "total": 31415926535897932384})
+    xai_env.enqueue(Reply(content=answer, chunk_chars=20))
+    out = run(ip, "%%grok --json -q\nPets")
+    assert out.error is None, out.everything()
+    [shown] = out.outputs
+    page = shown["text/html"]
+    assert html_findings(page) == [] and "href" not in page and "<strong>Tom" not in page
+    assert shown["text/plain"] == json.dumps(json.loads(answer), indent=2)
+    text = visible_text(page)
+    assert '"total": 31415926535897932384' in text and '\n    {\n      "name": "Rex' in text
+    head = page[page.index("<table>"):page.index("</thead>")]
+    assert ">name</th>" in head and '<th style="text-align:right">age</th>' in head
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    assert "<td>Rex &lt;script&gt;alert(1)&lt;/script&gt;</td>" in body
+    assert "<td>**Tom** | [x](javascript:alert(1))</td>" in visible_cells(body)
+    assert '<td style="text-align:right">12.25</td>' in body
+    assert "<strong>pets</strong>" in page  # the key the table came from
+    assert ip.user_ns["_grok"].parsed == json.loads(answer)
+
+
+def test_an_answer_carries_our_css_for_tables_and_headings_once(ip, xai_env):
+    """The answer's first display holds ANSWER_CSS (text columns left, smaller headings); a
+    `---:` column keeps its inline right alignment, which wins over that CSS."""
+    from grok_magic.notebook.display import ANSWER_CSS
+
+    xai_env.enqueue(Reply(content="# Title\n\n| name | n |\n|---|--:|\n| a | 1 |\n\nThe end."))
+    out = run(ip, "%%grok -q\nA table")
+    assert out.error is None, out.everything()
+    pages = [o["text/html"] for o in out.outputs]
+    assert pages[0].startswith(f"<div class='grok-answer mathjax_ignore'>{ANSWER_CSS}")
+    assert sum(p.count("<style>") for p in pages) == 1
+    assert all(p.startswith("<div class='grok-answer") and html_findings(p) == [] for p in pages)
+    assert ".grok-answer .grok-md th, .grok-answer .grok-md td { text-align: left; }" in ANSWER_CSS
+    assert ".grok-answer .grok-md h1 { font-size: 1.3em; }" in ANSWER_CSS
+    table = next(p for p in pages if "<table>" in p)
+    assert "<td>a</td>" in table and '<td style="text-align:right">1</td>' in table
+
+
+def visible_cells(html_text: str) -> str:
+    """Table cells as a browser shows their text (entities and escapes read)."""
+    import html as html_module
+    import re
+
+    return re.sub(r"<td([^>]*)>(.*?)</td>",
+                  lambda m: f"<td{m.group(1)}>{html_module.unescape(visible_text(m.group(2)))}</td>",
+                  html_text)
+
+
 def test_schema_dict_is_sent_and_answer_validated(ip, xai_env):
     ip.user_ns["schema"] = {
         "type": "object",
@@ -208,14 +262,20 @@ def test_schema_answer_that_does_not_match_is_a_clear_error(ip, xai_env):
     xai_env.enqueue(Reply(content='{"n": "not a number"}'))
     out = run(ip, "%%grok --schema schema\nCount")
     assert isinstance(out.error, InputError)
-    assert "does not match the schema" in out.stdout
+    assert "does not match the schema" in out.told()
     assert ip.user_ns["_grok"].text == '{"n": "not a number"}'
 
 
 def test_missing_schema_variable(ip, xai_env):
     out = run(ip, "%%grok --schema nothere\nHi")
-    assert isinstance(out.error, InputError) and "nothere" in out.stdout
+    assert isinstance(out.error, InputError) and "nothere" in out.told()
     assert chat_requests(xai_env) == []
+    # Refused before any answer area: the same calm paragraph, shown once.
+    [shown] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in shown["text/html"]
+    assert visible_text(shown["text/html"]).strip() == out.error.paragraph()
+    assert html_findings(shown["text/html"]) == []
+    assert out.stdout.strip() == "InputError (shown above)"
 
 
 # -- dry run ---------------------------------------------------------------------------------
@@ -351,10 +411,14 @@ def test_image_option_variable_path_and_url(ip, xai_env, tmp_path):
 # -- errors, each one paragraph and nothing sent where it fails early ------------------------
 def assert_paragraph(out, error_type, *phrases):
     assert isinstance(out.error, error_type), (type(out.error), out.everything())
-    shown = out.stdout + out.stderr
+    shown = out.told()
     assert "Traceback" not in shown and "File " not in shown
     for phrase in phrases:
         assert phrase in shown, shown
+    if not isinstance(out.error, InterruptedByUser):  # a Stop is a note of its own
+        assert shown.count(out.error.paragraph()) == 1, shown  # said once, where the answer goes
+    assert out.stdout.strip() == f"{error_type.__name__} (shown above)" or \
+        out.stdout.strip() == f"{type(out.error).__name__} (shown above)", out.stdout
     assert FAKE_KEY not in out.everything()
 
 
@@ -378,6 +442,33 @@ def test_wrong_key(ip, xai_env, monkeypatch):
     out = run(ip, "%%grok\nHello")
     assert_paragraph(out, AuthenticationError, "Incorrect API key", "XAI_API_KEY")
     assert "xai-wrongwrongwrongwrong" not in out.everything()
+
+
+def test_an_error_is_one_calm_paragraph_where_the_answer_goes(ip, xai_env, monkeypatch):
+    """xAI's 400 for a wrong key: the waiting line becomes one paragraph (today's two texts,
+    joined), no red error text repeats it; the cell still fails with the error itself."""
+    monkeypatch.setenv("XAI_API_KEY", "xai-wrongwrongwrongwrong")
+    out = run(ip, "%%grok\nHello")
+    assert isinstance(out.error, AuthenticationError)
+    [answer] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in answer["text/html"]
+    assert html_findings(answer["text/html"]) == []
+    paragraph = visible_text(answer["text/html"]).strip()
+    assert paragraph == f"no answer: {out.error.paragraph()}"
+    assert paragraph.startswith("no answer: The API key was not accepted (HTTP 400): Incorrect")
+    assert "thinking" not in paragraph
+    assert out.stdout.strip() == "AuthenticationError (shown above)" and out.stderr == ""
+    assert out.error._render_traceback_() == ["AuthenticationError (shown above)"]
+
+
+def test_an_error_before_any_request_is_the_same_calm_paragraph(ip, xai_env, monkeypatch):
+    monkeypatch.delenv("XAI_API_KEY")
+    out = run(ip, "%%grok\nHello")
+    [answer] = out.outputs
+    assert "<p class='grok-failed grok-cell-end'>" in answer["text/html"]
+    assert visible_text(answer["text/html"]).strip() == f"no answer: {out.error.paragraph()}"
+    assert out.stdout.strip() == "MissingKeyError (shown above)"
+    assert chat_requests(xai_env) == []
 
 
 def test_unknown_model(ip, xai_env):
@@ -511,10 +602,14 @@ def test_keyboard_interrupt_stops_at_once_and_keeps_partial(ip, xai_env, default
     started = time.monotonic()
     out = run(ip, "%%grok\nCount slowly")
     assert time.monotonic() - started < 3  # the full stream would take 4 s
-    assert_paragraph(out, InterruptedByUser, "Stopped", "partial answer is kept")
+    # A neutral note in the answer area; the cell still fails (so "Run all" stops there), its
+    # traceback one short line.
+    assert_paragraph(out, InterruptedByUser, "stopped: you interrupted. The partial answer is kept.")
     response = ip.user_ns["_grok"]
     assert response.stopped and response.text.startswith("word0")
-    assert "stopped" in out.shown()
+    assert "<p class='grok-note grok-stopped" in out.html()
+    assert "<p class='grok-failed" not in out.html()
+    assert out.stdout.strip() == "InterruptedByUser (shown above)"
 
 
 # -- hostile answers -------------------------------------------------------------------------
@@ -662,10 +757,28 @@ def test_thinking_indicator_until_the_answer_starts(ip, xai_env):
     out = run(ip, "%%grok -m grok-3-mini\nHard question")
     assert out.error is None, out.everything()
     thinking = [o.data.get("text/plain", "") for o in out.raw if "thinking" in str(o.data)]
-    assert thinking[0].startswith("⏳ Grok is thinking… 0 s")
+    assert thinking[0].startswith("Grok is thinking… 0 s")
     assert any("characters of reasoning" in t for t in thinking)  # updated while it thinks
     assert all("thinking" not in o.get("text/plain", "") for o in out.outputs)  # then gone
     assert ip.user_ns["_grok"].reasoning.startswith("Let me think")
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_the_waiting_line_counts_up_while_nothing_arrives(ip, xai_env, stream):
+    """The first byte comes after 1.6 s: the waiting line said 1 s, 2 s on its way (a
+    thread refreshes it), in text and a CSS spinner, with no emoji an emoji-less system would
+    show as a box; then the answer replaced it."""
+    xai_env.enqueue(Reply(content="The answer.", first_delay=1.6))
+    out = run(ip, "%%grok\nHi" if stream else "%%grok --no-stream\nHi")
+    assert out.error is None, out.everything()
+    lines = [o.data.get("text/plain", "") for o in out.raw if "thinking" in str(o.data)]
+    assert lines[0] == "Grok is thinking… 0 s"
+    assert "Grok is thinking… 1 s" in lines and lines[-1] in ("Grok is thinking… 2 s",
+                                                                "Grok is thinking… 1 s")
+    waiting = next(o.data["text/html"] for o in out.raw if "thinking" in str(o.data))
+    assert "<span class='grok-spinner'></span>" in waiting and html_findings(waiting) == []
+    assert "The answer." in out.shown() and "thinking" not in out.shown()
+    assert all(ord(c) < 0x2190 or c in "…—·≈" for c in out.everything())
 
 
 def test_loopback_image_url_is_inlined_for_xai(ip, xai_env):
@@ -682,7 +795,8 @@ def test_no_stream_shows_waiting_then_the_error_not_a_stale_indicator(ip, xai_en
     out = run(ip, "%%grok --no-stream -m grok-nonexistent\nHello")
     assert_paragraph(out, NotFoundError)
     assert "thinking" in str(out.raw[0].data)  # shown while waiting
-    assert [o["text/plain"] for o in out.outputs] == ["[no answer: Not found (HTTP 404)]"]
+    [shown] = [o["text/plain"] for o in out.outputs]  # the waiting line became the paragraph
+    assert shown.startswith("[no answer: Not found (HTTP 404): The model grok-nonexistent")
 
 
 def test_out_must_be_a_variable_name(ip, xai_env):

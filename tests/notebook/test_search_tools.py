@@ -191,8 +191,9 @@ def test_failures_are_one_paragraph_and_keep_the_partial_text(ip, xai_env, run_,
     enqueue_responses(xai_env, run_)
     out = run(ip, "%%grok --search web\nq")
     assert out.error is not None
-    paragraph = out.error._render_traceback_()
-    assert len(paragraph) == 1 and words in paragraph[0] and "\n" not in paragraph[0]
+    paragraph = out.error.paragraph()
+    assert words in paragraph and "\n" not in paragraph
+    assert out.shown().count(paragraph) == 1  # in the answer area, under the partial text
     assert "Half of the answer" in out.shown()
     grok = ip.user_ns["_grok"]
     assert grok.partial and grok.text == "Half of the answer"
@@ -201,7 +202,7 @@ def test_failures_are_one_paragraph_and_keep_the_partial_text(ip, xai_env, run_,
 def test_a_410_says_live_search_is_retired(ip, xai_env):
     enqueue_responses(xai_env, Fault(410, {"code": "Gone", "error": "Live search is deprecated."}))
     out = run(ip, "%%grok --search web\nq")
-    assert LIVE_SEARCH_HINT in out.error._render_traceback_()[0]
+    assert LIVE_SEARCH_HINT in out.error.paragraph() and LIVE_SEARCH_HINT in out.shown()
 
 
 def test_responses_exchanges_are_recorded_and_replay_with_their_sources(ip, xai_env, tmp_path):

@@ -3,7 +3,8 @@ tests of safety.markdown, and every test that shows model output, use them):
 
 - `html_findings`: the standard library's `html.parser`, with plain rules (no script-like
   elements, no `on*` attributes, no javascript:/vbscript:/data: URLs, images only from the
-  user's URLs, inline styles only on code spans, MathJax switched on only in vetted math).
+  user's URLs, inline styles only on code spans, MathJax switched on only in vetted math; one
+  <style>, in an answer's container, only when it is grok_magic's own ANSWER_CSS exactly).
 - `node_check` / `NodeBatch` (tests/inert/check.mjs, the ground truth): the HTML set as
   innerHTML in jsdom, then typeset by the real MathJax 3 with JupyterLab 4.6's own
   configuration, and the resulting DOM checked (plus: no links, styles, classes or ids MathJax
@@ -94,11 +95,16 @@ class _Checker(HTMLParser):
         self.top_level = 0
         self.math_open: int | None = None  # depth of an open vetted math element
         self.math_text = ""
+        self.style_text: str | None = None  # the text of our own <style>, while it is open
+        self.styles = 0
 
     def _add(self, what: str) -> None:
         self.findings.append(what)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "style" and self._our_style(attrs):
+            self.style_text, self.styles = "", self.styles + 1
+            return
         self._element(tag, attrs)
         if tag not in VOID:
             classes = set((dict(attrs).get("class") or "").split())
@@ -109,7 +115,20 @@ class _Checker(HTMLParser):
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._element(tag, attrs)
 
+    def _our_style(self, attrs) -> bool:
+        """Our answer container's own CSS: a bare <style> first in the top-level
+        `grok-answer` wrapper. Its text must be ANSWER_CSS exactly (checked at its end)."""
+        return (not attrs and len(self.stack) == 1 and "grok-answer" in self.stack[0][1]
+                and not self.styles)
+
     def handle_endtag(self, tag: str) -> None:
+        if self.style_text is not None and tag == "style":
+            from grok_magic.notebook.display import ANSWER_CSS
+
+            if f"<style>{self.style_text}</style>" != ANSWER_CSS:
+                self._add(f"a <style> that is not grok_magic's ANSWER_CSS: {self.style_text[:60]!r}")
+            self.style_text = None
+            return
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
                 if self.math_open is not None and i < self.math_open:
@@ -120,6 +139,9 @@ class _Checker(HTMLParser):
                 return
 
     def handle_data(self, data: str) -> None:
+        if self.style_text is not None:
+            self.style_text += data
+            return
         if not self.stack and data.strip():
             self._add(f"text outside the wrapper: {data[:60]!r}")
         if self.math_open is not None:

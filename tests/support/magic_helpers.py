@@ -13,9 +13,17 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.in_style = False
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        self.in_style = self.in_style or tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_style = self.in_style and tag != "style"
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self.in_style:  # CSS is not shown
+            self.parts.append(data)
 
 
 def visible_text(html_text: str) -> str:
@@ -58,6 +66,11 @@ class Outcome:
     def shown(self) -> str:
         """The text a reader sees in the rendered HTML (tags dropped, entities decoded)."""
         return visible_text(self.html())
+
+    def told(self) -> str:
+        """What the user reads: the rendered outputs' text, then what was printed (a short
+        traceback line IPython printed included)."""
+        return "\n".join((self.shown(), self.stdout, self.stderr))
 
     def plain(self) -> str:
         return "\n".join(o.get("text/plain", "") for o in self.outputs)
