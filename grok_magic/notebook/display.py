@@ -244,7 +244,16 @@ class NotebookSink:
         from grok_magic.notebook.code_bar import CodeBar
 
         bundle = CodeBar(code, language)._repr_mimebundle_()
-        self._show(bundle[0] if isinstance(bundle, tuple) else bundle)  # anywidget: (data, meta)
+        bundle = bundle[0] if isinstance(bundle, tuple) else bundle  # anywidget: (data, meta)
+        if self._first and self._handle is not None:
+            # The first display carries the answer's CSS: it stays (empty), the bar comes next.
+            self._show({"text/html": "", "text/plain": ""})
+            self._handle = None
+        self._first = False
+        if self._handle is None:
+            self._display(bundle, raw=True)
+        else:
+            self._handle.update(bundle, raw=True)
         self._handle = None
 
 
