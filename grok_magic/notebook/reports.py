@@ -84,9 +84,16 @@ class DryRun:
         return {"text/html": render_html(markdown), "text/plain": plain_twin(plain)}
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """A Markdown table of our own, every value escaped."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+def table(header: Sequence[str], rows: Iterable[Sequence[object]],
+          right: Iterable[str] | None = None) -> str:
+    """A Markdown table of our own, every value escaped; with `right` (the columns of numbers,
+    aligned right) every other column is aligned left."""
+    if right is None:
+        rule = "|" + "---|" * len(header)
+    else:
+        numbers = set(right)
+        rule = "|" + "".join("---:|" if h in numbers else ":---|" for h in header)
+    lines = ["| " + " | ".join(header) + " |", rule]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 

@@ -38,7 +38,7 @@ class EachReport:
             named = f"`{out}`" if out.isidentifier() else cell(out)  # (a code span: no escapes)
             where = f"{named} and `{RESULT_NAME}`" if out else f"`{RESULT_NAME}`"
             markdown += f"\n\nFirst {len(self.rows)} rows (all in {where}):\n\n"
-            markdown += table(self.header, self.rows)
+            markdown += table(self.header, self.rows, right=("cost",))
             plain += [" | ".join(str(v) for v in row) for row in self.rows]
         return Report(markdown, "\n".join(plain))._repr_mimebundle_()
 

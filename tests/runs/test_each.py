@@ -372,6 +372,10 @@ def test_the_result_shows_each_answer_beside_its_input(ip, xai_env, tmp_path):
     text = " ".join(out.shown().split())
     assert f"r1 review: Great battery · stars: 5 {long_answer.strip()}" in text
     assert "r2 review: Screen cracked · stars: 1 Short." in text
+    # Text columns left (not JupyterLab's right), the cost right.
+    heads = re.findall(r'<th style="text-align:(\w+)">(\w+)</th>', out.html())
+    assert {"index", "input", "answer", "cost"} <= {name for _, name in heads}
+    assert all(align == ("right" if name == "cost" else "left") for align, name in heads)
 
 
 def test_magic_each_bad_variable_and_options(ip):
