@@ -82,9 +82,6 @@ _CSS = """
   border: 1px solid var(--jp-border-color1, #bbb); border-radius: 3px;
   background: var(--jp-layout-color1, white); color: var(--jp-ui-font-color1, #333); }
 .grok-code-bar button:hover { background: var(--jp-layout-color3, #ddd); }
-.jp-OutputArea-output .grok-md pre, .grok-md pre { background: var(--jp-cell-editor-background, #f5f5f5);
-  border: 1px solid var(--jp-border-color2, #ddd); border-radius: 0 0 4px 4px;
-  padding: 6px 8px; margin: 0 0 12px; overflow-x: auto; }
 """
 
 INSERTED = "Inserted below (not run)"

@@ -34,6 +34,9 @@ ANSWER_CSS = """<style>
 .grok-answer .grok-failed { margin: 0.3em 0; padding: 0.1em 0 0.1em 0.7em; line-height: 1.45;
   border-left: 3px solid var(--jp-warn-color2, #e0b050); overflow-wrap: break-word; }
 .grok-answer .grok-stopped { opacity: 0.8; }
+.grok-answer .grok-md pre { background: var(--jp-cell-editor-background, #f5f5f5);
+  border: 1px solid var(--jp-border-color2, #ddd); border-radius: 0 0 4px 4px;
+  padding: 6px 8px; margin: 0 0 12px; overflow-x: auto; }
 .jp-OutputArea-child:has(.grok-cell-end) ~ .jp-OutputArea-child:has(
   [data-mime-type="application/vnd.jupyter.stderr"]) { display: none; }
 </style>"""
