@@ -16,6 +16,7 @@ import tempfile
 import pytest
 
 from tests.support.inert_check import node_ok  # noqa: F401 - a fixture every test may ask for
+from tests.support.kernel_helpers import kernel, lab  # noqa: F401 - a real kernel per module
 from tests.support.xai_standin import FAKE_KEY, XaiStandin
 
 _STANDIN: XaiStandin | None = None

@@ -9,7 +9,6 @@ import pytest
 
 from grok_magic.notebook.code_bar import INSERTED, WAITING, CodeBar
 from grok_magic.notebook.panel import ChatPanel
-from tests.support.kernel_helpers import LiveKernel
 from tests.support.panel_views import answer_of
 from tests.support.xai_standin import FAKE_KEY, Reply
 
@@ -20,21 +19,6 @@ SHELL = f"export XAI_API_KEY={FAKE_KEY}\n"
 ANSWER = (f"Use this:\n\n```python\n{CODE}```\n\nThen in a shell:\n\n```bash\n{SHELL}```\n\n"
           "- a list with a nested block:\n\n  ```\n  nested = True\n  ```\n\nDone.")
 WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    k = LiveKernel()
-    yield k
-    k.close()
-
-
-@pytest.fixture
-def lab(kernel, xai_env):
-    kernel.run(f"import os; os.environ.update(XAI_BASE_URL={xai_env.base_url!r}, "
-               f"XAI_API_KEY={FAKE_KEY!r})")
-    kernel.run("%reload_ext grok_magic")
-    return kernel
 
 
 def final_outputs(run) -> list[dict]:

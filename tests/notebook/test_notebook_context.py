@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from tests.support.kernel_helpers import LiveKernel
-from tests.support.xai_standin import FAKE_KEY, Reply, as_chat
+from tests.support.xai_standin import Reply, as_chat
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -18,22 +17,6 @@ FIX_ANSWER = (
     f"```python\n{FIXED}\n```\n\nAn empty list no longer divides by zero.\n\n"
     "```python\nprint('second block')\n```\n"
 )
-
-
-@pytest.fixture(scope="module")
-def kernel():
-    k = LiveKernel()
-    yield k
-    k.close()
-
-
-@pytest.fixture
-def lab(kernel, xai_env):
-    """The module's kernel with grok_magic loaded and pointed at the (reset) stand-in."""
-    kernel.run(f"import os; os.environ.update(XAI_BASE_URL={xai_env.base_url!r}, "
-               f"XAI_API_KEY={FAKE_KEY!r})")
-    kernel.run("%reload_ext grok_magic")
-    return kernel
 
 
 def sent_text(srv) -> str:

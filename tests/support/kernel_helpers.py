@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 FRONT_END_TYPES = ("display_data", "update_display_data", "execute_result", "stream", "comm_msg",
@@ -128,3 +129,22 @@ class LiveKernel:
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """One real kernel for a test module."""
+    k = LiveKernel()
+    yield k
+    k.close()
+
+
+@pytest.fixture
+def lab(kernel, xai_env):
+    """The module's kernel with grok_magic loaded and pointed at the (reset) stand-in."""
+    from tests.support.xai_standin import FAKE_KEY
+
+    kernel.run(f"import os; os.environ.update(XAI_BASE_URL={xai_env.base_url!r}, "
+               f"XAI_API_KEY={FAKE_KEY!r})")
+    kernel.run("%reload_ext grok_magic")
+    return kernel
