@@ -1330,7 +1330,7 @@ class XaiStandin:
         self.requests: list[RecordedRequest] = []
         self.errors: list[BaseException] = []  # exceptions raised inside the stand-in
         self._queue: deque[Behaviour] = deque()
-        self._files: dict[str, tuple[bytes, str, dict]] = {}
+        self._files: dict[str, tuple[bytes, str, dict, int, int | None]] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._conns: set[socket.socket] = set()
@@ -1417,13 +1417,18 @@ class XaiStandin:
             self.prompt_cache = PromptCache()
             self.__dict__.pop("_responses_state", None)
             self.__dict__.pop("_batch_state", None)
+            self.__dict__.pop("_imagine_state", None)
 
     def serve_bytes(self, path: str, data: bytes, content_type: str = "application/octet-stream",
-                    headers: dict[str, str] | None = None) -> str:
-        """Serve `data` at http://127.0.0.1:PORT/files/<path> (no auth); returns the URL."""
+                    headers: dict[str, str] | None = None, *, status: int = 200,
+                    length: int | None = None) -> str:
+        """Serve `data` at http://127.0.0.1:PORT/files/<path> (no auth); returns the URL.
+
+        `status` answers with another status (a 302 with a Location header, a 403); `length`
+        declares a longer Content-Length than `data`: the rest is zeros, written lazily."""
         path = path.lstrip("/")
         with self._lock:
-            self._files[path] = (bytes(data), content_type, dict(headers or {}))
+            self._files[path] = (bytes(data), content_type, dict(headers or {}), status, length)
         return f"{self.url}/files/{path}"
 
     def load_recordings(self, directory: Path | str) -> None:
@@ -1735,12 +1740,19 @@ class _Handler(BaseHTTPRequestHandler):
             entry = self.standin._files.get(path)
         if entry is None:
             raise ApiError(404, f"No file {path!r}.")
-        data, content_type, headers = entry
+        data, content_type, headers, status, length = entry
         if method not in ("GET", "HEAD"):
             raise ApiError(405, f"{method} is not allowed here.")
-        self._start(200, content_type, headers, len(data))
+        length = max(len(data), length or 0)
+        self._start(status, content_type, headers, length)
         if method == "GET":
             self.wfile.write(data)
+            self.wfile.flush()
+            zeros = bytes(64 * 1024)
+            for left in range(length - len(data), 0, -len(zeros)):  # padding, never held whole
+                if self.standin._stopping.is_set():
+                    return self._abort()
+                self.wfile.write(zeros[:left])
             self.wfile.flush()
 
     def _v1(self, method: str, path: str, body: Any) -> None:
@@ -1750,6 +1762,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/v1/files", "/v1/batches") or path.startswith(("/v1/files/", "/v1/batches/")):
             from tests.support.standin_batches import serve_batches  # lazy: it imports this module
             return serve_batches(self, method, path, self._raw)
+        if path.startswith(("/v1/images/", "/v1/videos/")):
+            from tests.support.standin_imagine import serve_imagine  # lazy: it imports this module
+            return serve_imagine(self, method, path, self._raw)
         key = self.standin.api_key or "xai-standin-key"
         if path == "/v1/models" and method == "GET":
             return self._send_json(200, {"object": "list", "data": [
