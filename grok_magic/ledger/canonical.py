@@ -91,7 +91,10 @@ def _image_digest(url: str) -> dict | str:
 
 
 def question_of(body: Mapping) -> str:
-    """The last user turn's text (images as [image]), for listings and messages."""
+    """The last user turn's text (images as [image]), for listings and messages; an Imagine
+    request's prompt."""
+    if isinstance(body.get("prompt"), str) and "messages" not in body and "input" not in body:
+        return body["prompt"]
     turns = body.get("messages") or body.get("input") or []
     if isinstance(turns, str):
         return turns

@@ -142,7 +142,7 @@ class Recorder:
 
         refuse_key_in(body)  # refused before anything is recorded: it was never a request
         canonical = Canonical.of(body)
-        entry = self._replayable(canonical.hash, body, ask)
+        entry = self.replayable(canonical.hash, body, ask)
         if entry is not None:
             replayed = ReplayStream(entry)
             replayed.on_end(self.tally.add)  # counted (it costs nothing), not written again
@@ -167,7 +167,10 @@ class Recorder:
             self.ended(canonical, ask, answer, hold, key, client)
         return answer
 
-    def _replayable(self, key: str, body: Mapping, ask: Ask):
+    def replayable(self, key: str, body: Mapping, ask: Ask):
+        """The ledger's answer to the request whose canonical hash is `key`, when replay (the
+        recorder's, or `ask.replay`) allows; None to send it. Raises when replay is "only"
+        and there is none."""
         mode = "only" if self.replay == "only" else ask.replay or self.replay
         if mode == "off":
             return None
@@ -192,7 +195,7 @@ class Recorder:
         from grok_magic.ledger.spending import hold_request
         from grok_magic.xai.pricing import fallback_price
 
-        kernel, daily = self._limits()
+        kernel, daily = self.limits_now()
         model = body.get("model")
         # Prices (which may mean a request for /language-models) only when a limit needs them.
         price = client.price_for(model) or fallback_price(model) if kernel or daily else None
@@ -211,7 +214,7 @@ class Recorder:
         """USD held by this kernel's requests in flight."""
         return self.purse.reserved
 
-    def _limits(self) -> tuple[Limit | None, Limit | None]:
+    def limits_now(self) -> tuple[Limit | None, Limit | None]:
         from grok_magic.ledger.spending import limits_set
 
         if self.budget is None and self.daily_budget is None:
@@ -222,7 +225,7 @@ class Recorder:
         """The limits that are set, with what has been spent and reserved against each."""
         from grok_magic.ledger.spending import with_reservations
 
-        return with_reservations(*self._limits(), self.purse, self.ledger)
+        return with_reservations(*self.limits_now(), self.purse, self.ledger)
 
     # -- recording -----------------------------------------------------------------------------
     def ended(self, canonical: Canonical, ask: Ask, response: Response, hold=None,
@@ -264,6 +267,13 @@ class Recorder:
             return False
         entry = self._entry(canonical, ask.source, ask.cell, response, error, seconds,
                             api=ask.wire)
+        return self.keep(entry, key, settles)
+
+    def keep(self, entry, key: str | None = None, settles: tuple = ()) -> bool:
+        """Write one row (an `Entry`, under its natural `key`), settling reservations; whether
+        the ledger takes it."""
+        if self.ledger is None or not self.ledger.can_write():
+            return False
         entry.answer_key = key or f"live:{uuid.uuid4().hex}"
         self.ledger.record(entry, settles)
         return True

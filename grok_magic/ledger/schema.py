@@ -123,6 +123,11 @@ MIGRATIONS: tuple[str | Callable, ...] = (
     """,
     # 4: one question, one hash, whichever API asked it.
     rehash_responses_requests,
+    # 5: what Grok Imagine made: each image or video by SHA-256 (the bytes are in the media
+    # folder beside the ledger, see ledger.media), with its revised prompt.
+    """
+    ALTER TABLE exchanges ADD COLUMN media TEXT;  -- JSON list: kind, sha256, media_type, ...
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

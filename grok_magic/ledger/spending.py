@@ -108,16 +108,21 @@ class Purse:
 
     def hold(self, body: Mapping, price: Price | None, question: str, *, kernel: Limit | None,
              daily: Limit | None, daily_in_ledger: Callable | None, answer_tokens: int,
-             seconds: float) -> Hold:
-        """Admit the request `body` (waiting up to `seconds` for room), reserving its worst case."""
+             seconds: float, fixed: float | None = None) -> Hold:
+        """Admit the request `body` (waiting up to `seconds` for room), reserving its worst case:
+        by its tokens, or `fixed` USD (a generation priced per image: known before sending)."""
         hold = Hold(body)
         if kernel is None and daily is None:
             return hold
-        if price is not None:  # a prompt of 200k tokens or more: every token at the long rate
-            price = price.tier(hold.prompt_tokens)
-        prompt_cost = None if price is None else hold.prompt_tokens * price.input / 1_000_000
-        completion = completion_limit(body) or answer_tokens
-        worst = (prompt_cost or 0.0) + (0.0 if price is None else completion * price.output / 1e6)
+        if fixed is not None:
+            prompt_cost = worst = fixed  # it fits whole, or is not sent
+        else:
+            if price is not None:  # a prompt of 200k tokens or more: every token at the long rate
+                price = price.tier(hold.prompt_tokens)
+            prompt_cost = None if price is None else hold.prompt_tokens * price.input / 1_000_000
+            completion = completion_limit(body) or answer_tokens
+            worst = (prompt_cost or 0.0) + (0.0 if price is None
+                                            else completion * price.output / 1e6)
         give_up = time.monotonic() + seconds
         while True:
             try:
@@ -193,9 +198,10 @@ def with_reservations(kernel: Limit | None, daily: Limit | None, purse: Purse,
 
 
 def hold_request(purse: Purse, body: Mapping, price: Price | None, kernel: Limit | None,
-                 daily: Limit | None, ledger, session: str, seconds: float) -> Hold:
-    """Admit `body` against the limits, its worst case held in memory and, for the daily
-    limit, in `ledger` (None: off)."""
+                 daily: Limit | None, ledger, session: str, seconds: float,
+                 fixed: float | None = None) -> Hold:
+    """Admit `body` against the limits, its worst case (`fixed` USD, when known before
+    sending) held in memory and, for the daily limit, in `ledger` (None: off)."""
     in_ledger = None
     if daily is not None and ledger is not None and ledger.can_write():
         from grok_magic.ledger.store import period_start
@@ -205,8 +211,9 @@ def hold_request(purse: Purse, body: Mapping, price: Price | None, kernel: Limit
 
     model = body.get("model")
     answer_tokens = purse.longest(model, ledger.longest_answer if ledger is not None
-                                  else lambda _: None) if kernel or daily else 0
+                                  else lambda _: None) if (kernel or daily) and fixed is None else 0
     from grok_magic.ledger.canonical import question_of
 
     return purse.hold(body, price, question_of(body), kernel=kernel, daily=daily,
-                      daily_in_ledger=in_ledger, answer_tokens=answer_tokens, seconds=seconds)
+                      daily_in_ledger=in_ledger, answer_tokens=answer_tokens, seconds=seconds,
+                      fixed=fixed)

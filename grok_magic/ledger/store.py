@@ -87,16 +87,26 @@ class Entry:
     tool_calls: str | None = None
     answer_key: str | None = None  # unique: batch:<batch id>:<custom_id>, live:<uuid>
     cost_exact: int = 1  # 0: cost and tokens are an estimate (the answer ended without usage)
+    media: str | None = None  # JSON: what Imagine made, by hash (ledger.media keeps the bytes)
     id: int | None = None
 
     @property
     def usage_fields(self) -> dict:
         return json.loads(self.usage) if self.usage else {}
 
+    @property
+    def media_items(self) -> list[dict]:
+        """What Imagine made for this exchange (kind, sha256, media_type, …), in order."""
+        try:
+            items = json.loads(self.media) if self.media else []
+        except ValueError:
+            return []
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
 
 COLUMNS = tuple(f.name for f in fields(Entry) if f.name != "id")
 # What a column added by a later schema step reads as in an older (read-only) ledger.
-LATER_COLUMNS = {"answer_key": "NULL", "cost_exact": "1"}
+LATER_COLUMNS = {"answer_key": "NULL", "cost_exact": "1", "media": "NULL"}
 ENDED = ("stopped", "incomplete")
 
 
@@ -370,7 +380,20 @@ class Ledger(LedgerFile):
         except sqlite3.Error as err:
             destination.unlink(missing_ok=True)
             raise LedgerProblem(str(err)) from None
+        self._export_media(destination, where, params)
         return count
+
+    def _export_media(self, destination: Path, where: str, params: tuple) -> None:
+        """The lesson takes its images and videos along, into its own media folder."""
+        from grok_magic.ledger.media import MediaStore, media_folder
+
+        clause = f"{where} AND media IS NOT NULL" if where else "WHERE media IS NOT NULL"
+        wanted = [(item["sha256"], item.get("media_type") or "")
+                  for entry in self._select(clause, params) for item in entry.media_items
+                  if isinstance(item.get("sha256"), str)] if "media" in self.columns else []
+        if wanted:
+            MediaStore(media_folder(self.path)).copy_to(MediaStore(media_folder(destination)),
+                                                        wanted)
 
 
 def _copy_rows(destination: Path, source: Path, where: str, params: tuple) -> int:

@@ -113,6 +113,26 @@ class GrokMagics(GrokOptions):
         "--run-code", action="store_true",
         help="Let Grok run code on xAI's servers (Responses API; not --to-cell).",
     )
+    @magic_arguments.argument(
+        "--imagine", action="store_true",
+        help="Grok Imagine: the cell's text is a picture to make; images in the cell (up to 3) "
+             "make it an edit of them.",
+    )
+    @magic_arguments.argument(
+        "--count", type=int, metavar="N", help="--imagine: images to make, 1–10 (default 1)."
+    )
+    @magic_arguments.argument("--aspect", metavar="W:H", help="--imagine/--video: e.g. 16:9.")
+    @magic_arguments.argument(
+        "--resolution", help="--imagine: 1k or 2k; --video: 480p or 720p."
+    )
+    @magic_arguments.argument(
+        "--video", action="store_true",
+        help="Grok Imagine video: text-to-video, or image-to-video from the cell's one image; "
+             "returns a job widget at once.",
+    )
+    @magic_arguments.argument(
+        "--duration", type=int, metavar="S", help="--video: seconds, 1–15 (default 6)."
+    )
     @line_cell_magic
     def grok(self, line: str = "", cell: str | None = None):
         """Ask Grok. The cell's text is the question; the answer streams in as Markdown.
@@ -189,6 +209,8 @@ class GrokMagics(GrokOptions):
 
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
+        if (args.imagine or args.video) and not (args.each or args.batch_api):
+            return imagine_cell(self, args, text)
         if args.each or args.batch_api or args.image_col or args.root is not None:
             from grok_magic.notebook.each_view import run_each
 
@@ -318,6 +340,28 @@ def cell_ask(magics: GrokOptions, args, text: str, response_format: dict | None,
                options={k: v for k, v in options.items() if v is not None},
                stream=magics.stream and not args.no_stream, timeout=args.timeout,
                source="cell", cell=running_cell(magics.shell))
+
+
+def imagine_cell(magics: GrokMagics, args, text: str):
+    """`--imagine` / `--video`: Grok Imagine, not a chat answer (the options only a chat
+    answer takes are refused, not ignored)."""
+    chat_only = [name for name, value in (
+        ("--json", args.json), ("--schema", args.schema), ("--search", args.search),
+        ("--run-code", args.run_code), ("--to-cell", args.to_cell), ("-s", args.system),
+        ("-t", args.temperature), ("--max-tokens", args.max_tokens)) if value]
+    if args.imagine and args.video:
+        chat_only.append("--video with --imagine")
+    if chat_only:
+        raise UsageError(f"{', '.join(chat_only)} cannot go with --imagine or --video: "
+                         "nothing was sent. Grok Imagine takes the prompt, images, -m, "
+                         "--count, --aspect, --resolution, --duration, -o, --dry-run and -q.")
+    if args.video:
+        from grok_magic.notebook.video_view import run_video
+
+        return run_video(magics, args, text)
+    from grok_magic.notebook.imagine_view import run_imagine
+
+    return run_imagine(magics, args, text)
 
 
 @contextmanager

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from grok_magic.notebook.answer_view import ServedNotes
     from grok_magic.safety.redaction import Secret
     from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.downloads import Downloader
 
 
 class GrokOptions(Magics):
@@ -114,6 +115,19 @@ class GrokOptions(Magics):
     daily_budget = Float(
         None, allow_none=True, help="USD every kernel together may spend today (None: no limit)."
     ).tag(config=True)
+    image_model = Unicode(
+        "grok-imagine-image", help="Model for --imagine cells (Grok Imagine images)."
+    ).tag(config=True)
+    video_model = Unicode("grok-imagine-video", help="Model for --video cells.").tag(config=True)
+    image_format = Enum(
+        ("url", "b64_json"), "url",
+        help="How xAI hands images over: url (the kernel fetches each file: no base64 overhead, "
+             "the answer stays small) or b64_json (inside the answer).",
+    ).tag(config=True)
+    media_dir = Unicode(
+        "", help="Folder for downloaded videos ('' for a grok-media folder beside the notebook, "
+                 "or beside the ledger when the notebook's folder is unknown)."
+    ).tag(config=True)
 
     @default("model")
     def _default_model(self) -> str:
@@ -151,6 +165,13 @@ class GrokOptions(Magics):
         from grok_magic.conversation import Conversation
 
         return Conversation(max_history=self.max_history, recorder=self.recorder)
+
+    @cached_property
+    def downloader(self) -> Downloader:
+        """Fetches what Imagine made, without the key (one keep-alive session)."""
+        from grok_magic.xai.downloads import Downloader
+
+        return Downloader()
 
     @cached_property
     def served_notes(self) -> ServedNotes:

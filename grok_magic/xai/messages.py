@@ -6,7 +6,10 @@ from collections.abc import Iterable, Mapping
 
 DETAILS = ("auto", "low", "high")
 # The two wire formats and where they are sent (below the base URL).
-ENDPOINTS = {"chat": "/chat/completions", "responses": "/responses"}
+ENDPOINTS = {"chat": "/chat/completions", "responses": "/responses",
+             # Grok Imagine (xai.imagine), as the ledger names them
+             "images": "/images/generations", "image_edits": "/images/edits",
+             "videos": "/videos/generations"}
 # Options forwarded to the API only when the user set them (None means "not set").
 OPTIONAL_FIELDS = (
     "temperature",

@@ -44,6 +44,9 @@ IMAGE_PRICES: dict[str, float] = {
     "grok-imagine-image-quality": 0.08,  # unconfirmed: the top of $0.02–0.08
 }
 VIDEO_PRICES: dict[str, float] = {"grok-imagine-video": 0.05}  # per second, 480p or 720p
+# An edit also bills its reference images; xAI's pages give no figure for it, so this is our
+# assumption (a tenth of a generated image), used only when xAI sends no cost of its own.
+REFERENCE_IMAGE_PRICE = 0.002
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,23 @@ def image_price(model: str | None) -> float | None:
 def video_price(model: str | None) -> float | None:
     """USD per second of generated video, or None for a model the table does not know."""
     return _named(VIDEO_PRICES, model)
+
+
+def imagine_cost(model: str | None, *, images: int = 0, references: int = 0,
+                 seconds: float = 0.0) -> float | None:
+    """What a generation costs by the built-in table: `images` made (plus the `references` an
+    edit sends), or `seconds` of video; None for a model the table does not know.
+
+    >>> imagine_cost("grok-imagine-image", images=2), imagine_cost("grok-imagine-video", seconds=5)
+    (0.04, 0.25)
+    """
+    if seconds:
+        per_second = video_price(model)
+        return None if per_second is None else round(per_second * seconds, 10)
+    each = image_price(model)
+    if each is None:
+        return None
+    return round(each * images + REFERENCE_IMAGE_PRICE * references, 10)
 
 
 def _usd_per_million(value: object) -> float | None:
