@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "grok_magic.model_names", "grok_magic.settings")),
     ("xai", ("grok_magic.xai.",)),
     ("inputs", ("grok_magic.inputs.",)),
-    ("ask", ("grok_magic.ask",)),
+    ("ask", ("grok_magic.ask", "grok_magic.imagine")),
     ("ledger", ("grok_magic.ledger.",)),
     ("conversation", ("grok_magic.conversation",)),
     ("chat", ("grok_magic.chat",)),

@@ -70,8 +70,9 @@ def run_imagine(magics: GrokOptions, args, text: str):
     body = request.body()
     if args.dry_run:
         cost = request.estimate(body)
+        refs = len(request.references)
         note = (f"It would make {request.count} image{'s' if request.count > 1 else ''}"
-                f"{' from ' + str(len(request.references)) + ' reference image(s)' if request.references else ''}"
+                f"{f' from {refs} reference image(s)' if refs else ''}"
                 f", {format_cost(cost, estimate=True)} by the built-in prices.")
         dry = DryRun(f"{client.settings.base_url}{request.endpoint}", body, note=note,
                      refused=keys_found[0] if keys_found else None)
@@ -162,11 +163,13 @@ def show_pictures(pictures: Sequence[Picture]) -> None:
         return
     if len(arrived) == 1:
         picture = arrived[0]
-        display(*image_bundle(picture.data, picture.media_type, picture.width), raw=True)
+        bundle, metadata = image_bundle(picture.data, picture.media_type, picture.width)
+        display(bundle, metadata=metadata, raw=True)
         lines = [picture.revised_prompt] if picture.revised_prompt else []
     else:
         data, width = contact_sheet(arrived)
-        display(*image_bundle(data, "image/jpeg", width), raw=True)
+        bundle, metadata = image_bundle(data, "image/jpeg", width)
+        display(bundle, metadata=metadata, raw=True)
         lines = [f"{i}. {p.revised_prompt}" for i, p in enumerate(arrived, 1) if p.revised_prompt]
     if lines:
         display(caption_bundle(lines), raw=True)

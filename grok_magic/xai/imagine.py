@@ -187,8 +187,9 @@ def image_body(prompt: str, *, model: str = DEFAULT_IMAGE_MODEL, count: int = 1,
     """The body of a generation (no `references`) or an edit (1–3 reference image URLs: data
     URIs or public http(s) URLs). Raises InputError, naming the option, for what xAI refuses.
 
-    >>> image_body("a red fox", count=2, aspect="16:9")
-    {'model': 'grok-imagine-image', 'prompt': 'a red fox', 'n': 2, 'response_format': 'url', 'aspect_ratio': '16:9'}
+    >>> image_body("a red fox", count=2, aspect="16:9")  # doctest: +NORMALIZE_WHITESPACE
+    {'model': 'grok-imagine-image', 'prompt': 'a red fox', 'n': 2,
+     'response_format': 'url', 'aspect_ratio': '16:9'}
     """
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_IMAGES:
         raise InputError(f"--count is {count!r}, and xAI makes 1 to {MAX_IMAGES} images a request",
