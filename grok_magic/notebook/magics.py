@@ -38,6 +38,69 @@ EXPLAIN = ("Explain this error to someone learning Python: what it means, why th
 FIX = ("This notebook cell fails. Reply with the whole corrected cell in one ```python code block, "
        "then one sentence saying what you changed.")
 
+def each_options(func):
+    """The dataset options of `%%grok` (--each, --image-col, --root, --concurrency,
+    --batch-api, --fresh), added to its parser in this order."""
+    for option in reversed((
+        magic_arguments.argument(
+            "--each", metavar="VAR",
+            help="Send the cell once per item of VAR (list, dict, Series, DataFrame, or a glob of "
+                 "image files); {item} and {index} (and a DataFrame's columns) fill the template.",
+        ),
+        magic_arguments.argument(
+            "--image-col", action="append", default=[], metavar="COLUMN",
+            help="--each: COLUMN's strings are image files, sent as images (item: the items of a "
+                 "list, Series or dict). Only files under the notebook's folder (or --root) are read. "
+                 "Repeatable.",
+        ),
+        magic_arguments.argument(
+            "--root", metavar="DIR", help="--each --image-col: read the files under DIR instead."
+        ),
+        magic_arguments.argument(
+            "--concurrency", type=int, help="--each: requests at once (default GrokMagics.concurrency)."
+        ),
+        magic_arguments.argument(
+            "--batch-api", action="store_true",
+            help="--each through xAI's Batch API: queued at xAI, cheaper, results within 24 h; the "
+                 "cell returns at once with a job widget (OUT holds the job, then the table).",
+        ),
+        magic_arguments.argument(
+            "--fresh", action="store_true", help="--each: ask every item again (no resume)."
+        ),
+    )):
+        func = option(func)
+    return func
+
+
+def imagine_options(func):
+    """The Grok Imagine options of `%%grok` (--imagine, --count, --aspect, --resolution,
+    --video, --duration), added to its parser in this order."""
+    for option in reversed((
+        magic_arguments.argument(
+            "--imagine", action="store_true",
+            help="Grok Imagine: the cell's text is a picture to make; images in the cell (up to 3) "
+                 "make it an edit of them.",
+        ),
+        magic_arguments.argument(
+            "--count", type=int, metavar="N", help="--imagine: images to make, 1–10 (default 1)."
+        ),
+        magic_arguments.argument("--aspect", metavar="W:H", help="--imagine/--video: e.g. 16:9."),
+        magic_arguments.argument(
+            "--resolution", help="--imagine: 1k or 2k; --video: 480p or 720p."
+        ),
+        magic_arguments.argument(
+            "--video", action="store_true",
+            help="Grok Imagine video: text-to-video, or image-to-video from the cell's one image; "
+                 "returns a job widget at once.",
+        ),
+        magic_arguments.argument(
+            "--duration", type=int, metavar="S", help="--video: seconds, 1–15 (default 6)."
+        ),
+    )):
+        func = option(func)
+    return func
+
+
 @magics_class
 class GrokMagics(GrokOptions):
     """Chat with Grok from a notebook: %%grok cells and %grok commands."""
@@ -79,31 +142,7 @@ class GrokMagics(GrokOptions):
         "--to-cell", nargs="?", const="first", choices=("first", "all"),
         help="Put the answer's first Python code block (or all of them) into a new cell below.",
     )
-    @magic_arguments.argument(
-        "--each", metavar="VAR",
-        help="Send the cell once per item of VAR (list, dict, Series, DataFrame, or a glob of "
-             "image files); {item} and {index} (and a DataFrame's columns) fill the template.",
-    )
-    @magic_arguments.argument(
-        "--image-col", action="append", default=[], metavar="COLUMN",
-        help="--each: COLUMN's strings are image files, sent as images (item: the items of a "
-             "list, Series or dict). Only files under the notebook's folder (or --root) are read. "
-             "Repeatable.",
-    )
-    @magic_arguments.argument(
-        "--root", metavar="DIR", help="--each --image-col: read the files under DIR instead."
-    )
-    @magic_arguments.argument(
-        "--concurrency", type=int, help="--each: requests at once (default GrokMagics.concurrency)."
-    )
-    @magic_arguments.argument(
-        "--batch-api", action="store_true",
-        help="--each through xAI's Batch API: queued at xAI, cheaper, results within 24 h; the "
-             "cell returns at once with a job widget (OUT holds the job, then the table).",
-    )
-    @magic_arguments.argument(
-        "--fresh", action="store_true", help="--each: ask every item again (no resume)."
-    )
+    @each_options
     @magic_arguments.argument(
         "--search", metavar="SPEC",
         help="Let Grok search: web, x or web,x; filters as web:arxiv.org,nature.com or x:@handle "
@@ -113,26 +152,7 @@ class GrokMagics(GrokOptions):
         "--run-code", action="store_true",
         help="Let Grok run code on xAI's servers (Responses API; not --to-cell).",
     )
-    @magic_arguments.argument(
-        "--imagine", action="store_true",
-        help="Grok Imagine: the cell's text is a picture to make; images in the cell (up to 3) "
-             "make it an edit of them.",
-    )
-    @magic_arguments.argument(
-        "--count", type=int, metavar="N", help="--imagine: images to make, 1–10 (default 1)."
-    )
-    @magic_arguments.argument("--aspect", metavar="W:H", help="--imagine/--video: e.g. 16:9.")
-    @magic_arguments.argument(
-        "--resolution", help="--imagine: 1k or 2k; --video: 480p or 720p."
-    )
-    @magic_arguments.argument(
-        "--video", action="store_true",
-        help="Grok Imagine video: text-to-video, or image-to-video from the cell's one image; "
-             "returns a job widget at once.",
-    )
-    @magic_arguments.argument(
-        "--duration", type=int, metavar="S", help="--video: seconds, 1–15 (default 6)."
-    )
+    @imagine_options
     @line_cell_magic
     def grok(self, line: str = "", cell: str | None = None):
         """Ask Grok. The cell's text is the question; the answer streams in as Markdown.
