@@ -229,7 +229,7 @@ class GrokMagics(GrokOptions):
 
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o/--out takes a variable name; {args.out!r} is not one.")
-        if (args.imagine or args.video) and not (args.each or args.batch_api):
+        if args.imagine or args.video:
             return imagine_cell(self, args, text)
         if args.each or args.batch_api or args.image_col or args.root is not None:
             from grok_magic.notebook.each_view import run_each
@@ -371,14 +371,23 @@ def imagine_cell(magics: GrokMagics, args, text: str):
         ("-t", args.temperature), ("--max-tokens", args.max_tokens)) if value]
     if args.imagine and args.video:
         chat_only.append("--video with --imagine")
+    if args.batch_api:
+        raise UsageError("--batch-api cannot go with --imagine or --video: xAI's Batch API takes "
+                         "chat and Responses lines only, not image or video generations. Nothing "
+                         "was sent. Make the images live instead (one `%grok imagine PROMPT` per "
+                         "item, or a Python loop over your rows).")
+    if args.each:
+        raise UsageError("--each with --imagine or --video is not in this version yet: nothing "
+                         "was sent. Loop over your rows in Python, e.g. `for row in rows: "
+                         "get_ipython().run_line_magic('grok', f'imagine {row}')`, and collect "
+                         "`_grok.images[0]` after each.")
     if chat_only:
         raise UsageError(f"{', '.join(chat_only)} cannot go with --imagine or --video: "
                          "nothing was sent. Grok Imagine takes the prompt, images, -m, "
                          "--count, --aspect, --resolution, --duration, -o, --dry-run and -q.")
     if args.video:
-        from grok_magic.notebook.video_view import run_video
-
-        return run_video(magics, args, text)
+        raise UsageError("--video is not in this version yet: nothing was sent. --imagine makes "
+                         "still images today.")
     from grok_magic.notebook.imagine_view import run_imagine
 
     return run_imagine(magics, args, text)
@@ -511,7 +520,21 @@ def commands() -> dict:
     that ask Grok about the last error (loaded when a line magic first needs them)."""
     from grok_magic.notebook.subcommands import SUBCOMMANDS
 
-    return {**SUBCOMMANDS, "explain": explain, "fix": fix}
+    return {**SUBCOMMANDS, "explain": explain, "fix": fix, "imagine": imagine_line}
+
+
+def imagine_line(magics: GrokMagics, rest: str):
+    """`%grok imagine [--count N --aspect W:H …] PROMPT`: the one-line `%%grok --imagine`."""
+    if rest.lstrip().startswith("-"):  # options first, then the words of the prompt
+        args, words = magics.grok.parser.parse_known_args(split_options(rest))
+        prompt = " ".join(words).strip()
+    else:  # the prompt as typed (quotes and apostrophes are text)
+        args, prompt = magics.grok.parser.parse_args([]), rest.strip()
+    if not prompt:
+        raise UsageError("%grok imagine takes a prompt, e.g. `%grok imagine a lighthouse at dawn`"
+                         " (options first: `%grok imagine --count 4 a lighthouse`).")
+    args.imagine = True
+    return magics._ask(args, prompt)
 
 
 def register(ipython) -> None:
