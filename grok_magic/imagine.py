@@ -80,7 +80,13 @@ class Imagine:
 
 def split_turn(user_turn: Mapping) -> tuple[str, tuple[str, ...]]:
     """A user turn (as `build_user_turn` makes it from a cell) as the prompt (its text) and
-    the reference images (their URLs), in order."""
+    the reference images (their URLs), in order.
+
+    >>> split_turn({"content": [{"type": "text", "text": "Redraw"},
+    ...     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+    ...     {"type": "text", "text": "as a poster"}]})
+    ('Redraw as a poster', ('data:image/png;base64,AA',))
+    """
     content = user_turn.get("content")
     if isinstance(content, str):
         return content, ()
@@ -90,4 +96,5 @@ def split_turn(user_turn: Mapping) -> tuple[str, tuple[str, ...]]:
             texts.append(part.get("text", ""))
         elif part.get("type") == "image_url":
             images.append(part["image_url"]["url"])
-    return "".join(texts), tuple(images)
+    # the text around an image is cut at it (and stripped): join the pieces with one space
+    return " ".join(t.strip() for t in texts if t.strip()), tuple(images)

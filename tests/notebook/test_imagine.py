@@ -106,7 +106,7 @@ def test_an_image_in_the_cell_makes_it_an_edit(ip, xai_env):
     assert out.error is None, out.everything()
     [post] = imagine_posts(xai_env)
     assert post.path == "/v1/images/edits" and post.json["n"] == 2
-    assert "retro travel poster" in post.json["prompt"]
+    assert post.json["prompt"] == "Redraw as a retro travel poster"  # the image cut out
     sent = post.json.get("image") or post.json["images"][0]
     url = sent["url"] if isinstance(sent, dict) else sent
     assert url.startswith("data:image/")
@@ -282,3 +282,12 @@ def test_an_exported_lesson_carries_its_images_and_replays_them_offline(ip, xai_
     assert again.error is None, again.everything()
     assert image_outputs(again) == image_outputs(first)
     ip.grok_magics.recorder.ledger.close()
+
+
+def test_b64_json_is_the_other_path_and_shows_the_same_way(ip, xai_env):
+    run(ip, '%config GrokMagics.image_format = "b64_json"')
+    out = run(ip, "%%grok --imagine\nA blue kettle")
+    assert out.error is None, out.everything()
+    [post] = imagine_posts(xai_env)
+    assert post.json["response_format"] == "b64_json" and file_gets(xai_env) == []
+    assert image_outputs(out) == [("image/jpeg", imagine_state(xai_env).generated[0].data)]
