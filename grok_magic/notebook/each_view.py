@@ -47,6 +47,7 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
                          "--new do not apply to it.")
     data, name = data_of(magics, args.each)
     client = magics.client(args.timeout)
+    imagine = imagine_options(magics, args)
     each = Each(
         text, data, namespace=magics.user_ns, client=client, recorder=magics.recorder,
         model=args.model or magics.model, system=system, images=args.image,
@@ -56,13 +57,16 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
         max_retries=magics.max_retries, deadline=magics.deadline, max_side=magics.max_image_side,
         max_value_chars=magics.max_value_chars, resume=not args.fresh,
         name=name, image_cols=args.image_col, root=args.root, api=magics.api,
-        cache=magics.cache)
+        cache=magics.cache, imagine=imagine,
+        downloader=magics.downloader if imagine is not None else None)
     if args.dry_run:
         plan = each.plan()
         if args.out:
             magics.user_ns[args.out] = plan  # first_body, count, low, high
-        return display(DryRun(f"{client.settings.base_url}{ENDPOINTS['chat']}", plan.first_body,
-                              note=plan_note(plan), refused=plan.refused))
+        endpoint = ENDPOINTS[each.make_ask(0).api] if imagine is not None else ENDPOINTS["chat"]
+        note = imagine_plan_note(plan) if imagine is not None else plan_note(plan)
+        return display(DryRun(f"{client.settings.base_url}{endpoint}", plan.first_body,
+                              note=note, refused=plan.refused))
     if magics.recorder.replay != "only":
         client.settings.require_secret()  # one clear message, rather than one per item
     if args.batch_api:
@@ -81,8 +85,37 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
         strip = image_strip(each.items)
         if strip is not None:
             display(strip, raw=True)
+        if imagine is not None:
+            show_made(result)
         display(EachReport(each.summary, result, args.out, each.items))
     return None
+
+
+def imagine_options(magics: GrokOptions, args) -> dict | None:
+    """`--each … --imagine`: what every item's Imagine request takes (None: a text run)."""
+    if not args.imagine:
+        return None
+    return {"model": args.model or magics.image_model, "count": args.count or 1,
+            "aspect": args.aspect, "resolution": args.resolution,
+            "response_format": magics.image_format}
+
+
+def show_made(result) -> None:
+    """The pictures an `--each --imagine` run made, side by side (numbered by row)."""
+    from grok_magic.notebook.imagine_view import sheet_bundle
+
+    column = result["image"] if "image" in getattr(result, "columns", ()) else ()
+    images = [im[0] if isinstance(im, list) else im for im in column]
+    images = [im for im in images if im is not None and hasattr(im, "convert")]
+    if images:
+        bundle, metadata = sheet_bundle(images)
+        display(bundle, metadata=metadata, raw=True)
+
+
+def imagine_plan_note(plan: Plan) -> str:
+    cost = ("an unknown cost (no price for this model)" if plan.low is None else
+            f"{format_cost(plan.low, estimate=True)} by the built-in prices")
+    return f"{plan.count:,} requests like this one, one per item, for {cost}. This is the first."
 
 
 def _store(magics: GrokOptions, args, result) -> None:

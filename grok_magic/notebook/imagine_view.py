@@ -128,14 +128,20 @@ def caption_bundle(lines: Sequence[str]) -> dict:
             "text/plain": plain_twin("\n".join(lines))}
 
 
-def contact_sheet(pictures: Sequence[Picture]) -> tuple[bytes, int]:
-    """The pictures side by side (a row of up to four, then the next row), each scaled to
+def sheet_bundle(images: Sequence) -> tuple[dict, dict]:
+    """(bundle, metadata) of PIL `images` shown side by side as one contact sheet."""
+    data, width = contact_sheet(images)
+    return image_bundle(data, "image/jpeg", width)
+
+
+def contact_sheet(images: Sequence) -> tuple[bytes, int]:
+    """PIL `images` side by side (a row of up to four, then the next row), each scaled to
     SHEET_TILE px and numbered under it; a JPEG, and its width."""
     from PIL import Image, ImageDraw
 
     tiles = []
-    for picture in pictures:
-        image = picture.to_pil().convert("RGB")
+    for image in images:
+        image = image.convert("RGB")
         image.thumbnail((SHEET_TILE, SHEET_TILE))
         tiles.append(image)
     per_row = min(4, len(tiles))
@@ -167,8 +173,7 @@ def show_pictures(pictures: Sequence[Picture]) -> None:
         display(bundle, metadata=metadata, raw=True)
         lines = [picture.revised_prompt] if picture.revised_prompt else []
     else:
-        data, width = contact_sheet(arrived)
-        bundle, metadata = image_bundle(data, "image/jpeg", width)
+        bundle, metadata = sheet_bundle([p.to_pil() for p in arrived])
         display(bundle, metadata=metadata, raw=True)
         lines = [f"{i}. {p.revised_prompt}" for i, p in enumerate(arrived, 1) if p.revised_prompt]
     if lines:

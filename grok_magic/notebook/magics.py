@@ -376,11 +376,6 @@ def imagine_cell(magics: GrokMagics, args, text: str):
                          "chat and Responses lines only, not image or video generations. Nothing "
                          "was sent. Make the images live instead (one `%grok imagine PROMPT` per "
                          "item, or a Python loop over your rows).")
-    if args.each:
-        raise UsageError("--each with --imagine or --video is not in this version yet: nothing "
-                         "was sent. Loop over your rows in Python, e.g. `for row in rows: "
-                         "get_ipython().run_line_magic('grok', f'imagine {row}')`, and collect "
-                         "`_grok.images[0]` after each.")
     if chat_only:
         raise UsageError(f"{', '.join(chat_only)} cannot go with --imagine or --video: "
                          "nothing was sent. Grok Imagine takes the prompt, images, -m, "
@@ -388,6 +383,10 @@ def imagine_cell(magics: GrokMagics, args, text: str):
     if args.video:
         raise UsageError("--video is not in this version yet: nothing was sent. --imagine makes "
                          "still images today.")
+    if args.each:
+        from grok_magic.notebook.each_view import run_each
+
+        return run_each(magics, args, dedent(text), None)
     from grok_magic.notebook.imagine_view import run_imagine
 
     return run_imagine(magics, args, text)

@@ -76,6 +76,11 @@ def _short(value, chars: int = PREVIEW_CHARS) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, list) and value and all(hasattr(v, "size") and hasattr(v, "mode")
+                                                 for v in value):
+        return f"{len(value)} images"
+    if hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "convert"):
+        return f"image {value.size[0]}×{value.size[1]}"  # a PIL image (Grok Imagine's)
     text = " ".join(str(value).split())
     return text[:chars] + ("…" if len(text) > chars else "")
 

@@ -22,6 +22,7 @@ from grok_magic.runs.runner import (
     each_client,
     request_body,
     template_ask,
+    template_imagine,
 )
 from grok_magic.runs.table import Summary, result_table, summarise
 from grok_magic.settings import DEFAULT_MODEL
@@ -107,6 +108,7 @@ class Each:
         name: str = "the data", image_cols: Iterable[str] = (),
         root: str | os.PathLike | None = None,
         api: str = "responses", cache: bool = True,
+        imagine: Mapping | None = None, downloader=None,
     ) -> None:
         namespace = dict(namespace or {})
         if schema is not None and not isinstance(schema, str):
@@ -132,6 +134,13 @@ class Each:
             # one prompt-cache key for the run: its items share the system prompt and template
             cache_key=new_cache_key() if cache else None)
         self.api = api
+        self.imagine = dict(imagine) if imagine is not None else None
+        self.downloader = downloader
+        if self.imagine is not None:  # one picture (or --count) per item, from Grok Imagine
+            self.make_ask = template_imagine(
+                template, self.items, namespace, imagine=self.imagine, images=images,
+                max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
+                source=source, resume=resume)
 
     def body(self, position: int, keys_found: list | None = None) -> dict:
         return request_body(self.make_ask(position, keys_found))
@@ -144,6 +153,10 @@ class Each:
         keys_found: list = []  # a dry run shows what a refused run would have sent
         sample = [self.body(i, keys_found) for i in range(0, count, step)][:PLAN_SAMPLE]
         refused = keys_found[0] if keys_found else None
+        if self.imagine is not None:  # its price is known before sending: count × price
+            each = self.make_ask(0).estimate()
+            total = None if each is None else each * count
+            return Plan(sample[0], count, total, total, 0, len(sample), refused, "--count")
         price = self.client.price_for(self.model) or fallback_price(self.model)
         answer_tokens, why = expected_answer(self.template, self.max_tokens)
         if price is None:
@@ -164,9 +177,19 @@ class Each:
             refuse_key_in(self.body(0))
         client = each_client(self.client, self.concurrency)
         parse = (lambda r: parse_structured(r, self.validator)) if self.structured else None
+        send = None
+        if self.imagine is not None:
+            from grok_magic.ledger.imagery import make_images
+            from grok_magic.xai.downloads import Downloader
+
+            downloader = self.downloader or Downloader()
+
+            def send(request):
+                return make_images(self.recorder, client, request, downloader)
         runner = EachRun(len(self.items), self.make_ask, client, self.recorder,
                          concurrency=self.concurrency, max_retries=self.max_retries,
-                         deadline=self.deadline, on_progress=on_progress, parse=parse)
+                         deadline=self.deadline, on_progress=on_progress, parse=parse,
+                         send=send)
         try:
             rows = runner.run()
         finally:

@@ -27,6 +27,7 @@ from grok_magic.errors import (
     ServerError,
     StreamInterruptedError,
 )
+from grok_magic.imagine import Imagine, split_turn
 from grok_magic.ledger.budget import BudgetExceeded
 from grok_magic.ledger.recorder import Recorder
 from grok_magic.runs.items import Items
@@ -91,6 +92,7 @@ class Row:
     error: str | None = None
     replayed: bool = False
     ok: bool = False
+    image: object = None  # --imagine: the PIL image made (a list with --count over 1)
 
 
 def one_line(err: BaseException) -> str:
@@ -126,6 +128,7 @@ class EachRun:
         on_progress: Callable[[Progress], None] | None = None,
         parse: Callable[[Response], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        send: Callable[[Imagine], Response] | None = None,
     ) -> None:
         self.size, self.make_ask, self.client, self.recorder = size, make_ask, client, recorder
         self.concurrency = max(1, int(concurrency))
@@ -135,6 +138,7 @@ class EachRun:
         self.on_progress = on_progress
         self.parse = parse
         self.clock = clock
+        self.send = send  # answers a request made by make_ask at once (Grok Imagine), no stream
         self.rows = [Row() for _ in range(size)]
         self.progress = Progress(total=size, concurrency=self.concurrency)
         self.stopped: str | None = None  # why the run stopped early, if it did
@@ -317,6 +321,8 @@ class EachRun:
         # gives up on, none for one answered on a later attempt.
         ask = replace(self.make_ask(position), record_errors=False)
         sent.append(ask)
+        if self.send is not None:
+            return self.send(ask)
         stream = self.recorder.stream(self.client, ask.body(), ask)
         with self._lock:
             self._streams[position] = stream
@@ -356,6 +362,9 @@ def fill_row(row: Row, response: Response, parse: Callable[[Response], object] |
         row.prompt_tokens, row.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         row.reasoning_tokens = usage.reasoning_tokens
     row.cost = response.cost
+    images = getattr(response, "images", None)  # what Grok Imagine made (PIL images)
+    if images:
+        row.image = images[0] if len(images) == 1 else images
     row.seconds = round(response.elapsed, 3)
     row.replayed = response.replayed
     if not ok:
@@ -385,17 +394,47 @@ def template_ask(
 ) -> Callable[[int], Ask]:
     """`make_ask` for a run: item i's question from the template (in the worker that sends it);
     a dry run passes `keys_found` to note values holding the key instead of refusing them."""
-    from collections import ChainMap
-
-    from grok_magic.inputs.prompt import DEFAULT_MAX_VALUE_CHARS, build_user_turn
 
     def make_ask(position: int, keys_found: list | None = None) -> Ask:
-        values = ChainMap(items.get(position), namespace)
-        turn = build_user_turn(template, values, images=images, detail=detail, max_side=max_side,
-                               max_value_chars=max_value_chars or DEFAULT_MAX_VALUE_CHARS,
-                               keys_found=keys_found)
+        turn = item_turn(template, items, namespace, position, images=images, detail=detail,
+                         max_side=max_side, max_value_chars=max_value_chars,
+                         keys_found=keys_found)
         return Ask(turn, model, system=system, options=dict(options or {}), stream=True,
                    timeout=timeout, source=source, replay="auto" if resume else None, api=api,
                    cache=cache_key is not None, cache_key=cache_key)
 
     return make_ask
+
+
+def template_imagine(
+    template: str, items: Items, namespace: Mapping, *, imagine: Mapping, images=(),
+    max_side: int | None = None, max_value_chars: int | None = None, timeout: float | None = None,
+    source: str = "each", resume: bool = True,
+) -> Callable[[int], Imagine]:
+    """`make_ask` for an `--each --imagine` run: item i's Imagine request (its prompt from the
+    template, the images in it the references); `imagine` holds model, count, aspect,
+    resolution and response_format."""
+
+    def make_imagine(position: int, keys_found: list | None = None) -> Imagine:
+        turn = item_turn(template, items, namespace, position, images=images, detail=None,
+                         max_side=max_side, max_value_chars=max_value_chars,
+                         keys_found=keys_found)
+        prompt, references = split_turn(turn)
+        return Imagine(prompt, references=references, timeout=timeout, source=source,
+                       replay="auto" if resume else None, **imagine)
+
+    return make_imagine
+
+
+def item_turn(template: str, items: Items, namespace: Mapping, position: int, *, images,
+              detail: str | None, max_side: int | None, max_value_chars: int | None,
+              keys_found: list | None) -> dict:
+    """Item `position`'s user turn: the template filled from the item, then the namespace."""
+    from collections import ChainMap
+
+    from grok_magic.inputs.prompt import DEFAULT_MAX_VALUE_CHARS, build_user_turn
+
+    values = ChainMap(items.get(position), namespace)
+    return build_user_turn(template, values, images=images, detail=detail, max_side=max_side,
+                           max_value_chars=max_value_chars or DEFAULT_MAX_VALUE_CHARS,
+                           keys_found=keys_found)

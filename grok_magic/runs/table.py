@@ -87,5 +87,7 @@ def record_of(row: Row, structured: bool) -> dict:
             values["answer"] = parsed
     else:
         values["answer"] = row.answer
+    if row.image is not None:  # --imagine: the picture, beside its revised prompt
+        values["image"] = row.image
     values.update({name: getattr(row, name) for name in METADATA})
     return values

@@ -255,7 +255,6 @@ def test_a_saved_notebook_holds_no_remote_image_address(ip, xai_env, tmp_path):
 
 @pytest.mark.parametrize("line, words", [
     ("--each rows --batch-api --imagine", "Batch API takes chat and Responses lines only"),
-    ("--each rows --imagine", "not in this version yet"),
     ("--video", "not in this version yet"),
 ])
 def test_what_is_not_offered_is_refused_before_sending(ip, xai_env, line, words):
@@ -291,3 +290,53 @@ def test_b64_json_is_the_other_path_and_shows_the_same_way(ip, xai_env):
     [post] = imagine_posts(xai_env)
     assert post.json["response_format"] == "b64_json" and file_gets(xai_env) == []
     assert image_outputs(out) == [("image/jpeg", imagine_state(xai_env).generated[0].data)]
+
+
+# -- over datasets ---------------------------------------------------------------------------
+def test_each_imagine_makes_one_image_per_row_with_its_cost(ip, xai_env, ledger_path):
+    import pandas as pd
+    from PIL import Image
+
+    ip.user_ns["books"] = pd.DataFrame({"title": ["Dune", "Emma", "Ulysses"]})
+    out = run(ip, "%%grok --each books --imagine --aspect 3:4 -o covers\n"
+                  "A minimalist book cover for {title}")
+    assert out.error is None, out.everything()
+    prompts = sorted(r.json["prompt"] for r in imagine_posts(xai_env))
+    assert prompts == [f"A minimalist book cover for {t}" for t in ("Dune", "Emma", "Ulysses")]
+    assert all(r.json["aspect_ratio"] == "3:4" for r in imagine_posts(xai_env))
+    covers = ip.user_ns["covers"]
+    made = {g.prompt: g.data for g in imagine_state(xai_env).generated}
+    for title, image in zip(covers.index.map(ip.user_ns["books"]["title"].get), covers["image"],
+                            strict=True):
+        expected = Image.open(io.BytesIO(made[f"A minimalist book cover for {title}"]))
+        assert image.tobytes() == expected.tobytes()
+    assert list(covers["cost"]) == pytest.approx([0.02, 0.02, 0.02])
+    assert all("rendered as a detailed illustration" in a for a in covers["answer"])
+    assert len(image_outputs(out)) == 1  # the pictures made, side by side
+    assert out.shown().count("image 768×1024") == 3 and "PIL" not in out.shown()
+    assert len(Ledger(ledger_path).entries()) == 3
+    no_remote_address(out.everything(), xai_env)
+    again = run(ip, "%%grok --each books --imagine --aspect 3:4 -o covers\n"
+                    "A minimalist book cover for {title}")
+    assert again.error is None and len(imagine_posts(xai_env)) == 3  # resumed: nothing sent
+    assert [im.tobytes() for im in ip.user_ns["covers"]["image"]] == \
+        [im.tobytes() for im in covers["image"]]
+    assert list(ip.user_ns["covers"]["replayed"]) == [True, True, True]
+
+
+def test_each_imagine_dry_run_prices_the_whole_run(ip, xai_env):
+    ip.user_ns["rows"] = ["a fox", "a hen", "a cat", "a dog"]
+    out = run(ip, "%%grok --each rows --imagine --count 2 --dry-run\nA woodcut of {item}")
+    assert out.error is None
+    assert imagine_posts(xai_env) == []
+    assert "/v1/images/generations" in out.told() and "$0.1600" in out.told()  # 4 × 2 × $0.02
+
+
+def test_each_imagine_stops_at_the_budget(ip, xai_env):
+    ip.user_ns["rows"] = ["a fox", "a hen", "a cat", "a dog"]
+    run(ip, "%config GrokMagics.budget = 0.05")
+    out = run(ip, "%%grok --each rows --imagine --concurrency 1 -o pics\nA woodcut of {item}")
+    assert len(imagine_posts(xai_env)) == 2  # $0.04 spent; a third would cross $0.05
+    table = ip.user_ns["pics"]
+    assert sum(e is not None and str(e).startswith("not sent") for e in table["error"]) == 2
+    assert "budget" in out.told()
