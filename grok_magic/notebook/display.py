@@ -414,7 +414,7 @@ class UsageDisplay:
         self.rows = usage_rows(response, totals, total_cost, limits,
                                totals_estimated=totals_estimated, totals_listed=totals_listed,
                                totals_saved=totals_saved)
-        self.widget = self._make_widget() if widget else None
+        self.widget = self.make_widget() if widget else None
 
     @property
     def items_html(self) -> str:
@@ -435,7 +435,7 @@ class UsageDisplay:
                    totals_estimated=bool(tally.estimated), totals_listed=bool(tally.listed),
                    totals_saved=tally.saved)
 
-    def _make_widget(self):
+    def make_widget(self):
         import ipywidgets as widgets
 
         box = widgets.HTML(value=self.items_html)

@@ -96,7 +96,7 @@ def run_imagine(magics: GrokOptions, args, text: str):
 def shown(magics: GrokOptions, args, response: ImageResponse) -> None:
     """Show `response`'s images and revised prompts, keep it in `_grok` (and `-o VAR`), then
     the usage line."""
-    from grok_magic.notebook.magics import RESULT_NAME
+    from grok_magic.notebook.options import RESULT_NAME
 
     show_pictures(response.pictures)
     magics.user_ns[RESULT_NAME] = response
@@ -245,7 +245,7 @@ class ImageUsage(UsageDisplay):
                 *[(limit.setting.replace("_", " "), limit.shown()) for limit in limits],
                 ("time", f"{response.elapsed:.1f} s")]
         self.rows = [(k, plain_twin(str(v))) for k, v in rows]
-        self.widget = self._make_widget() if widget else None
+        self.widget = self.make_widget() if widget else None
 
     @property
     def plain(self) -> str:

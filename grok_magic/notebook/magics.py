@@ -14,7 +14,7 @@ from IPython.utils.text import dedent
 
 from grok_magic.errors import GrokError, InterruptedByUser
 from grok_magic.notebook.cells import running_cell, split_options
-from grok_magic.notebook.options import GrokOptions
+from grok_magic.notebook.options import RESULT_NAME, GrokOptions
 from grok_magic.xai.messages import DETAILS
 
 # `%load_ext` imports only what registers the magics: the client, the renderer, images, the
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from grok_magic.xai.client import GrokClient
     from grok_magic.xai.response import Response
 
-RESULT_NAME = "_grok"
 STOP_NOTE = f"stopped: you interrupted. {InterruptedByUser.hint}"  # a cell's Stop mid-answer
 
 

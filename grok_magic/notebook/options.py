@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from grok_magic.xai.client import GrokClient
     from grok_magic.xai.downloads import Downloader
 
+RESULT_NAME = "_grok"  # the user-namespace name that holds the last answer (or images)
+
 
 class GrokOptions(Magics):
     """The configurable part of GrokMagics: every option, and the objects built from them."""

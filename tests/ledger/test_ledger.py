@@ -473,7 +473,7 @@ def test_a_schema_2_ledger_is_migrated_in_place_keeping_its_rows(tmp_path):
     assert (row.cost, row.cost_exact, row.answer_key) == (0.5, 1, None)
     assert ledger.reserved() == 0 and ledger.spent() == 0.5
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
 
 
