@@ -3,6 +3,7 @@ text escaped), the dry-run plan, and the result stored in OUT and `_grok_each`."
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from grok_magic.notebook.options import GrokOptions
 
 GLOB_CHARS = set("*?[")
+MAX_SHEET = 40  # pictures on the contact sheet after an --each --imagine run (all are in OUT)
+LIVE_TILE, LIVE_COUNT = 128, 8  # px and count: the thumbnails shown while it runs
 
 
 def data_of(magics: GrokOptions, name: str) -> tuple[object, str]:
@@ -48,6 +51,7 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
     data, name = data_of(magics, args.each)
     client = magics.client(args.timeout)
     imagine = imagine_options(magics, args)
+    live = LiveSheet() if imagine is not None and not (args.quiet or magics.terminal) else None
     each = Each(
         text, data, namespace=magics.user_ns, client=client, recorder=magics.recorder,
         model=args.model or magics.model, system=system, images=args.image,
@@ -58,7 +62,8 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
         max_value_chars=magics.max_value_chars, resume=not args.fresh,
         name=name, image_cols=args.image_col, root=args.root, api=magics.api,
         cache=magics.cache, imagine=imagine,
-        downloader=magics.downloader if imagine is not None else None)
+        downloader=magics.downloader if imagine is not None else None,
+        on_made=live.add if live is not None else None)
     if args.dry_run:
         plan = each.plan()
         if args.out:
@@ -72,21 +77,27 @@ def run_each(magics: GrokOptions, args, text: str, system: str | None):
     if args.batch_api:
         return run_batch(magics, args, each)
     bar = ProgressBar(len(each.items), magics.terminal)
+    if live is not None:
+        live.start()
     try:
-        result = each.run(bar.update)
+        result = each.run(bar.update if live is None else live.beside(bar.update))
     except EachInterrupted as stop:
         bar.close()
+        if live is not None:
+            live.close(stop.result)
         _store(magics, args, stop.result)
         display(EachReport(stop.summary, stop.result, args.out, each.items))
         raise
     bar.close()
+    if live is not None:
+        live.close(result)
     _store(magics, args, result)
     if not args.quiet:
         strip = image_strip(each.items)
         if strip is not None:
             display(strip, raw=True)
-        if imagine is not None:
-            show_made(result)
+        if imagine is not None and live is None:
+            display_made(result)
         display(EachReport(each.summary, result, args.out, each.items))
     return None
 
@@ -100,16 +111,80 @@ def imagine_options(magics: GrokOptions, args) -> dict | None:
             "response_format": magics.image_format}
 
 
-def show_made(result) -> None:
-    """The pictures an `--each --imagine` run made, side by side (numbered by row)."""
+def made_sheet(result) -> tuple[dict, dict] | None:
+    """(bundle, metadata): the pictures an `--each --imagine` run made, side by side, each
+    labelled with its item's number (#1 is the first item); the first MAX_SHEET of them."""
     from grok_magic.notebook.imagine_view import sheet_bundle
 
     column = result["image"] if "image" in getattr(result, "columns", ()) else ()
-    images = [im[0] if isinstance(im, list) else im for im in column]
-    images = [im for im in images if im is not None and hasattr(im, "convert")]
-    if images:
-        bundle, metadata = sheet_bundle(images)
-        display(bundle, metadata=metadata, raw=True)
+    made = [(i, im[0] if isinstance(im, list) else im) for i, im in enumerate(column)]
+    made = [(i, im) for i, im in made if im is not None and hasattr(im, "convert")]
+    if not made:
+        return None
+    shown = made[:MAX_SHEET]
+    return sheet_bundle([im for _, im in shown], [f"#{i + 1}" for i, _ in shown])
+
+
+def display_made(result) -> None:
+    sheet = made_sheet(result)
+    if sheet is not None:
+        display(sheet[0], metadata=sheet[1], raw=True)
+
+
+class LiveSheet:
+    """While an `--each --imagine` run goes: thumbnails of the latest pictures under the bar
+    (made in the workers, shown from the loop that updates the bar); the run's contact sheet
+    in their place when it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thumbs: dict[int, object] = {}
+        self._shown = 0  # how many thumbnails the display shows
+        self._made = 0
+        self._handle = None
+
+    def start(self) -> None:
+        self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def add(self, position: int, response) -> None:
+        """Item `position`'s pictures arrived (called from a worker thread)."""
+        images = getattr(response, "images", None) or []
+        if not images:
+            return
+        thumb = images[0].convert("RGB")
+        thumb.thumbnail((LIVE_TILE, LIVE_TILE))
+        with self._lock:
+            self._thumbs[position] = thumb
+            self._made += 1
+            while len(self._thumbs) > LIVE_COUNT:  # the latest LIVE_COUNT only
+                self._thumbs.pop(next(iter(self._thumbs)))
+
+    def beside(self, on_progress):
+        """`on_progress`, then the thumbnails refreshed when new ones came."""
+        def update(progress) -> None:
+            on_progress(progress)
+            self.refresh()
+        return update
+
+    def refresh(self) -> None:
+        from grok_magic.notebook.imagine_view import sheet_bundle
+
+        with self._lock:
+            if self._made == self._shown or not self._thumbs:
+                return
+            self._shown = self._made
+            items = list(self._thumbs.items())
+        bundle, metadata = sheet_bundle([t for _, t in items], [f"#{i + 1}" for i, _ in items],
+                                        tile=LIVE_TILE, per_row=LIVE_COUNT)
+        self._handle.update(bundle, metadata=metadata, raw=True)
+
+    def close(self, result) -> None:
+        """The run ended: its contact sheet (or nothing, when no picture was made) stays."""
+        sheet = made_sheet(result)
+        if sheet is None:
+            self._handle.update({"text/plain": ""}, raw=True)
+        else:
+            self._handle.update(sheet[0], metadata=sheet[1], raw=True)
 
 
 def imagine_plan_note(plan: Plan) -> str:

@@ -128,23 +128,26 @@ def caption_bundle(lines: Sequence[str]) -> dict:
             "text/plain": plain_twin("\n".join(lines))}
 
 
-def sheet_bundle(images: Sequence) -> tuple[dict, dict]:
+def sheet_bundle(images: Sequence, labels: Sequence[str] | None = None, *,
+                 tile: int = SHEET_TILE, per_row: int = 4) -> tuple[dict, dict]:
     """(bundle, metadata) of PIL `images` shown side by side as one contact sheet."""
-    data, width = contact_sheet(images)
+    data, width = contact_sheet(images, labels, tile=tile, per_row=per_row)
     return image_bundle(data, "image/jpeg", width)
 
 
-def contact_sheet(images: Sequence) -> tuple[bytes, int]:
-    """PIL `images` side by side (a row of up to four, then the next row), each scaled to
-    SHEET_TILE px and numbered under it; a JPEG, and its width."""
+def contact_sheet(images: Sequence, labels: Sequence[str] | None = None, *,
+                  tile: int = SHEET_TILE, per_row: int = 4) -> tuple[bytes, int]:
+    """PIL `images` side by side (a row of up to `per_row`, then the next row), each scaled to
+    `tile` px and labelled under it (1, 2, … unless `labels` says); a JPEG, and its width."""
     from PIL import Image, ImageDraw
 
+    labels = list(labels) if labels is not None else [str(i) for i in range(1, len(images) + 1)]
     tiles = []
     for image in images:
         image = image.convert("RGB")
-        image.thumbnail((SHEET_TILE, SHEET_TILE))
+        image.thumbnail((tile, tile))
         tiles.append(image)
-    per_row = min(4, len(tiles))
+    per_row = min(per_row, len(tiles))
     label, gap = 22, 8
     cell_w = max(t.width for t in tiles)
     cell_h = max(t.height for t in tiles) + label
@@ -152,10 +155,10 @@ def contact_sheet(images: Sequence) -> tuple[bytes, int]:
     sheet = Image.new("RGB", (per_row * cell_w + (per_row - 1) * gap,
                               rows * cell_h + (rows - 1) * gap), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, tile in enumerate(tiles):
+    for i, piece in enumerate(tiles):
         x, y = (i % per_row) * (cell_w + gap), (i // per_row) * (cell_h + gap)
-        sheet.paste(tile, (x, y))
-        draw.text((x + 4, y + tile.height + 4), str(i + 1), fill="black")
+        sheet.paste(piece, (x, y))
+        draw.text((x + 4, y + piece.height + 4), labels[i], fill="black")
     out = io.BytesIO()
     sheet.save(out, "JPEG", quality=85)
     return out.getvalue(), sheet.width

@@ -109,6 +109,7 @@ class Each:
         root: str | os.PathLike | None = None,
         api: str = "responses", cache: bool = True,
         imagine: Mapping | None = None, downloader=None,
+        on_made: Callable[[int, object], None] | None = None,
     ) -> None:
         namespace = dict(namespace or {})
         if schema is not None and not isinstance(schema, str):
@@ -136,6 +137,7 @@ class Each:
         self.api = api
         self.imagine = dict(imagine) if imagine is not None else None
         self.downloader = downloader
+        self.on_made = on_made  # on_made(i, ImageResponse): item i's pictures (from a worker)
         if self.imagine is not None:  # one picture (or --count) per item, from Grok Imagine
             self.make_ask = template_imagine(
                 template, self.items, namespace, imagine=self.imagine, images=images,
@@ -184,8 +186,11 @@ class Each:
 
             downloader = self.downloader or Downloader()
 
-            def send(request):
-                return make_images(self.recorder, client, request, downloader)
+            def send(position, request):
+                response = make_images(self.recorder, client, request, downloader)
+                if self.on_made is not None:
+                    self.on_made(position, response)
+                return response
         runner = EachRun(len(self.items), self.make_ask, client, self.recorder,
                          concurrency=self.concurrency, max_retries=self.max_retries,
                          deadline=self.deadline, on_progress=on_progress, parse=parse,

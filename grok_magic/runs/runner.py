@@ -128,7 +128,7 @@ class EachRun:
         on_progress: Callable[[Progress], None] | None = None,
         parse: Callable[[Response], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
-        send: Callable[[Imagine], Response] | None = None,
+        send: Callable[[int, Imagine], Response] | None = None,
     ) -> None:
         self.size, self.make_ask, self.client, self.recorder = size, make_ask, client, recorder
         self.concurrency = max(1, int(concurrency))
@@ -138,7 +138,7 @@ class EachRun:
         self.on_progress = on_progress
         self.parse = parse
         self.clock = clock
-        self.send = send  # answers a request made by make_ask at once (Grok Imagine), no stream
+        self.send = send  # answers item i's request at once (Grok Imagine), no stream: send(i, ask)
         self.rows = [Row() for _ in range(size)]
         self.progress = Progress(total=size, concurrency=self.concurrency)
         self.stopped: str | None = None  # why the run stopped early, if it did
@@ -322,7 +322,7 @@ class EachRun:
         ask = replace(self.make_ask(position), record_errors=False)
         sent.append(ask)
         if self.send is not None:
-            return self.send(ask)
+            return self.send(position, ask)
         stream = self.recorder.stream(self.client, ask.body(), ask)
         with self._lock:
             self._streams[position] = stream

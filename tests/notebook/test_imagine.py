@@ -324,6 +324,21 @@ def test_each_imagine_makes_one_image_per_row_with_its_cost(ip, xai_env, ledger_
     assert list(ip.user_ns["covers"]["replayed"]) == [True, True, True]
 
 
+def test_each_imagine_shows_thumbnails_while_it_runs_then_the_sheet(ip, xai_env):
+    from PIL import Image
+
+    ip.user_ns["rows"] = ["a fox", "a hen", "a cat", "a dog", "an owl"]
+    out = run(ip, "%%grok --each rows --imagine --concurrency 1 -o pics\nA woodcut of {item}")
+    assert out.error is None, out.everything()
+    live = [Image.open(io.BytesIO(base64.b64decode(o.data["image/jpeg"])))
+            for o in out.raw if o.update and "image/jpeg" in o.data]
+    # one update per picture made (128 px thumbnails, growing), then the run's contact sheet
+    assert [im.width for im in live[:-1]] == [n * 128 + (n - 1) * 8 for n in range(1, 6)]
+    assert live[-1].width == 4 * 384 + 3 * 8 and live[-1].height > 384  # 4 + 1 on two rows
+    assert len(image_outputs(out)) == 1  # what stays: the sheet, in the thumbnails' place
+    no_remote_address(out.everything(), xai_env)
+
+
 def test_each_imagine_dry_run_prices_the_whole_run(ip, xai_env):
     ip.user_ns["rows"] = ["a fox", "a hen", "a cat", "a dog"]
     out = run(ip, "%%grok --each rows --imagine --count 2 --dry-run\nA woodcut of {item}")
