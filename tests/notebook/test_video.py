@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,8 +78,6 @@ def file_gets(srv) -> list:
 
 def shown_video(out: Outcome, folder: Path) -> Path:
     """The file the cell's <video> element plays, resolved against the notebook's folder."""
-    import re
-
     [src] = re.findall(r"<video [^>]*src='([^']+)'", out.html())
     assert not src.startswith(("http:", "https:", "/", "data:"))
     return folder / src
@@ -274,3 +273,41 @@ def test_two_images_are_refused_for_a_video(ip, xai_env):
     out = run(ip, "%%grok --video\n{a} {b} Morph one into the other")
     assert isinstance(out.error, InputError) and "at most one" in out.told()
     assert video_posts(xai_env) == []
+
+
+@pytest.mark.timeout(180)
+def test_in_a_real_kernel_the_job_display_ends_as_the_video_in_its_own_cell(xai_env, notebook,
+                                                                             ledger_path):
+    """The watcher's updates go to the cell that started the job, even while another cell
+    runs, and the last one is the video and its cost line (what the saved notebook keeps)."""
+    from tests.support.kernel_helpers import LiveKernel, drain_until_idle
+
+    imagine_state(xai_env).video_polls = 3
+    kernel = LiveKernel()  # started in the notebook's folder, with its JPY_SESSION_NAME
+    try:
+        kernel.run("%load_ext grok_magic\n"
+                   "from grok_magic.runs.batch_job import PollSchedule\n"
+                   "get_ipython().magics_manager.registry['GrokMagics'].video_schedule = "
+                   "PollSchedule(first=0.1, factor=1.0, floor=0.1, cap=0.1)")
+        client = kernel.client
+        cell = client.execute("%%grok --video --duration 3\nA red balloon over a town")
+        first = drain_until_idle(client, cell)
+        later = client.execute("import time\n"
+                               "while not _grok_video.done: time.sleep(0.05)\n"
+                               "time.sleep(0.3)")
+        rest = drain_until_idle(client, later)
+    finally:
+        kernel.close()
+    (shown,) = [m for m in first if m["msg_type"] == "display_data"]
+    assert "submitted" in shown["content"]["data"]["text/plain"]
+    display_id = shown["content"]["transient"]["display_id"]
+    updates = [m for m in first + rest if m["msg_type"] == "update_display_data"
+               and m["content"]["transient"]["display_id"] == display_id]
+    assert updates and all(m["parent_header"]["msg_id"] == cell for m in updates)
+    assert any("pending" in m["content"]["data"]["text/plain"] for m in updates)
+    final = updates[-1]["content"]["data"]
+    assert "3 s · $0.1500 (exact, from xAI)" in final["text/plain"]
+    [src] = re.findall(r"<video [^>]*src='([^']+)'", final["text/html"])
+    assert src.startswith("grok-media/")
+    assert (notebook / src).read_bytes() == make_mp4("A red balloon over a town", 3)
+    no_remote_address(json.dumps([m["content"] for m in first + rest]), xai_env)
