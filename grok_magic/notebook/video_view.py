@@ -120,10 +120,12 @@ def follow(magics: GrokOptions, job: VideoJob, out_name: str | None, usage: bool
             namespace[RESULT_NAME] = response
             if out_name and namespace.get(out_name) is job_ and response.clip is not None:
                 namespace[out_name] = response.clip
-        if job_.error is not None:
-            bundle = failure_bundle(job_.error)
-        else:
-            bundle = video_bundle(magics, response, usage)
+        bundle = video_bundle(magics, response, usage) if response is not None else None
+        if job_.error is not None:  # with what xAI billed, when it made the video
+            failed = failure_bundle(job_.error)
+            bundle = failed if bundle is None else {
+                "text/html": failed["text/html"] + bundle["text/html"],
+                "text/plain": f"{failed['text/plain']}\n{bundle['text/plain']}"}
         if handle is not None:
             handle.update(bundle, raw=True)
         else:

@@ -192,7 +192,9 @@ def video_type_of(head: bytes) -> str | None:
     return next((kind for kind, looks in VIDEO_TYPES.items() if looks(head)), None)
 
 
-def fetch_video(downloader: Downloader, url: str, *, max_bytes: int = MAX_VIDEO_BYTES) -> Fetched:
+def fetch_video(downloader: Downloader, url: str, *, max_bytes: int | None = None) -> Fetched:
     """The video xAI made, from its temporary `url`: an MP4 (declared and by its first bytes),
-    at most `max_bytes`, fetched like the images (no key, no redirect); raises DownloadError."""
-    return downloader.fetch(url, VIDEO_TYPES, max_bytes=max_bytes, sniff=video_type_of)
+    at most `max_bytes` (MAX_VIDEO_BYTES), fetched like the images (no key, no redirect);
+    raises DownloadError."""
+    return downloader.fetch(url, VIDEO_TYPES, max_bytes=max_bytes or MAX_VIDEO_BYTES,
+                            sniff=video_type_of)

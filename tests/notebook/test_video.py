@@ -311,3 +311,27 @@ def test_in_a_real_kernel_the_job_display_ends_as_the_video_in_its_own_cell(xai_
     assert src.startswith("grok-media/")
     assert (notebook / src).read_bytes() == make_mp4("A red balloon over a town", 3)
     no_remote_address(json.dumps([m["content"] for m in first + rest]), xai_env)
+
+
+@pytest.mark.parametrize("fault, words", [
+    ("expired", "expired"),
+    ("html", "text/html"),
+    ("mismatch", "video/mp4"),
+    ("redirect", "redirect"),
+    ("huge", "over the 1,048,576-byte limit"),
+])
+def test_a_video_file_that_cannot_be_fetched_is_one_paragraph_and_billed_once(
+        ip, xai_env, notebook, ledger_path, fault, words, monkeypatch):
+    import grok_magic.xai.downloads as downloads
+
+    monkeypatch.setattr(downloads, "MAX_VIDEO_BYTES", 1024 * 1024)  # the stand-in's is 60 MB
+    imagine_state(xai_env).file_fault = fault
+    out = run_to_end(ip, "%%grok --video --duration 5\nA paper boat")
+    told = out.told()
+    assert words in told.lower() and "Traceback" not in told
+    assert "5 s · $0.2500 (exact, from xAI)" in told  # xAI made it, and billed it
+    assert "<video" not in out.html() and not (notebook / "grok-media").exists()
+    assert "/files/imagine" not in out.everything()  # the signed address is never shown
+    rows = Ledger(ledger_path).entries()
+    assert [(r.status, r.cost) for r in rows] == [("submitted", 0.0),
+                                                  ("incomplete", pytest.approx(0.25))]
