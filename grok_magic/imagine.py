@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from grok_magic.errors import InputError
 from grok_magic.xai.imagine import (
     DEFAULT_IMAGE_MODEL,
     DEFAULT_VIDEO_MODEL,
@@ -64,6 +65,10 @@ class Imagine:
     def body(self) -> dict:
         """The request body (raises InputError for what xAI would refuse: nothing is sent)."""
         if self.video:
+            if len(self.references) > 1:
+                raise InputError(f"the cell holds {len(self.references)} images, and a video "
+                                 "starts from at most one: nothing was sent",
+                                 hint="Keep one image in the cell (or none, for text-to-video).")
             return video_body(self.prompt, model=self.model_name, seconds=self.seconds,
                               resolution=self.resolution, aspect=self.aspect,
                               image=self.references[0] if self.references else None)

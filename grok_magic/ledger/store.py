@@ -260,6 +260,12 @@ class Ledger(LedgerFile):
                              "ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
 
+    def keyed(self, answer_key: str) -> Entry | None:
+        """The row recorded under this natural key (a video job's); None in an old ledger."""
+        self.safely("read", lambda conn: None, None)  # connected: its columns are known
+        found = "answer_key" in self.columns and self._select("WHERE answer_key = ?", (answer_key,))
+        return found[0] if found else None
+
     def known_keys(self, keys: list[str]) -> set[str]:
         """Which of these answer keys are in the ledger already."""
         self._settled()

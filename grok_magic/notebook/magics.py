@@ -186,7 +186,7 @@ class GrokMagics(GrokOptions):
         Line commands: `%grok` (settings), `%grok reset`, `%grok history`,
         `%grok usage [--today | --week | --all]`, `%grok log [N]`,
         `%grok export FILE [--session | --notebook] [--replace]`, `%grok batches`,
-        `%grok batch ID`, `%grok models`, `%grok key`,
+        `%grok batch ID`, `%grok video ID`, `%grok models`, `%grok key`,
         `%grok chat`, `%grok explain` (the last error, explained), `%grok fix` (a corrected
         cell, put below, not run), or `%grok QUESTION`.
         Defaults: `%config GrokMagics.model = "grok-4.3"` (also system, detail, max_history,
@@ -380,8 +380,12 @@ def imagine_cell(magics: GrokMagics, args, text: str):
                          "nothing was sent. Grok Imagine takes the prompt, images, -m, "
                          "--count, --aspect, --resolution, --duration, -o, --dry-run and -q.")
     if args.video:
-        raise UsageError("--video is not in this version yet: nothing was sent. --imagine makes "
-                         "still images today.")
+        if args.each or args.count is not None:
+            raise UsageError(f"{'--each' if args.each else '--count'} cannot go with --video: "
+                             "nothing was sent. A --video cell makes one clip.")
+        from grok_magic.notebook.video_view import run_video
+
+        return run_video(magics, args, text)
     if args.each:
         from grok_magic.notebook.each_view import run_each
 

@@ -146,6 +146,7 @@ class GrokOptions(Magics):
     def __init__(self, shell=None, **kwargs) -> None:
         super().__init__(shell=shell, **kwargs)
         self.batch_schedule = None  # how often Batch API jobs are polled (None: PollSchedule())
+        self.video_schedule = None  # how often video jobs are polled (None: VIDEO_SCHEDULE)
         self.typed_key: Secret | None = None
         self._client: GrokClient | None = None
         self.errors = ErrorWatch(shell)

@@ -21,6 +21,7 @@ from grok_magic.notebook.reports import (
     unreadable_report,
     usage_report,
 )
+from grok_magic.notebook.video_view import video
 from grok_magic.safety.redaction import Secret
 
 if TYPE_CHECKING:  # the magics import this table
@@ -245,6 +246,7 @@ SUBCOMMANDS = {
     "export": export,
     "batches": batches,
     "batch": batch,
+    "video": video,
     "models": models,
     "key": key,
     "chat": chat,

@@ -185,3 +185,16 @@ def check_picture(picture) -> DownloadError | None:
                              "not kept")
     picture.media_type = kind
     return None
+
+
+def video_type_of(head: bytes) -> str | None:
+    """The video type the first bytes of a file show (an MP4's `ftyp` box), else None."""
+    return next((kind for kind, looks in VIDEO_TYPES.items() if looks(head)), None)
+
+
+def fetch_video(downloader: Downloader, url: str, *, max_bytes: int | None = None) -> Fetched:
+    """The video xAI made, from its temporary `url`: an MP4 (declared and by its first bytes),
+    at most `max_bytes` (MAX_VIDEO_BYTES), fetched like the images (no key, no redirect);
+    raises DownloadError."""
+    return downloader.fetch(url, VIDEO_TYPES, max_bytes=max_bytes or MAX_VIDEO_BYTES,
+                            sniff=video_type_of)

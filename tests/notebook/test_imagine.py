@@ -255,7 +255,7 @@ def test_a_saved_notebook_holds_no_remote_image_address(ip, xai_env, tmp_path):
 
 @pytest.mark.parametrize("line, words", [
     ("--each rows --batch-api --imagine", "Batch API takes chat and Responses lines only"),
-    ("--video", "not in this version yet"),
+    ("--each rows --video", "--each cannot go with --video"),
 ])
 def test_what_is_not_offered_is_refused_before_sending(ip, xai_env, line, words):
     ip.user_ns["rows"] = ["a fox", "a hen"]

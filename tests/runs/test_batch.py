@@ -24,6 +24,7 @@ from grok_magic.runs.batch_submit import submit
 from grok_magic.runs.each import Each
 from grok_magic.xai.batch_api import BatchAPI, BatchPendingError, BatchTooLargeError
 from tests.support.inert_check import html_findings
+from tests.support.kernel_helpers import drain_until_idle
 from tests.support.magic_helpers import close_ledger, magic_shell, run, wait_until
 from tests.support.standin_batches import batch_state, enqueue_batches
 from tests.support.xai_standin import FAKE_KEY, Close, Fault, as_chat
@@ -425,19 +426,6 @@ def test_a_reattached_jobs_summary_gives_the_batchs_own_duration(ip, xai_env, tm
     assert took >= 3 * 0.6  # three answers, one after another, at 0.6 s each
 
 
-def _drain(client, until_idle_of: str, timeout: float = 30) -> list[dict]:
-    """Every iopub message, whichever cell it belongs to, until `until_idle_of` goes idle."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        msg = client.get_iopub_msg(timeout=timeout)
-        seen.append(msg)
-        if (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
-                and msg["parent_header"].get("msg_id") == until_idle_of):
-            return seen
-    raise AssertionError("the cell did not finish in time")
-
-
 @pytest.mark.timeout(180)
 def test_the_job_bar_ends_in_the_output_of_its_own_cell(xai_env):
     """In a real kernel: the job's bar and state are one display, updated until the job ends;
@@ -455,11 +443,11 @@ def test_the_job_bar_ends_in_the_output_of_its_own_cell(xai_env):
                    "xs = ['a', 'b', 'c', 'd']")
         client = kernel.client
         cell = client.execute("%%grok --each xs --batch-api -o labels\nQ {item}")
-        first = _drain(client, cell)
+        first = drain_until_idle(client, cell)
         later = client.execute("import time\n"
                                "while type(labels).__name__ == 'BatchJob': time.sleep(0.05)\n"
                                "time.sleep(0.5)")
-        rest = _drain(client, later)
+        rest = drain_until_idle(client, later)
     finally:
         kernel.close()
     (shown,) = [m for m in first if m["msg_type"] == "display_data"

@@ -131,6 +131,19 @@ class LiveKernel:
         self.manager.shutdown_kernel(now=True)
 
 
+def drain_until_idle(client, until_idle_of: str, timeout: float = 30) -> list[dict]:
+    """Every iopub message, whichever cell it belongs to, until `until_idle_of` goes idle."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg = client.get_iopub_msg(timeout=timeout)
+        seen.append(msg)
+        if (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                and msg["parent_header"].get("msg_id") == until_idle_of):
+            return seen
+    raise AssertionError("the cell did not finish in time")
+
+
 @pytest.fixture(scope="module")
 def kernel():
     """One real kernel for a test module."""

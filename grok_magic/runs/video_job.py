@@ -1,0 +1,306 @@
+"""VideoJob: a Grok Imagine video being made at xAI — submitted (after the budget check, and
+recorded at once so it outlives the kernel), polled on a background thread, its video fetched by
+the kernel (no key, capped, checked as an MP4), kept by hash and recorded once.
+
+>>> started = start_video(recorder, client, Imagine("a paper boat", video=True, seconds=5),
+...                       Downloader(), folder)                          # doctest: +SKIP
+>>> started.wait().clip.path                                              # doctest: +SKIP
+
+`start_video` gives a finished `VideoResponse` straight away when replay answers it from the
+ledger; `VideoJob.attach(id, …)` takes up a job after a restart.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from grok_magic.errors import AuthenticationError, GrokError, InputError, NotFoundError
+from grok_magic.ledger.canonical import Canonical
+from grok_magic.ledger.imagery import MediaMissingError, hold_generation, media_store
+from grok_magic.ledger.media import MediaStore
+from grok_magic.ledger.videos import (
+    Clip,
+    JobInfo,
+    VideoFailed,
+    VideoResponse,
+    ended_entry,
+    record_end,
+    record_submitted,
+    replayed_video,
+    submitted_job,
+)
+from grok_magic.runs.batch_job import PollSchedule
+from grok_magic.xai.imagine import VideoState, submit_video, video_seconds, video_state
+from grok_magic.xai.transport import refuse_key_in
+
+if TYPE_CHECKING:
+    from grok_magic.imagine import Imagine
+    from grok_magic.ledger.recorder import Recorder
+    from grok_magic.xai.client import GrokClient
+    from grok_magic.xai.downloads import Downloader
+
+VIDEO_SCHEDULE = PollSchedule(first=2.0, factor=1.5, floor=5.0, cap=15.0, quick_for=60.0)
+NEVER_STARTED = "no job was started"
+_LIVE: dict[str, VideoJob] = {}  # jobs being watched in this kernel, by id: attached once
+_LIVE_LOCK = threading.Lock()
+
+
+class VideoPendingError(InputError):
+    """The video is not ready yet."""
+
+
+def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downloader: Downloader,
+                folder: Path | None, *, out_name: str | None = None,
+                schedule: PollSchedule | None = None) -> VideoJob | VideoResponse:
+    """The video `request` asks for: replayed from the ledger when replay allows (a finished
+    VideoResponse, its clip copied into `folder`), else checked against the budgets at its
+    price (seconds × price per second), submitted and recorded: the VideoJob to watch."""
+    body = request.body()
+    refuse_key_in(body)
+    canonical = Canonical.of(body)
+    store = media_store(recorder)
+    entry = recorder.replayable(canonical.hash, body, request)
+    if entry is not None:
+        replayed = replayed_video(entry, store)
+        if replayed is not None:
+            shown_from(folder, replayed.clip, store)
+            recorder.tally.add(replayed)
+            return replayed
+        if recorder.replay == "only":
+            raise MediaMissingError(
+                f"the ledger recorded this video, but its file is not in "
+                f"{store.folder if store else 'a media folder'}: nothing was sent",
+                hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
+                     "or set replay to \"auto\" to make it again.")
+    client.settings.require_secret()
+    hold = hold_generation(recorder, body, request)
+    try:
+        request_id = submit_video(client, body, timeout=request.timeout)
+    except BaseException as err:
+        recorder.purse.release(hold)
+        if recorder.ledger is not None:
+            recorder.ledger.release(hold.settles)
+        if isinstance(err, GrokError) and request.record_errors:
+            recorder.record_failure(body, request, err)
+        raise
+    info = record_submitted(recorder, canonical, request, request_id, video_seconds(body),
+                            out_name)
+    return VideoJob(info, recorder, client, downloader, folder, hold=hold, schedule=schedule)
+
+
+def shown_from(folder: Path | None, clip: Clip | None, store: MediaStore | None) -> None:
+    """Keep `clip` in the ledger's media `store` and a copy in `folder` (where the notebook
+    shows it from; the same file when they are one folder); `clip.path` is that copy."""
+    if clip is None:
+        return
+    target = MediaStore(folder) if folder is not None else store
+    if store is not None:
+        store.put(clip.data, clip.media_type)
+    if target is not None:
+        target.put(clip.data, clip.media_type)
+        clip.path = target.path(clip.sha256, clip.media_type)
+
+
+class VideoJob:
+    """A video job at xAI: `.look()` (one status request), `.wait(timeout)` (the finished
+    VideoResponse, or raises its failure), `.watch(on_update, on_done)` on a background thread.
+    `state` is xAI's last word; once ended, `result` (the video) or `error` (why not)."""
+
+    def __init__(self, info: JobInfo, recorder: Recorder, client: GrokClient,
+                 downloader: Downloader, folder: Path | None, *, hold=None,
+                 schedule: PollSchedule | None = None) -> None:
+        self.info, self.recorder, self.client = info, recorder, client
+        self.downloader, self.folder, self.hold = downloader, folder, hold
+        self.id = info.request_id
+        self.schedule = schedule or VIDEO_SCHEDULE
+        self.state: VideoState | None = None
+        self.result: VideoResponse | None = None
+        self.error: GrokError | None = None  # why it ended without a video (or watching stopped)
+        self.check_error: GrokError | None = None  # the last look failed (retried)
+        self.ended = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def attach(cls, request_id: str, recorder: Recorder, client: GrokClient,
+               downloader: Downloader, folder: Path | None,
+               schedule: PollSchedule | None = None) -> VideoJob | VideoResponse:
+        """A job from the ledger (after a restart): the one this kernel already watches, the
+        finished video when its end is recorded (no request), else a job to watch."""
+        with _LIVE_LOCK:
+            live = _LIVE.get(request_id)
+        if live is not None:
+            return live
+        ledger = recorder.ledger
+        ended = ended_entry(ledger, request_id)
+        if ended is not None:
+            if ended.status != "ok":
+                raise VideoFailed(f"video job {request_id} ended without a video: "
+                                  f"{ended.error or ended.status}. It cost $0",
+                                  hint="Run the cell again to ask for a new one.")
+            store = media_store(recorder)
+            replayed = replayed_video(ended, store)
+            if replayed is None:
+                raise MediaMissingError(
+                    f"video job {request_id} finished, but its file is not in "
+                    f"{store.folder if store else 'a media folder'}",
+                    hint="Copy the ledger's .media folder back beside it.")
+            shown_from(folder, replayed.clip, store)
+            return replayed
+        info = submitted_job(ledger, request_id)
+        if info is None:
+            where = f"the ledger {ledger.path}" if ledger is not None else "the ledger (it is off)"
+            raise InputError(f"there is no video job {request_id!r} in {where}",
+                             hint="Use the id the video cell showed (%grok log lists the jobs "
+                                  "as \"submitted\" rows).")
+        return cls(info, recorder, client, downloader, folder, schedule=schedule)
+
+    # -- where it is -----------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        """Seconds since xAI took the job (in this kernel or an earlier one)."""
+        started = datetime.fromisoformat(self.info.created.replace("Z", "+00:00")).timestamp()
+        return max(time.time() - started, 0.0)
+
+    @property
+    def done(self) -> bool:
+        return self.ended.is_set()
+
+    def look(self) -> VideoState:
+        """Ask xAI once where the job stands; when it has ended, fetch and record its video
+        (or its failure)."""
+        state = video_state(self.client, self.id)
+        with self._lock:
+            self.state = state
+        if state.ended:
+            self._end(state)
+        return state
+
+    def _end(self, state: VideoState) -> None:
+        with self._lock:
+            if self.ended.is_set():
+                return
+            try:
+                self._finish(state)
+            finally:
+                self.ended.set()
+                with _LIVE_LOCK:
+                    _LIVE.pop(self.id, None)
+
+    def _finish(self, state: VideoState) -> None:
+        settles = self.hold.settles if self.hold is not None else ()
+        if self.hold is not None:
+            self.recorder.purse.release(self.hold)
+        took = self.elapsed
+        if state.status != "done":
+            why = ("xAI let the job expire before it was done" if state.status == "expired"
+                   else f"xAI could not make it: {state.error or 'the job failed'}")
+            self.error = VideoFailed(f"video job {self.id}: {why}. It cost $0",
+                                     hint="Run the cell again to ask for a new one.")
+            record_end(self.recorder, self.info, None, self.error, took, settles)
+            return
+        from grok_magic.xai.downloads import DownloadError, fetch_video
+
+        seconds = state.seconds or float(self.info.seconds)
+        response = VideoResponse(model=state.model or self.info.model,
+                                 requested_model=self.info.model, usage=state.usage,
+                                 request_id=self.id, seconds=seconds, job=self.id)
+        response.started = time.monotonic() - took
+        url, state.url = state.url, None  # used once, never kept
+        try:
+            fetched = fetch_video(self.downloader, url)
+        except DownloadError as err:
+            self.error = err
+            response.add_text(f"[video] {seconds:g} s, not fetched")
+            response.finish(partial=True)
+            response.error = err.paragraph()
+        else:
+            response.clip = Clip(fetched.data, seconds, fetched.media_type)
+            shown_from(self.folder, response.clip, media_store(self.recorder))
+            response.add_text(f"[video] {seconds:g} s")
+            response.finish()
+        record_end(self.recorder, self.info, response, None, took, settles)
+        self.result = response
+
+    # -- waiting ---------------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> VideoResponse:
+        """Block until the job has ended (and, when watched, its watcher has shown it); the
+        finished video, or raises why there is none."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._thread is not None:
+            self._thread.join(timeout)
+        delay = None
+        while not self.ended.is_set() and (self._thread is None or not self._thread.is_alive()):
+            if self.error is not None and self._thread is not None:
+                break  # the watch stopped for good (a key that stopped working)
+            self.look()
+            if self.ended.is_set():
+                break
+            delay = self.schedule.next(self.elapsed, delay)
+            if deadline is not None and time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+        if not self.ended.is_set() or (self._thread is not None and self._thread.is_alive()):
+            if self.error is not None:
+                raise self.error
+            progress = self.state.progress if self.state is not None else None
+            raise VideoPendingError(
+                f"video job {self.id} is still being made"
+                f"{f' ({progress} %)' if progress is not None else ''}",
+                hint="Wait longer, or look later: %grok video ID re-attaches it after a restart.")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def watch(self, on_update: Callable[[VideoJob], None],
+              on_done: Callable[[VideoJob], None]) -> threading.Thread:
+        """Poll on a background thread (never blocking the kernel): `on_update(job)` after each
+        look, `on_done(job)` once it has ended. 429s, 5xx and a lost network are retried with
+        backoff; a key that stopped working, or a job xAI does not know, ends the watch."""
+        with _LIVE_LOCK:
+            _LIVE[self.id] = self
+
+        def loop() -> None:
+            delay: float | None = None
+            while not self._stop.is_set():
+                try:
+                    self.look()
+                    self.check_error = None
+                except (AuthenticationError, NotFoundError) as err:
+                    self.error = err
+                    with _LIVE_LOCK:
+                        _LIVE.pop(self.id, None)
+                    on_done(self)
+                    return
+                except GrokError as err:  # rate limited, server trouble, network: try again
+                    self.check_error = err
+                if self.ended.is_set():
+                    on_done(self)
+                    return
+                on_update(self)
+                delay = self.schedule.next(self.elapsed, delay)
+                if self._stop.wait(delay):
+                    return
+
+        # The caller's context goes along: what the callbacks display belongs to its cell.
+        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,),
+                                        name=f"grok-video-{self.id}", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+
+    def __repr__(self) -> str:
+        if self.ended.is_set():
+            state = "done" if self.result is not None and self.error is None else "failed"
+        else:
+            state = self.state.status if self.state is not None else "submitted"
+        return f"<VideoJob {self.id}: {state}, {self.elapsed:.0f} s>"
