@@ -69,9 +69,11 @@ class ImagineView:
                                         "How to copy this image (no script: the browser copies it)")
         self.save_button = self._button("Save", "save", "grok-save-image",
                                         "Write this image to a file beside the notebook")
-        self.copy_hint = shared.html(html_text(COPY_HINT, "grok-note-text"), "grok-copy-hint")
-        show(self.copy_hint, False)  # the shared layout is never hidden: the hint gets its own
-        self.saved = widgets.HTML(_dom_classes=("grok-saved",))
+        # its own layout, hidden until asked for (the shared one must never be hidden)
+        self.copy_hint = widgets.HTML(html_text(COPY_HINT, "grok-note-text"),
+                                      layout=widgets.Layout(display="none"),
+                                      _dom_classes=("grok-copy-hint", "grok-note"))
+        self.saved = widgets.HTML(_dom_classes=("grok-saved", "grok-note"))
         self.copy_button.on_click(lambda _b: show(self.copy_hint,
                                                   self.copy_hint.layout.display == "none"))
         self.save_button.on_click(lambda _b: self.save())

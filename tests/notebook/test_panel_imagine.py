@@ -174,8 +174,9 @@ def test_copy_image_says_how_the_browser_copies_it_without_a_script(panel, xai_e
     assert hint.layout.display == "none"
     copy.click()
     assert hint.layout.display is None and "Shift+right-click the image" in hint.value
+    assert hint.layout is not panel.shared.layout  # hiding it hides nothing else
     copy.click()
-    assert hint.layout.display == "none"
+    assert hint.layout.display == "none" and panel.shared.layout.display is None
     # nothing of ours with a front-end script in the entry: only ipywidgets' own widgets
     assert {type(w).__module__.split(".")[0] for w in all_widgets(entry)} == {"ipywidgets"}
 
