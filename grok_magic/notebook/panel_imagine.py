@@ -65,6 +65,7 @@ class ImagineView:
         self.image = widgets.Output(layout=shared.layout, _dom_classes=("grok-imagined-image",))
         self.note = shared.html(SPINNER + html_text("Grok Imagine is making an image…",
                                                     "grok-note-text"), "grok-note")
+        self.note.add_class("grok-imagine-note")
         self.copy_button = self._button("Copy image", "copy", "grok-copy-image",
                                         "How to copy this image (no script: the browser copies it)")
         self.save_button = self._button("Save", "save", "grok-save-image",

@@ -92,7 +92,7 @@ def test_the_toggle_makes_send_an_image_shown_with_its_revised_prompt_and_cost(
     user, entry = panel.transcript.children
     assert "A red fox in fresh snow, watercolour" in inside(user, "grok-user-text").value
     assert shown_image(entry) == ("image/jpeg", made.data)  # the bytes the kernel fetched
-    note = inside(entry, "grok-note").value
+    note = inside(entry, "grok-imagine-note").value
     assert "A red fox in fresh snow, watercolour — rendered as a detailed illustration" in note
     usage = inside(entry, "grok-usage").value
     assert "1 image" in usage and "$0.0200 (exact, from xAI)" in usage
@@ -111,7 +111,7 @@ def test_the_toggle_makes_send_an_image_shown_with_its_revised_prompt_and_cost(
 
 def test_the_revised_prompt_is_text_never_markup(panel, xai_env):
     make_image(panel, "A sign that reads <img src=x onerror=alert(1)> <b>hi</b>")
-    note = inside(imagined(panel)[0], "grok-note").value
+    note = inside(imagined(panel)[0], "grok-imagine-note").value
     assert "<img" not in note and "<b>" not in note
     assert "&lt;img src=x onerror=alert(1)&gt; &lt;b&gt;hi&lt;/b&gt;" in note
 
