@@ -242,3 +242,15 @@ def test_a_message_typed_while_the_image_is_made_waits(panel, xai_env):
     wait_until(lambda: len(imagined(panel)) == 2 and not panel.busy, 30)
     assert [p.json["prompt"] for p in imagine_posts(xai_env)] == ["A first picture",
                                                                   "A second picture"]
+
+
+def test_the_panel_uses_the_magics_image_settings(ledger_shell, xai_env):
+    run(ledger_shell, '%config GrokMagics.image_model = "grok-imagine-image-2.0"')
+    run(ledger_shell, '%config GrokMagics.image_format = "b64_json"')
+    panel = ledger_shell.run_line_magic("grok", "chat")
+    make_image(panel, "A teapot")
+    [post] = imagine_posts(xai_env)
+    assert post.json["model"] == "grok-imagine-image-2.0"
+    assert post.json["response_format"] == "b64_json"
+    [made] = imagine_state(xai_env).generated
+    assert shown_image(imagined(panel)[0])[1] == made.data
