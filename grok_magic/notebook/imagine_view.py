@@ -164,21 +164,27 @@ def contact_sheet(images: Sequence, labels: Sequence[str] | None = None, *,
     return out.getvalue(), sheet.width
 
 
-def show_pictures(pictures: Sequence[Picture]) -> None:
-    """One image as it came (its own bytes, JPEG or PNG); several as a numbered contact sheet.
-    Then the revised prompts, numbered when there are several."""
+def picture_bundles(pictures: Sequence[Picture]) -> tuple[list[tuple[dict, dict]], list[str]]:
+    """What to show of `pictures` (the cell and the chat panel both show it): the (bundle,
+    metadata) of one image as it came (its own bytes, JPEG or PNG), or of several as a numbered
+    contact sheet; and the revised prompts as lines, numbered when there are several."""
     arrived = [p for p in pictures if p.data is not None]
     if not arrived:
-        return
+        return [], []
     if len(arrived) == 1:
         picture = arrived[0]
-        bundle, metadata = image_bundle(picture.data, picture.media_type, picture.width)
-        display(bundle, metadata=metadata, raw=True)
         lines = [picture.revised_prompt] if picture.revised_prompt else []
-    else:
-        bundle, metadata = sheet_bundle([p.to_pil() for p in arrived])
+        return [image_bundle(picture.data, picture.media_type, picture.width)], lines
+    lines = [f"{i}. {p.revised_prompt}" for i, p in enumerate(arrived, 1) if p.revised_prompt]
+    return [sheet_bundle([p.to_pil() for p in arrived])], lines
+
+
+def show_pictures(pictures: Sequence[Picture]) -> None:
+    """Display `picture_bundles(pictures)`: the image (or contact sheet), then the revised
+    prompts as text."""
+    images, lines = picture_bundles(pictures)
+    for bundle, metadata in images:
         display(bundle, metadata=metadata, raw=True)
-        lines = [f"{i}. {p.revised_prompt}" for i, p in enumerate(arrived, 1) if p.revised_prompt]
     if lines:
         display(caption_bundle(lines), raw=True)
 

@@ -9,11 +9,12 @@ import ipywidgets as widgets
 from grok_magic.ask import Ask
 from grok_magic.chat import ChatSession, Exchange
 from grok_magic.conversation import Conversation
-from grok_magic.errors import GrokError
+from grok_magic.errors import GrokError, InputError
 from grok_magic.inputs.images import DEFAULT_MAX_IMAGE_SIDE
 from grok_magic.inputs.prompt import build_user_turn
 from grok_magic.notebook.answer_view import ServedNotes, Ticker
 from grok_magic.notebook.display import UsageDisplay
+from grok_magic.notebook.panel_imagine import PanelImagine
 from grok_magic.notebook.panel_views import (
     AnswerView,
     ExchangeViews,
@@ -22,6 +23,7 @@ from grok_magic.notebook.panel_views import (
     UserView,
     history_views,
     html_text,
+    remove_boxes,
 )
 from grok_magic.notebook.tools import panel_tools
 from grok_magic.settings import Settings
@@ -44,6 +46,8 @@ class ChatPanel(PanelControls):
 
     The input is a multi-line box: Enter sends (as does the Send button), Shift+Enter starts a
     new line. Each answer streams in a worker thread (a `ChatSession`), so Stop works while it runs.
+    With the Imagine toggle on, Send makes an image instead (`panel.imagine(text, images)` from a
+    script): the attached images are its references; it never joins the chat's history.
     """
 
     def __init__(
@@ -60,6 +64,8 @@ class ChatPanel(PanelControls):
         store: bool = False,
         cache: bool = True,
         served_notes: ServedNotes | None = None,
+        image_model: str | None = None, image_format: str = "url",
+        downloader=None, save_folder=None,
     ) -> None:
         import threading
 
@@ -77,14 +83,15 @@ class ChatPanel(PanelControls):
         self._restored: tuple[str, list[dict]] | None = None
         self._attachments: list[tuple[dict, widgets.Widget]] = []
         self._sent_urls: set[str] = set()
-        self._shared = Shared()
+        self.shared = Shared()
+        self.last_failed = False  # whether the last send (an answer or an image) failed
+        self.imaginer = PanelImagine(self, image_model, image_format, downloader, save_folder)
         default_model = model or (client.settings.model if client is not None else Settings.load().model)
         self.build_view(default_model, system if system is not None else conversation.system or "")
         self._show_history()
         self.waiting = WaitingMessage(self)
         if self.conversation.answers:
-            self.totals_view.value = html_text(
-                totals_line(self.session.totals, self.conversation.tally), "grok-totals-text")
+            self.show_totals()
         self._models_thread: threading.Thread | None = None
         if models is not None:
             self.set_models(models)
@@ -93,18 +100,13 @@ class ChatPanel(PanelControls):
                 target=self.refresh_models, name="grok-panel-models", daemon=True)
             self._models_thread.start()
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
-        bundle["text/plain"] = repr(self)
-        return bundle
-
     def __repr__(self) -> str:
         return f"<ChatPanel model={self.model!r}: {self.conversation.turns} turns, {self.answers} answers>"
 
     def _show_history(self) -> None:
         """The conversation's earlier turns (e.g. from %%grok cells), without usage."""
         self.transcript.children = history_views(self.conversation.messages, self._sent_urls,
-                                                 self._shared)
+                                                 self.shared)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -125,8 +127,8 @@ class ChatPanel(PanelControls):
 
     @property
     def busy(self) -> bool:
-        """True while an answer is being fetched or streamed."""
-        return self.session.busy
+        """True while an answer is being fetched or streamed, or an image made."""
+        return self.session.busy or self.imaginer.busy
 
     @property
     def _last(self) -> Exchange | None:
@@ -140,20 +142,6 @@ class ChatPanel(PanelControls):
             if self._client is None or (self._owns_client and not self._client.settings.has_key):
                 self._client = GrokClient(Settings.load())
             return self._client
-
-    # -- models ------------------------------------------------------------------------------
-    def refresh_models(self) -> list[str]:
-        """Fill the picker from `list_models()`; keep the configured model alone if xAI is
-        unreachable or no key is set."""
-        client = self.client
-        if not client.settings.has_key:
-            return list(self.model_picker.options)
-        try:
-            ids = [m.id for m in client.list_models()]
-        except GrokError:
-            return list(self.model_picker.options)
-        self.set_models(ids)
-        return ids
 
     # -- sending -------------------------------------------------------------------------------
     def send(self, text: str = "", images: Iterable = ()) -> Response:
@@ -169,13 +157,19 @@ class ChatPanel(PanelControls):
             raise
         return self.session.wait_for(self.begin(text, parts, from_input=False, blocking=True))
 
+    def imagine(self, text: str, images: Iterable = ()) -> Response:
+        """Make an image of `text` with Grok Imagine (`images`: its references), as Send does
+        with the Imagine toggle on; wait for it and return the ImageResponse."""
+        return self.imaginer.send(text, images)
+
     def retry(self) -> Response:
         """Ask the last question again, replacing its answer; wait for the new one."""
         return self.session.wait_for(self._begin_retry(blocking=True))
 
     def wait(self, timeout: float | None = None) -> Response | None:
-        """Wait for the answer in flight (if any) and return it; errors stay in `self.error`."""
-        return self.session.wait(timeout)
+        """Wait for the answer (or image) in flight, if any, and return it; errors stay in
+        `self.error`."""
+        return (self.imaginer if self.imaginer.busy else self.session).wait(timeout)
 
     def stop(self) -> None:
         """Stop the answer in flight; its partial text stays, marked as stopped."""
@@ -187,7 +181,7 @@ class ChatPanel(PanelControls):
         self.session.new_chat()
         views, self.transcript.children = self.transcript.children, ()
         for view in views:
-            self._shared.close(view)
+            self.shared.close(view)
         self.retry_button.disabled = True
         self.clear_error()
 
@@ -196,9 +190,18 @@ class ChatPanel(PanelControls):
             self.waiting.take()  # Enter while an answer streams: the message waits, says so
             return
         try:
-            self.begin(self.input.value, self.pending_images, from_input=True, blocking=False)
+            self.start(self.input.value, self.pending_images)
         except GrokError as err:
             self.show_error(err)
+
+    def start(self, text: str, parts: list[dict]) -> None:
+        """Send what was typed: an image while the Imagine toggle is on, else a chat turn."""
+        send = self.imaginer.begin if self.imagine_toggle.value else self.begin
+        send(text, parts, from_input=True, blocking=False)
+
+    def show_totals(self) -> None:
+        self.totals_view.value = html_text(
+            totals_line(self.session.totals, self.conversation.tally), "grok-totals-text")
 
     def handle_retry(self, _button=None) -> None:
         if self.busy:
@@ -218,6 +221,8 @@ class ChatPanel(PanelControls):
 
     def begin(self, text: str, parts: list[dict], *, from_input: bool, blocking: bool) -> Exchange:
         """Build the question from what is in the panel now and hand it to the session."""
+        if self.imaginer.busy:
+            raise InputError("an image is still being made", hint="Wait for it.")
         # The one user-turn builder: inline images in the typed text, then the attachments.
         ask = Ask(build_user_turn(text, {}, images=parts), self.model, system=self.system,
                   source="panel", server_tools=panel_tools(self.search_toggle.value),
@@ -235,8 +240,8 @@ class ChatPanel(PanelControls):
             self.input.value = ""
             self.set_attachments([])
         self._sent_urls |= exchange.ask.sent_urls
-        exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self._shared),
-                                      AnswerView(set(self._sent_urls), shared=self._shared))
+        exchange.view = ExchangeViews(UserView(exchange.text, exchange.parts, self.shared),
+                                      AnswerView(set(self._sent_urls), shared=self.shared))
         self.transcript.children = (*self.transcript.children, *exchange.view.boxes)
         Ticker(exchange.view.answer.stream).start()  # ends once text arrives or the answer ends
 
@@ -245,7 +250,7 @@ class ChatPanel(PanelControls):
 
     def busy_changed(self, busy: bool) -> None:
         self.send_button.disabled = busy
-        self.stop_button.disabled = not busy
+        self.stop_button.disabled = not self.session.busy  # an image cannot be stopped
         self.new_button.disabled = busy
         self.retry_button.disabled = busy or self.session.last is None
         if not busy:
@@ -255,6 +260,7 @@ class ChatPanel(PanelControls):
         """Mark how the answer ended, show usage or the error; give back what was typed if
         nothing arrived."""
         response, error, view = exchange.response, exchange.error, exchange.view.answer
+        self.last_failed = error is not None and not (response is not None and response.stopped)
         if response is not None:
             if response.stopped:
                 view.finish("Stopped — the partial answer is kept (not added to the history).",
@@ -266,8 +272,7 @@ class ChatPanel(PanelControls):
                 view.finish(self.served_notes.note(response), "grok-served", response)
             limits = self.conversation.recorder.limits()
             view.add_usage(UsageDisplay.of(response, self.session.totals, False, limits).items_html)
-            self.totals_view.value = html_text(
-                totals_line(self.session.totals, self.conversation.tally), "grok-totals-text")
+            self.show_totals()
         if error is None:
             return
         self.show_error(error)
@@ -311,9 +316,7 @@ class WaitingMessage:
             return
         panel, ((text, parts), self.held) = self.panel, (self.held, None)
         panel.say_queued("")
-        last = panel.session.last
-        if last is not None and last.error is not None and not (last.response
-                                                                and last.response.stopped):
+        if panel.last_failed:
             typed = panel.input.value.rstrip()
             panel.input.value = f"{typed}\n\n{text}" if typed else text
             panel.set_attachments([*panel.pending_images, *parts])
@@ -322,7 +325,7 @@ class WaitingMessage:
             return
         typed, attached = panel.input.value, panel.pending_images  # typed since: kept there
         try:
-            panel.begin(text, parts, from_input=True, blocking=False)
+            panel.start(text, parts)
             panel.input.value = typed
             panel.set_attachments(attached)
         except GrokError as err:
@@ -333,11 +336,8 @@ class WaitingMessage:
 
 def remove_views(transcript: widgets.Box, exchange: Exchange) -> None:
     """Take an exchange's views off the transcript and close their widgets."""
-    if exchange.view is None:
-        return
-    boxes = exchange.view.boxes
-    transcript.children = tuple(c for c in transcript.children if all(c is not b for b in boxes))
-    exchange.view.close()
+    if exchange.view is not None:
+        remove_boxes(transcript, exchange.view.boxes, exchange.view.answer.shared)
 
 
 def totals_line(panel, shared) -> str:

@@ -131,11 +131,6 @@ class ExchangeViews(NamedTuple):
     def boxes(self) -> tuple[widgets.Widget, widgets.Widget]:
         return self.user.box, self.answer.box
 
-    def close(self) -> None:
-        """Close both views' widgets (once they are off the transcript)."""
-        for box in self.boxes:
-            self.answer.shared.close(box)
-
 
 class AnswerView:
     """An answer in the transcript, and the widget sink of its AnswerStream: sanitised HTML in
@@ -292,6 +287,13 @@ class AnswerView:
             show(self.copy_text, self.copy_text.layout.display == "none")
 
 
+def remove_boxes(transcript: widgets.Box, boxes: Sequence[widgets.Widget], shared: Shared) -> None:
+    """Take `boxes` off the transcript and close their widgets (never the shared models)."""
+    transcript.children = tuple(c for c in transcript.children if all(c is not b for b in boxes))
+    for box in boxes:
+        shared.close(box)
+
+
 def history_views(messages: Sequence[Mapping], sent_urls: set[str],
                   shared: Shared) -> tuple[widgets.Widget, ...]:
     """Views of a conversation's earlier turns (e.g. from %%grok cells), without usage; the
@@ -310,6 +312,9 @@ def history_views(messages: Sequence[Mapping], sent_urls: set[str],
     return tuple(views)
 
 
+# What the input box says: a chat message, or (the Imagine toggle on) a prompt for an image.
+PLACEHOLDERS = ("Ask Grok… (Enter sends, Shift+Enter for a new line)",
+                "Describe the image… (Enter makes it; attached images are its references)")
 UPLOAD_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                 ".webp": "image/webp", ".gif": "image/gif"}
 UPLOAD_ACCEPT = ",".join([*UPLOAD_TYPES, *sorted(set(UPLOAD_TYPES.values()))])
@@ -384,7 +389,7 @@ class PanelControls:
         # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
         # click on Send nor Enter can overtake what was typed.
         self.input = ChatInput(
-            placeholder="Ask Grok… (Enter sends, Shift+Enter for a new line)", rows=3,
+            placeholder=PLACEHOLDERS[0], rows=3,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
             _dom_classes=("grok-input",),
         )
@@ -397,6 +402,14 @@ class PanelControls:
             description="Stop", icon="stop", disabled=True, _dom_classes=("grok-stop",),
             tooltip="Stop the answer; the partial text stays",
         )
+        self.imagine_toggle = widgets.ToggleButton(
+            value=False, description="Imagine", icon="image", _dom_classes=("grok-imagine",),
+            tooltip="Send makes an image with Grok Imagine (attached images are its references); "
+                    "it is not added to the chat",
+        )
+        self.imagine_toggle.observe(
+            lambda change: setattr(self.input, "placeholder", PLACEHOLDERS[bool(change["new"])]),
+            names="value")
         self.upload = widgets.FileUpload(
             accept=UPLOAD_ACCEPT, multiple=True, description="Image", _dom_classes=("grok-upload",),
         )
@@ -410,7 +423,8 @@ class PanelControls:
         self.retry_button.on_click(self.handle_retry)
         self.upload.observe(self._on_upload, names="value")
 
-        buttons = widgets.VBox([self.send_button, self.stop_button, self.upload],
+        buttons = widgets.VBox([self.send_button, self.imagine_toggle, self.stop_button,
+                                self.upload],
                                layout=widgets.Layout(width="auto"))
         self.widget = widgets.VBox([
             widgets.HTML(PANEL_CSS),
@@ -426,6 +440,11 @@ class PanelControls:
         ])
         self.widget.add_class("grok-panel")
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
+        bundle["text/plain"] = repr(self)
+        return bundle
+
     @property
     def model(self) -> str:
         return self.model_picker.value
@@ -435,6 +454,19 @@ class PanelControls:
         if value not in self.model_picker.options:
             self.model_picker.options = (value, *self.model_picker.options)
         self.model_picker.value = value
+
+    def refresh_models(self) -> list[str]:
+        """Fill the picker from `list_models()`; keep the configured model alone if xAI is
+        unreachable or no key is set."""
+        client = self.client
+        if not client.settings.has_key:
+            return list(self.model_picker.options)
+        try:
+            ids = [m.id for m in client.list_models()]
+        except GrokError:
+            return list(self.model_picker.options)
+        self.set_models(ids)
+        return ids
 
     def set_models(self, ids: Sequence[str]) -> None:
         """Offer these model ids in the picker, keeping the current choice."""

@@ -224,6 +224,8 @@ def chat(magics: GrokOptions, rest: str):
         model=magics.model, system=magics.system or None, conversation=magics.conversation,
         client=magics.client(), detail=magics.detail or None, max_image_side=magics.max_image_side,
         api=magics.api, store=magics.store, cache=magics.cache, served_notes=magics.served_notes,
+        image_model=magics.image_model, image_format=magics.image_format,
+        downloader=magics.downloader,
     )
     magics.user_ns[PANEL_NAME] = panel
     return panel  # shown as the cell's result; also `_grok_panel` for scripted demos

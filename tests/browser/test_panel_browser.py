@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.standin_imagine import imagine_state
 from tests.support.xai_standin import Fault, Reply
 
 from .conftest import open_notebook, run_all, screenshot, write_notebook, xss_fired
@@ -211,3 +212,49 @@ def test_enter_while_streaming_waits_and_the_controls_read_right(jupyterlab, pag
     image = thumb.locator("img").bounding_box()
     assert remove["width"] <= 40 and remove["width"] < image["width"], (remove, image)
     screenshot(page, "queued-and-controls")
+
+
+def test_imagine_toggle_shows_the_image_in_the_transcript(jupyterlab, page, xai_server):
+    """Imagine on, a prompt sent: the image shows (decoded by the browser from the bytes the
+    kernel sent), with its revised prompt, cost, Copy image and Save; the page loads nothing
+    from anywhere but JupyterLab (never xAI's file address)."""
+    from urllib.parse import urlsplit
+
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    panel = open_panel(page, jupyterlab, "imagine_panel.ipynb", MAGIC_CELLS)
+    toggle = panel.locator("button.grok-imagine")
+    expect(toggle).to_be_visible()
+    expect(toggle).to_have_text("Imagine")
+    toggle.click()
+    expect(toggle).to_have_class(re.compile(r"\bmod-active\b"))
+    box = panel.locator(".grok-input textarea")
+    expect(box).to_have_attribute("placeholder", re.compile(r"^Describe the image"))
+    type_question(panel, "A lighthouse at dawn")
+    panel.locator("button.grok-send").click()
+
+    entry = panel.locator(".grok-transcript .grok-imagined")
+    image = entry.locator(".grok-imagined-image img")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 1024
+    assert image.evaluate("img => img.src.slice(0, 23)") == "data:image/jpeg;base64,"
+    expect(entry.locator(".grok-revised")).to_have_text(
+        "A lighthouse at dawn — rendered as a detailed illustration")
+    expect(entry.locator(".grok-usage")).to_contain_text("$0.0200 (exact, from xAI)")
+    expect(box).to_have_value("")
+    assert xai_server.answer_requests == []  # no chat turn
+    [post] = [r for r in xai_server.requests if r.path.startswith("/v1/images/")]
+    assert post.json["prompt"] == "A lighthouse at dawn"
+
+    entry.locator("button.grok-copy-image").click()
+    expect(entry.locator(".grok-copy-hint")).to_contain_text("Shift+right-click the image")
+    entry.locator("button.grok-save-image").click()
+    expect(entry.locator(".grok-saved")).to_contain_text("Saved as ")
+    [saved] = jupyterlab.root.glob("grok-image-*.jpg")  # beside the notebook
+    assert saved.read_bytes() == imagine_state(xai_server).generated[-1].data
+    screenshot(page, "imagine")
+
+    lab = urlsplit(jupyterlab.base_url).netloc
+    foreign = [u for u in requests
+               if urlsplit(u).netloc != lab and not u.startswith(("data:", "blob:"))]
+    assert foreign == [], foreign
