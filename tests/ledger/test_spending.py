@@ -156,12 +156,16 @@ def test_two_kernels_share_one_daily_budget(xai_env, ledger_path):
         assert all(r is not None and r.status == "ok" for r in results)
         answered = [kernels[n].run("print(int(out['error'].isna().sum()))").text().strip()
                     for n in range(2)]
+        stopped = [kernels[n].run("print(out['error'].dropna().str.contains('daily_budget')"
+                                  ".any())").text().strip() for n in range(2)]
     finally:
         for kernel in kernels:
             kernel.close()
     ok = rows(ledger_path, "WHERE status = 'ok'")
     assert sum(int(a) for a in answered) == len(ok)
-    assert len({r["session"] for r in ok}) == 2  # both kernels answered some
+    # Each kernel alone could spend the whole budget on its 30 items: both were stopped by it,
+    # however the two runs interleaved (on a busy machine one may start after the other spent it).
+    assert stopped == ["True", "True"], stopped
     assert 12 <= len(ok) <= 13, len(ok)
     assert sum(r["cost"] for r in ok) <= budget + cost * 1.001
     conn = sqlite3.connect(ledger_path)
