@@ -139,7 +139,7 @@ class LiveSheet:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._thumbs: dict[int, object] = {}
-        self._shown = 0  # how many thumbnails the display shows
+        self._shown = 0  # pictures made when the display was last refreshed
         self._made = 0
         self._handle = None
 

@@ -71,15 +71,19 @@ def _chars(column: str) -> int:
     return ANSWER_CHARS if column == "answer" or column.endswith("_answer") else PREVIEW_CHARS
 
 
+def is_picture(value) -> bool:
+    """Whether `value` is a PIL image (told by its shape: PIL is not imported to ask)."""
+    return all(hasattr(value, name) for name in ("size", "mode", "convert"))
+
+
 def _short(value, chars: int = PREVIEW_CHARS) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
-    if isinstance(value, list) and value and all(hasattr(v, "size") and hasattr(v, "mode")
-                                                 for v in value):
+    if isinstance(value, list) and value and all(map(is_picture, value)):
         return f"{len(value)} images"
-    if hasattr(value, "size") and hasattr(value, "mode") and hasattr(value, "convert"):
+    if is_picture(value):
         return f"image {value.size[0]}×{value.size[1]}"  # a PIL image (Grok Imagine's)
     text = " ".join(str(value).split())
     return text[:chars] + ("…" if len(text) > chars else "")

@@ -127,13 +127,6 @@ class Each:
         self.deadline = self.client.settings.deadline if deadline is None else deadline
         options = {"temperature": temperature, "max_completion_tokens": max_tokens,
                    "reasoning_effort": reasoning_effort, "response_format": response_format}
-        self.make_ask = template_ask(
-            template, self.items, namespace, model=self.model, system=system,
-            options={k: v for k, v in options.items() if v is not None}, images=images,
-            detail=detail, max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
-            source=source, resume=resume, api=api,
-            # one prompt-cache key for the run: its items share the system prompt and template
-            cache_key=new_cache_key() if cache else None)
         self.api = api
         self.imagine = dict(imagine) if imagine is not None else None
         self.downloader = downloader
@@ -143,6 +136,14 @@ class Each:
                 template, self.items, namespace, imagine=self.imagine, images=images,
                 max_side=max_side, max_value_chars=max_value_chars, timeout=timeout,
                 source=source, resume=resume)
+        else:
+            self.make_ask = template_ask(
+                template, self.items, namespace, model=self.model, system=system,
+                options={k: v for k, v in options.items() if v is not None}, images=images,
+                detail=detail, max_side=max_side, max_value_chars=max_value_chars,
+                timeout=timeout, source=source, resume=resume, api=api,
+                # one prompt-cache key for the run: its items share the system prompt, template
+                cache_key=new_cache_key() if cache else None)
 
     def body(self, position: int, keys_found: list | None = None) -> dict:
         return request_body(self.make_ask(position, keys_found))
