@@ -260,6 +260,11 @@ class Ledger(LedgerFile):
                              "ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
 
+    def of_request(self, request_hash: str, status: str) -> list[Entry]:
+        """The rows of this status for the request with this canonical hash, newest first."""
+        return self._select("WHERE request_hash = ? AND status = ?", (request_hash, status),
+                            "ORDER BY id DESC LIMIT 20")
+
     def keyed(self, answer_key: str) -> Entry | None:
         """The row recorded under this natural key (a video job's); None in an old ledger."""
         self.safely("read", lambda conn: None, None)  # connected: its columns are known

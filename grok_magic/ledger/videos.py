@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 SUBMITTED = "submitted"  # the status of a job's first row: xAI took it, no video yet
 NOTEBOOK_MEDIA = "grok-media"  # the folder beside the notebook that its videos are shown from
 VIDEO_TYPE = "video/mp4"
+REATTACH_WITHIN = 24 * 3600.0  # seconds: a job submitted longer ago is not followed by a re-run
 
 
 def job_key(request_id: str) -> str:
@@ -120,6 +122,24 @@ def record_submitted(recorder: Recorder, canonical: Canonical, request: Imagine,
 def submitted_job(ledger: Ledger | None, request_id: str) -> JobInfo | None:
     entry = ledger.keyed(job_key(request_id)) if ledger is not None else None
     return JobInfo.of(entry) if entry is not None else None
+
+
+def pending_job(ledger: Ledger | None, canonical: Canonical,
+                within: float = REATTACH_WITHIN) -> JobInfo | None:
+    """The newest job for this very request that xAI took in the last `within` seconds and
+    whose end is not recorded yet: a cell run again while its video is being made follows
+    that job instead of paying for a second one."""
+    if ledger is None:
+        return None
+    rows = ledger.of_request(canonical.hash, SUBMITTED)
+    ended = ledger.known_keys([end_key(str(r.request_id)) for r in rows]) if rows else set()
+    now = datetime.now(timezone.utc)
+    for row in rows:
+        created = datetime.fromisoformat(row.time.replace("Z", "+00:00"))
+        if end_key(str(row.request_id)) not in ended and \
+                (now - created).total_seconds() <= within:
+            return JobInfo.of(row)
+    return None
 
 
 def ended_entry(ledger: Ledger | None, request_id: str) -> Entry | None:

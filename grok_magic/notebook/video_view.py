@@ -145,6 +145,9 @@ def job_line(job: VideoJob) -> str:
         line = f"Grok Imagine video {job.id}: {state.status}{progress} · {elapsed}"
     if job.check_error is not None:
         line += f" — last check failed ({job.check_error.title}); retrying"
+    if job.followed_again:
+        line += (" — this cell's request was already being made, so this follows that job "
+                 "(nothing new sent or billed); run it again once it is done for another take")
     return line
 
 

@@ -30,6 +30,7 @@ from grok_magic.ledger.videos import (
     VideoFailed,
     VideoResponse,
     ended_entry,
+    pending_job,
     record_end,
     record_submitted,
     replayed_video,
@@ -78,6 +79,13 @@ def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downlo
                 f"{store.folder if store else 'a media folder'}: nothing was sent",
                 hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
                      "or set replay to \"auto\" to make it again.")
+    running = running_job(recorder, canonical)
+    if running is not None:  # the same cell run again while its video is being made
+        found = VideoJob.attach(running.request_id, recorder, client, downloader, folder,
+                                schedule=schedule)
+        if isinstance(found, VideoJob):
+            found.followed_again = True
+        return found
     client.settings.require_secret()
     hold = hold_generation(recorder, body, request)
     try:
@@ -92,6 +100,15 @@ def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downlo
     info = record_submitted(recorder, canonical, request, request_id, video_seconds(body),
                             out_name)
     return VideoJob(info, recorder, client, downloader, folder, hold=hold, schedule=schedule)
+
+
+def running_job(recorder: Recorder, canonical: Canonical) -> JobInfo | None:
+    """A job for this very request that has not ended: one this kernel watches, else one the
+    ledger has as submitted (by any kernel, within a day) with no end recorded."""
+    with _LIVE_LOCK:
+        live = next((job.info for job in _LIVE.values()
+                     if job.info.canonical.hash == canonical.hash), None)
+    return live or pending_job(recorder.ledger, canonical)
 
 
 def shown_from(folder: Path | None, clip: Clip | None, store: MediaStore | None) -> None:
@@ -125,8 +142,11 @@ class VideoJob:
         self.check_error: GrokError | None = None  # the last look failed (retried)
         self.ended = threading.Event()
         self._lock = threading.Lock()
+        self.followed_again = False  # a re-run of its cell found it still being made
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._listeners: list[tuple] = []  # (context, on_update, on_done) of each watcher
+        self._listen_lock = threading.Lock()
 
     @classmethod
     def attach(cls, request_id: str, recorder: Recorder, client: GrokClient,
@@ -260,40 +280,60 @@ class VideoJob:
         return self.result
 
     def watch(self, on_update: Callable[[VideoJob], None],
-              on_done: Callable[[VideoJob], None]) -> threading.Thread:
+              on_done: Callable[[VideoJob], None]) -> threading.Thread | None:
         """Poll on a background thread (never blocking the kernel): `on_update(job)` after each
         look, `on_done(job)` once it has ended. 429s, 5xx and a lost network are retried with
-        backoff; a key that stopped working, or a job xAI does not know, ends the watch."""
-        with _LIVE_LOCK:
-            _LIVE[self.id] = self
-
-        def loop() -> None:
-            delay: float | None = None
-            while not self._stop.is_set():
-                try:
-                    self.look()
-                    self.check_error = None
-                except (AuthenticationError, NotFoundError) as err:
-                    self.error = err
+        backoff; a key that stopped working, or a job xAI does not know, ends the watch.
+        Watching a job already watched adds a listener to the same thread (one poll for both),
+        and a job whose watch has ended tells `on_done` at once."""
+        # Each listener keeps its caller's context: what it displays belongs to its own cell.
+        listener = (contextvars.copy_context(), on_update, on_done)
+        with self._listen_lock:
+            finished = self.ended.is_set() and not self._listeners
+            thread = self._thread
+            if not finished:
+                self._listeners.append(listener)
+                if thread is None or not thread.is_alive():
+                    self._stop.clear()
+                    thread = self._thread = threading.Thread(
+                        target=self._poll, name=f"grok-video-{self.id}", daemon=True)
                     with _LIVE_LOCK:
-                        _LIVE.pop(self.id, None)
-                    on_done(self)
-                    return
-                except GrokError as err:  # rate limited, server trouble, network: try again
-                    self.check_error = err
-                if self.ended.is_set():
-                    on_done(self)
-                    return
-                on_update(self)
-                delay = self.schedule.next(self.elapsed, delay)
-                if self._stop.wait(delay):
-                    return
+                        _LIVE[self.id] = self
+                    thread.start()
+        if finished:
+            on_done(self)
+        return thread
 
-        # The caller's context goes along: what the callbacks display belongs to its cell.
-        self._thread = threading.Thread(target=contextvars.copy_context().run, args=(loop,),
-                                        name=f"grok-video-{self.id}", daemon=True)
-        self._thread.start()
-        return self._thread
+    def _poll(self) -> None:
+        delay: float | None = None
+        while not self._stop.is_set():
+            try:
+                self.look()
+                self.check_error = None
+            except (AuthenticationError, NotFoundError) as err:
+                self.error = err
+                with _LIVE_LOCK:
+                    _LIVE.pop(self.id, None)
+                self._tell(done=True)
+                return
+            except GrokError as err:  # rate limited, server trouble, network: try again
+                self.check_error = err
+            if self.ended.is_set():
+                self._tell(done=True)
+                return
+            self._tell(done=False)
+            delay = self.schedule.next(self.elapsed, delay)
+            if self._stop.wait(delay):
+                return
+
+    def _tell(self, *, done: bool) -> None:
+        """Every listener, each in its own context; after the end, none is kept."""
+        with self._listen_lock:
+            listeners = list(self._listeners)
+            if done:
+                self._listeners.clear()
+        for context, on_update, on_done in listeners:
+            context.run(on_done if done else on_update, self)
 
     def stop_watching(self) -> None:
         self._stop.set()

@@ -227,6 +227,61 @@ def test_a_job_reattaches_after_a_restart_and_is_kept_once(ip, xai_env, notebook
         close_ledger(other)
 
 
+def test_running_the_cell_again_while_its_video_is_made_follows_the_same_job(ip, xai_env,
+                                                                             notebook, ledger_path):
+    """A teacher presses Shift+Enter twice: the second run follows the job the first started
+    (one POST, one poll thread, billed once), and both cells end as the video."""
+    imagine_state(xai_env).video_polls = 10_000
+    cell = "%%grok --video --duration 3\nA kite over the dunes"
+    first = run(ip, cell)
+    job = ip.user_ns["_grok_video"]
+    assert first.error is None and "submitted" in first.plain()
+    with capture_output() as cap:
+        again = ip.run_cell(cell)
+        assert again.error_in_exec is None
+        assert ip.user_ns["_grok_video"] is job
+        [stand_in_job] = imagine_state(xai_env).jobs.values()
+        stand_in_job.polls = stand_in_job.seen  # xAI finishes it now
+        job.wait(15)
+    second = Outcome(None, cap.stdout, cap.stderr, list(cap.outputs))
+    assert len(video_posts(xai_env)) == 1
+    shown_first = next(o for o in second.raw if not o.update)  # the second cell's own display
+    assert "already being made, so this follows that job (nothing new sent or billed)" in \
+        shown_first.data["text/plain"]
+    # both the first cell's display and the second's became the video
+    videos = [o for o in second.raw if o.update and "<video " in o.data.get("text/html", "")]
+    assert len(videos) == 2
+    assert shown_video(second, notebook).read_bytes() == make_mp4("A kite over the dunes", 3)
+    rows = Ledger(ledger_path).entries()
+    assert [(r.status, r.cost) for r in rows] == [("submitted", 0.0), ("ok", pytest.approx(0.15))]
+    # once it is done, running the cell again asks for another take (replay is off)
+    imagine_state(xai_env).video_polls = 0
+    third = run_to_end(ip, cell)
+    assert third.error is None and len(video_posts(xai_env)) == 2
+    assert "following" not in third.plain() and "already being made" not in third.plain()
+
+
+def test_a_cell_run_again_in_another_kernel_follows_the_pending_job(ip, xai_env, notebook,
+                                                                    ledger_path):
+    """The kernel that submitted the job is gone (restarted); the same cell in a new kernel
+    finds the job in the ledger and follows it instead of paying for another."""
+    imagine_state(xai_env).video_polls = 4
+    script = ("from IPython.core.interactiveshell import InteractiveShell\n"
+              "ip = InteractiveShell.instance()\n"
+              "ip.run_line_magic('load_ext', 'grok_magic')\n"
+              "ip.run_cell('%%grok --video --duration 4\\nA lantern on a pier at night')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=90, cwd=notebook)
+    assert done.returncode == 0, done.stderr
+    out = run_to_end(ip, "%%grok --video --duration 4\nA lantern on a pier at night")
+    assert out.error is None, out.everything()
+    assert len(video_posts(xai_env)) == 1
+    assert "follows that job" in next(o for o in out.raw if not o.update).data["text/plain"]
+    assert shown_video(out, notebook).read_bytes() == make_mp4("A lantern on a pier at night", 4)
+    assert [r.status for r in Ledger(ledger_path).entries()] == ["submitted", "ok"]
+
+
 def test_an_unknown_job_id_is_one_paragraph(ip, xai_env):
     out = run(ip, "%grok video 0b7d-not-a-job")
     assert isinstance(out.error, InputError) and "no video job '0b7d-not-a-job'" in out.told()
