@@ -7,6 +7,10 @@ import traitlets
 
 # ipywidgets' Textarea reports no key presses to Python, so this small front-end widget does it.
 # The text travels inside the submit message itself: a send can never overtake the typed text.
+# Leaving the box sends its text as a message too ("typed"), not only as a state update:
+# ipywidgets holds a model's state update back while its previous one is unacknowledged (the
+# kernel busy), but sends messages — a Send button's click too — at once, in order. So a click
+# on Send never reaches the kernel before the text typed before it.
 _ESM = """
 function render({ model, el }) {
   const box = document.createElement("textarea");
@@ -32,7 +36,10 @@ function render({ model, el }) {
       model.send({ type: "submit", text: box.value });
     }
   });
-  box.addEventListener("change", sync);
+  box.addEventListener("change", () => {
+    sync();
+    model.send({ type: "typed", text: box.value });
+  });
   model.on("change:value", () => {
     if (box.value !== model.get("value")) box.value = model.get("value");
   });
@@ -48,7 +55,8 @@ class ChatInput(anywidget.AnyWidget):
     line. `value` is the text, synced when the box loses focus and with every submit."""
 
     _esm = _ESM
-    value = traitlets.Unicode("").tag(sync=True)
+    # not echoed: the "typed" message sets it too, and an echo could undo later typing
+    value = traitlets.Unicode("").tag(sync=True, echo_update=False)
     placeholder = traitlets.Unicode("").tag(sync=True)
     rows = traitlets.Int(3).tag(sync=True)
 
@@ -69,5 +77,11 @@ class ChatInput(anywidget.AnyWidget):
             callback(self)
 
     def _handle_message(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("type") == "submit":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "submit":
             self.submit(str(content.get("text", "")))
+        elif content.get("type") == "typed":
+            # as if the front end's state update came: not sent back to it, which would undo
+            # whatever was typed since
+            self.set_state({"value": str(content.get("text", ""))})

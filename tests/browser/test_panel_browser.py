@@ -258,3 +258,34 @@ def test_imagine_toggle_shows_the_image_in_the_transcript(jupyterlab, page, xai_
     foreign = [u for u in requests
                if urlsplit(u).netloc != lab and not u.startswith(("data:", "blob:"))]
     assert foreign == [], foreign
+
+
+def test_send_clicked_while_the_kernel_is_busy_sends_what_was_typed_last(jupyterlab, page,
+                                                                        xai_server):
+    """The kernel is busy (a widget callback sleeps) while the user types, leaves the box, types
+    again and clicks Send. ipywidgets holds a model's second state update back until the kernel
+    acknowledges the first, but a button click is sent at once — so a click could reach the
+    kernel before the text typed last. The input sends its text with the click's ordering, and
+    the question sent is the one on screen."""
+    busy_cell = ("import time, ipywidgets as widgets\n"
+                 "busy = widgets.Button(description='Busy')\n"
+                 "busy.add_class('grok-test-busy')\n"
+                 "busy.on_click(lambda _b: time.sleep(4))\n"
+                 "busy")
+    panel = open_panel(page, jupyterlab, "chat_busy.ipynb", [*MAGIC_CELLS, busy_cell])
+    xai_server.enqueue(Reply(content="**Answered**"))
+    box = panel.locator(".grok-input textarea")
+    page.locator("button.grok-test-busy").click()  # the kernel sleeps for 4 s
+    box.click()
+    box.press_sequentially("An old draft")
+    panel.locator(".grok-model select").focus()  # leave the box: its text is synced
+    box.click()
+    box.press("Control+a")
+    box.press_sequentially("What is on screen")
+    panel.locator("button.grok-send").click()  # leaves the box again, then clicks
+    answer = panel.locator(".grok-transcript .grok-answer").first
+    expect(answer.locator(f"{RENDERED} strong")).to_have_text("Answered", timeout=60_000)
+    asked = [r.as_chat["messages"][-1]["content"] for r in xai_server.answer_requests]
+    assert asked == ["What is on screen"]
+    expect(panel.locator(".grok-transcript")).to_contain_text("What is on screen")
+    expect(panel.locator(".grok-transcript")).not_to_contain_text("An old draft")
