@@ -154,11 +154,13 @@ class Each:
         count = len(self.items)
         step = max(1, count // PLAN_SAMPLE)
         keys_found: list = []  # a dry run shows what a refused run would have sent
-        sample = [self.body(i, keys_found) for i in range(0, count, step)][:PLAN_SAMPLE]
+        picked = range(0, count, step)[:PLAN_SAMPLE]
+        sample = [self.body(i, keys_found) for i in picked]
         refused = keys_found[0] if keys_found else None
-        if self.imagine is not None:  # its price is known before sending: count × price
-            each = self.make_ask(0).estimate()
-            total = None if each is None else each * count
+        if self.imagine is not None:  # priced before sending: --count × price (+ references)
+            prices = [self.make_ask(i).estimate() for i in picked]
+            total = (None if None in prices
+                     else sum(prices) * count / len(prices))  # type: ignore[arg-type]
             return Plan(sample[0], count, total, total, 0, len(sample), refused, "--count")
         price = self.client.price_for(self.model) or fallback_price(self.model)
         answer_tokens, why = expected_answer(self.template, self.max_tokens)

@@ -355,3 +355,17 @@ def test_each_imagine_stops_at_the_budget(ip, xai_env):
     table = ip.user_ns["pics"]
     assert sum(e is not None and str(e).startswith("not sent") for e in table["error"]) == 2
     assert "budget" in out.told()
+
+
+def test_each_imagine_dry_run_sums_each_rows_price(ip, xai_env):
+    """Rows with a picture are edits (the reference image billed too), rows without are
+    generations: the plan adds up each row's price rather than multiplying the first row's."""
+    from PIL import Image
+
+    photo = Image.new("RGB", (64, 48), (200, 30, 30))
+    ip.user_ns["rows"] = ["a fox", photo, "a cat", photo]
+    out = run(ip, "%%grok --each rows --imagine --dry-run\nA woodcut of {item}")
+    assert out.error is None, out.everything()
+    assert imagine_posts(xai_env) == []
+    # 4 images × $0.02, and two reference images × $0.002 (estimated)
+    assert "$0.0840" in out.told(), out.told()
