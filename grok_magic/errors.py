@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.plain_text import inert_text
 from grok_magic.safety.redaction import redact, register_secret
 
@@ -257,7 +258,7 @@ def parse_error_body(body: bytes | str | Mapping | None) -> tuple[str, str | Non
         body = bytes(body).decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            data = json.loads(body)
+            data = untrusted_json.loads(body)
         except ValueError:
             return body.strip()[:500], None
     if not isinstance(data, Mapping):

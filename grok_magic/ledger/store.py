@@ -260,11 +260,6 @@ class Ledger(LedgerFile):
                              "ORDER BY id DESC LIMIT 1")
         return found[0] if found else None
 
-    def of_request(self, request_hash: str, status: str) -> list[Entry]:
-        """The rows of this status for the request with this canonical hash, newest first."""
-        return self._select("WHERE request_hash = ? AND status = ?", (request_hash, status),
-                            "ORDER BY id DESC LIMIT 20")
-
     def keyed(self, answer_key: str) -> Entry | None:
         """The row recorded under this natural key (a video job's); None in an old ledger."""
         self.safely("read", lambda conn: None, None)  # connected: its columns are known
@@ -291,12 +286,12 @@ class Ledger(LedgerFile):
     def entries(
         self, *, since: datetime | str | None = None, model: str | None = None,
         session: str | None = None, notebook: str | None = None, status: str | None = None,
-        limit: int | None = None,
+        limit: int | None = None, request_hash: str | None = None,
     ) -> list[Entry]:
         """Exchanges, oldest first; `limit` keeps the most recent ones. `model` matches the
-        model asked for or the one that answered."""
+        model asked for or the one that answered; `request_hash` one canonical request."""
         where, params = _filters(since=since, model=model, session=session, notebook=notebook,
-                                 status=status)
+                                 status=status, request_hash=request_hash)
         if limit is None:
             return self._select(where, params, "ORDER BY id")
         latest = self._select(where, params, f"ORDER BY id DESC LIMIT {int(limit)}")
@@ -427,8 +422,8 @@ def _copy_rows(destination: Path, source: Path, where: str, params: tuple) -> in
     return count
 
 
-def _filters(*, since=None, model=None, session=None, notebook=None, status=None
-             ) -> tuple[str, tuple]:
+def _filters(*, since=None, model=None, session=None, notebook=None, status=None,
+             request_hash=None) -> tuple[str, tuple]:
     clauses, params = [], []
     if since is not None:
         clauses.append("time >= ?")
@@ -436,7 +431,8 @@ def _filters(*, since=None, model=None, session=None, notebook=None, status=None
     if model is not None:
         clauses.append("(model_asked = ? OR model_served = ?)")
         params += [model, model]
-    for column, value in (("session", session), ("notebook", notebook), ("status", status)):
+    for column, value in (("session", session), ("notebook", notebook), ("status", status),
+                          ("request_hash", request_hash)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)

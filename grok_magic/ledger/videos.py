@@ -131,7 +131,7 @@ def pending_job(ledger: Ledger | None, canonical: Canonical,
     that job instead of paying for a second one."""
     if ledger is None:
         return None
-    rows = ledger.of_request(canonical.hash, SUBMITTED)
+    rows = ledger.entries(request_hash=canonical.hash, status=SUBMITTED, limit=20)[::-1]
     ended = ledger.known_keys([end_key(str(r.request_id)) for r in rows]) if rows else set()
     now = datetime.now(timezone.utc)
     for row in rows:

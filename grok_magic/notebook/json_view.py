@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 
 from grok_magic.notebook.display import cell
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.markdown import fence_for, render_html
 from grok_magic.safety.redaction import redact
 
@@ -23,7 +24,7 @@ def json_answer(text: str) -> tuple[str, str] | None:
     — the value itself, or the value of one of its keys — as a table, then the whole value
     indented as a JSON code block. None when `text` is not JSON."""
     try:
-        value = json.loads(text)
+        value = untrusted_json.loads(text)
     except ValueError:
         return None
     pretty = redact(json.dumps(value, indent=2, ensure_ascii=False))

@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from grok_magic.private_files import PRIVATE_FILE, make_private_folder
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.redaction import key_in, redact
 from grok_magic.xai.pricing import Price
 
@@ -90,7 +91,7 @@ def read(path: Path | None) -> PriceList | None:
             raw = handle.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             return None
-        return _parse(json.loads(raw.decode("utf-8")))
+        return _parse(untrusted_json.loads(raw.decode("utf-8")))
     except (OSError, ValueError, TypeError, KeyError):
         return None
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.plain_text import inert_text
 from grok_magic.safety.redaction import redact, redact_value
 from grok_magic.xai.messages import REASONING_ITEMS
@@ -408,7 +408,7 @@ class Response:
         text = self.text.strip()
         if text.startswith("```"):
             text = text.strip("`").removeprefix("json").strip()
-        return json.loads(text)
+        return untrusted_json.loads(text)
 
     def __str__(self) -> str:
         return self.text

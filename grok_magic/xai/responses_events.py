@@ -16,6 +16,7 @@ from grok_magic.errors import (
     StreamInterruptedError,
     error_for_event,
 )
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.redaction import redact
 from grok_magic.xai.response import Response, Usage
 from grok_magic.xai.streams import Delta, ResponseStream
@@ -53,7 +54,7 @@ def _json_object(text: object) -> dict:
     if isinstance(text, Mapping):
         return dict(text)
     try:
-        value = json.loads(text) if isinstance(text, str) and text else {}
+        value = untrusted_json.loads(text) if isinstance(text, str) and text else {}
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

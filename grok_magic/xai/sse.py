@@ -242,7 +242,7 @@ def iter_sse_json(
     for data in iter_sse_data(chunks, state, max_event_bytes):
         try:
             event = loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # malformed, or nested past Python's limit
             event = None
         if type(event) is not dict:
             raise APIStatusError(

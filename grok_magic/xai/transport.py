@@ -26,6 +26,7 @@ from grok_magic.errors import (
     UnexpectedResponseError,
     error_for_status,
 )
+from grok_magic.safety import untrusted_json
 from grok_magic.safety.redaction import Secret, key_in, redact
 from grok_magic.settings import Settings
 from grok_magic.xai.answer_watch import AnswerWatch
@@ -426,7 +427,7 @@ class Transport:
         if content is None:
             raise AnswerLimitError(watch.body_reason(), request_id=request_id_of(http))
         try:
-            return json.loads(content)
+            return untrusted_json.loads(content)
         except ValueError:
             pass
         content_type = http.headers.get("content-type") or "no content type"

@@ -9,43 +9,23 @@ bench/render.py and bench/display_traffic.py.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from grok_magic.notebook.answer_view import LIVE_CHARS, AnswerStream
 from grok_magic.safety.markdown import render_html, split_point
+from tests.support import linear
+from tests.support.linear import FLAT
 from tests.support.magic_helpers import visible_text
 from tests.support.render_shapes import ADVERSARIAL, SHAPES, adversarial, aligned_table, random_units, repeat
 
 SMALL, LARGE = 4_000, 32_000
-FLAT = 3.0
 TRAFFIC = 3.0  # display bytes per answer character, over every sink call
 RANDOM_UNITS = random_units(12)
 
 
-def seconds(fn, text: str, reps: int) -> float:
-    best = float("inf")
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn(text)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def growth(fn, make) -> float:
-    """Time per KB at LARGE over time per KB at SMALL (~1 when linear, ~8 when quadratic);
-    measured again with more repeats before a high value counts."""
-    small, large = make(SMALL), make(LARGE)
-    fn(small)  # warm up (imports, lexers, regex caches)
-    ratio = 0.0
-    for reps in (2, 4):
-        per_small = seconds(fn, small, reps * 2) / SMALL
-        per_large = seconds(fn, large, reps) / LARGE
-        ratio = per_large / max(per_small, 1e-9)
-        if ratio < FLAT:
-            break
-    return ratio
+    """Time per KB at LARGE over time per KB at SMALL (~1 when linear, ~8 when quadratic)."""
+    return linear.growth(fn, make, SMALL, LARGE)
 
 
 @pytest.mark.parametrize("name", [*SHAPES, *ADVERSARIAL])
