@@ -370,8 +370,12 @@ class PanelControls:
             value=False, description="Search", icon="globe", _dom_classes=("grok-search",),
             tooltip="Let Grok search the web and X and cite its sources (xAI's Responses API)",
         )
+        # Synced when the box is left, not per key: while the kernel is busy ipywidgets holds
+        # back a model's updates after its first, and a click on Send (sent at once) would
+        # overtake all but the first key typed.
         self.system_box = widgets.Textarea(
             value=system, placeholder="optional: how Grok should answer", rows=1,
+            continuous_update=False,
             description="System prompt", style={"description_width": "initial"},
             layout=widgets.Layout(width="100%"),
             _dom_classes=("grok-system",),
@@ -386,8 +390,8 @@ class PanelControls:
                                        _dom_classes=("grok-queued",))
         self.attachments = widgets.HBox([], _dom_classes=("grok-attachments",))
         # Enter sends, Shift+Enter is a new line (a small front-end widget: ipywidgets' Textarea
-        # reports no keys). Its text syncs on blur and travels with each Enter, so neither a
-        # click on Send nor Enter can overtake what was typed.
+        # reports no keys). Its text travels with each Enter and, as a message ordered with the
+        # click, when the box is left: neither Enter nor a click on Send overtakes the typing.
         self.input = ChatInput(
             placeholder=PLACEHOLDERS[0], rows=3,
             layout=widgets.Layout(flex="1 1 auto", width="auto"),

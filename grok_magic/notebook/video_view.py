@@ -105,14 +105,16 @@ def follow(magics: GrokOptions, job: VideoJob, out_name: str | None, usage: bool
         namespace[out_name] = job
     terminal = magics.terminal
     handle = None
+    # this cell's own display says it follows a job an earlier run started (that one's doesn't)
+    again, job.followed_again = job.followed_again, False
     if terminal:
-        print(job_line(job))
+        print(job_line(job, again))
     else:
-        handle = display(job_bundle(job), raw=True, display_id=True)
+        handle = display(job_bundle(job, again), raw=True, display_id=True)
 
     def update(job_: VideoJob) -> None:
         if handle is not None:
-            handle.update(job_bundle(job_), raw=True)
+            handle.update(job_bundle(job_, again), raw=True)
 
     def done(job_: VideoJob) -> None:
         response = job_.result
@@ -134,8 +136,9 @@ def follow(magics: GrokOptions, job: VideoJob, out_name: str | None, usage: bool
     job.watch(update, done)
 
 
-def job_line(job: VideoJob) -> str:
-    """Where a job is, in one line of our own (numbers and ids only)."""
+def job_line(job: VideoJob, again: bool = False) -> str:
+    """Where a job is, in one line of our own (numbers and ids only); `again`: shown by a
+    re-run of the cell that started it."""
     state = job.state
     elapsed = f"{job.elapsed:.0f} s elapsed"
     if state is None:
@@ -145,15 +148,15 @@ def job_line(job: VideoJob) -> str:
         line = f"Grok Imagine video {job.id}: {state.status}{progress} · {elapsed}"
     if job.check_error is not None:
         line += f" — last check failed ({job.check_error.title}); retrying"
-    if job.followed_again:
+    if again:
         line += (" — this cell's request was already being made, so this follows that job "
                  "(nothing new sent or billed); run it again once it is done for another take")
     return line
 
 
-def job_bundle(job: VideoJob) -> dict:
+def job_bundle(job: VideoJob, again: bool = False) -> dict:
     """The job's display while xAI makes the video: a progress bar and the line."""
-    line = job_line(job)
+    line = job_line(job, again)
     progress = job.state.progress if job.state is not None else None
     bar = (f"<progress class='grok-progress-bar' value='{int(progress)}' max='100'></progress>"
            if progress is not None else "<progress class='grok-progress-bar'></progress>")

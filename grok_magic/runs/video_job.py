@@ -142,7 +142,7 @@ class VideoJob:
         self.check_error: GrokError | None = None  # the last look failed (retried)
         self.ended = threading.Event()
         self._lock = threading.Lock()
-        self.followed_again = False  # a re-run of its cell found it still being made
+        self.followed_again = False  # handed to a re-run of its cell (until it shows)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._listeners: list[tuple] = []  # (context, on_update, on_done) of each watcher

@@ -262,11 +262,12 @@ def test_imagine_toggle_shows_the_image_in_the_transcript(jupyterlab, page, xai_
 
 def test_send_clicked_while_the_kernel_is_busy_sends_what_was_typed_last(jupyterlab, page,
                                                                         xai_server):
-    """The kernel is busy (a widget callback sleeps) while the user types, leaves the box, types
-    again and clicks Send. ipywidgets holds a model's second state update back until the kernel
-    acknowledges the first, but a button click is sent at once — so a click could reach the
-    kernel before the text typed last. The input sends its text with the click's ordering, and
-    the question sent is the one on screen."""
+    """The kernel is busy (a widget callback sleeps) while the user types a system prompt and a
+    question, leaves the box, types again and clicks Send. ipywidgets holds a model's second
+    state update back until the kernel acknowledges the first, but a button click is sent at
+    once — so a click could reach the kernel before the text typed last. The input sends its
+    text with the click's ordering, the system prompt syncs when left, and what is sent is
+    what is on screen."""
     busy_cell = ("import time, ipywidgets as widgets\n"
                  "busy = widgets.Button(description='Busy')\n"
                  "busy.add_class('grok-test-busy')\n"
@@ -276,6 +277,7 @@ def test_send_clicked_while_the_kernel_is_busy_sends_what_was_typed_last(jupyter
     xai_server.enqueue(Reply(content="**Answered**"))
     box = panel.locator(".grok-input textarea")
     page.locator("button.grok-test-busy").click()  # the kernel sleeps for 4 s
+    panel.locator(".grok-system textarea").press_sequentially("Answer in French.")
     box.click()
     box.press_sequentially("An old draft")
     panel.locator(".grok-model select").focus()  # leave the box: its text is synced
@@ -287,5 +289,7 @@ def test_send_clicked_while_the_kernel_is_busy_sends_what_was_typed_last(jupyter
     expect(answer.locator(f"{RENDERED} strong")).to_have_text("Answered", timeout=60_000)
     asked = [r.as_chat["messages"][-1]["content"] for r in xai_server.answer_requests]
     assert asked == ["What is on screen"]
+    [request] = xai_server.answer_requests
+    assert request.as_chat["messages"][0] == {"role": "system", "content": "Answer in French."}
     expect(panel.locator(".grok-transcript")).to_contain_text("What is on screen")
     expect(panel.locator(".grok-transcript")).not_to_contain_text("An old draft")

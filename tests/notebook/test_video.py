@@ -248,6 +248,10 @@ def test_running_the_cell_again_while_its_video_is_made_follows_the_same_job(ip,
     shown_first = next(o for o in second.raw if not o.update)  # the second cell's own display
     assert "already being made, so this follows that job (nothing new sent or billed)" in \
         shown_first.data["text/plain"]
+    first_id = first.raw[0].transient["display_id"]
+    first_lines = [o.data["text/plain"] for o in second.raw
+                   if o.update and o.transient["display_id"] == first_id]
+    assert first_lines and not any("already being made" in line for line in first_lines)
     # both the first cell's display and the second's became the video
     videos = [o for o in second.raw if o.update and "<video " in o.data.get("text/html", "")]
     assert len(videos) == 2
