@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from grok_magic.errors import GrokError, InputError
 from grok_magic.xai.imagine import ImageResponse, Picture
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from grok_magic.xai.downloads import Downloader
 
 RESERVE_SECONDS = 3600.0
+T = TypeVar("T")
 
 
 class MediaMissingError(InputError):
@@ -74,32 +76,16 @@ def make_images(recorder: Recorder, client: GrokClient, request: Imagine,
     refuse_key_in(body)
     canonical = Canonical.of(body)
     store = media_store(recorder)
-    entry = recorder.replayable(canonical.hash, body, request)
-    if entry is not None:
-        replayed = replayed_images(entry, store)
-        if replayed is not None:
-            recorder.tally.add(replayed)
-            return replayed
-        if recorder.replay == "only":
-            raise MediaMissingError(
-                f"the ledger recorded this generation, but its image files are not in "
-                f"{store.folder if store else 'a media folder'}: nothing was sent",
-                hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
-                     "or set replay to \"auto\" to make them again.")
-    client.settings.require_secret()
-    hold = hold_generation(recorder, body, request)
-    started = time.monotonic()
-    try:
-        from grok_magic.xai.imagine import request_images
+    replayed = replayed_generation(recorder, canonical, body, request, replayed_images,
+                                   "this generation, but its image files are")
+    if replayed is not None:
+        return replayed
+    from grok_magic.xai.imagine import request_images
 
-        response = request_images(client, body, timeout=request.timeout)
-    except BaseException as err:
-        recorder.purse.release(hold)
-        if recorder.ledger is not None:
-            recorder.ledger.release(hold.settles)
-        if isinstance(err, GrokError) and request.record_errors:
-            recorder.record_failure(body, request, err)
-        raise
+    started = time.monotonic()
+    response, hold = send_held(
+        recorder, client, body, request,
+        lambda: request_images(client, body, timeout=request.timeout))
     from grok_magic.xai.downloads import fetch_pictures
 
     errors: list[GrokError] = []
@@ -116,6 +102,47 @@ def make_images(recorder: Recorder, client: GrokClient, request: Imagine,
         err.response = response
         raise err
     return response
+
+
+def replayed_generation(recorder: Recorder, canonical, body, request: Imagine,
+                        read: Callable, missing: str):
+    """The ledger's answer to this generation when replay allows it, its files read back from
+    the media folder by `read(entry, store)` and counted; None to send it. Under replay
+    "only" a recorded generation whose files are missing raises, saying "the ledger recorded
+    `missing` not in <folder>" (nothing is sent)."""
+    store = media_store(recorder)
+    entry = recorder.replayable(canonical.hash, body, request)
+    if entry is None:
+        return None
+    replayed = read(entry, store)
+    if replayed is not None:
+        recorder.tally.add(replayed)
+        return replayed
+    if recorder.replay == "only":
+        raise MediaMissingError(
+            f"the ledger recorded {missing} not in "
+            f"{store.folder if store else 'a media folder'}: nothing was sent",
+            hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
+                 "or set replay to \"auto\" to make it again.")
+    return None
+
+
+def send_held(recorder: Recorder, client: GrokClient, body, request: Imagine,
+              send: Callable[[], T]) -> tuple[T, object]:
+    """`send()` a generation at its known price: the key required, the budgets checked and
+    the price held (`hold_generation`); (what it returned, the hold). A failure releases
+    the hold, is recorded when the request asks for it, and is raised."""
+    client.settings.require_secret()
+    hold = hold_generation(recorder, body, request)
+    try:
+        return send(), hold
+    except BaseException as err:
+        recorder.purse.release(hold)
+        if recorder.ledger is not None:
+            recorder.ledger.release(hold.settles)
+        if isinstance(err, GrokError) and request.record_errors:
+            recorder.record_failure(body, request, err)
+        raise
 
 
 def hold_generation(recorder: Recorder, body, request: Imagine):

@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING
 
 from grok_magic.errors import AuthenticationError, GrokError, InputError, NotFoundError
 from grok_magic.ledger.canonical import Canonical
-from grok_magic.ledger.imagery import MediaMissingError, hold_generation, media_store
+from grok_magic.ledger.imagery import (
+    MediaMissingError,
+    media_store,
+    replayed_generation,
+    send_held,
+)
 from grok_magic.ledger.media import MediaStore
 from grok_magic.ledger.videos import (
     Clip,
@@ -66,19 +71,11 @@ def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downlo
     refuse_key_in(body)
     canonical = Canonical.of(body)
     store = media_store(recorder)
-    entry = recorder.replayable(canonical.hash, body, request)
-    if entry is not None:
-        replayed = replayed_video(entry, store)
-        if replayed is not None:
-            shown_from(folder, replayed.clip, store)
-            recorder.tally.add(replayed)
-            return replayed
-        if recorder.replay == "only":
-            raise MediaMissingError(
-                f"the ledger recorded this video, but its file is not in "
-                f"{store.folder if store else 'a media folder'}: nothing was sent",
-                hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
-                     "or set replay to \"auto\" to make it again.")
+    replayed = replayed_generation(recorder, canonical, body, request, replayed_video,
+                                   "this video, but its file is")
+    if replayed is not None:
+        shown_from(folder, replayed.clip, store)
+        return replayed
     running = running_job(recorder, canonical)
     if running is not None:  # the same cell run again while its video is being made
         found = VideoJob.attach(running.request_id, recorder, client, downloader, folder,
@@ -86,17 +83,8 @@ def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downlo
         if isinstance(found, VideoJob):
             found.followed_again = True
         return found
-    client.settings.require_secret()
-    hold = hold_generation(recorder, body, request)
-    try:
-        request_id = submit_video(client, body, timeout=request.timeout)
-    except BaseException as err:
-        recorder.purse.release(hold)
-        if recorder.ledger is not None:
-            recorder.ledger.release(hold.settles)
-        if isinstance(err, GrokError) and request.record_errors:
-            recorder.record_failure(body, request, err)
-        raise
+    request_id, hold = send_held(recorder, client, body, request,
+                                 lambda: submit_video(client, body, timeout=request.timeout))
     info = record_submitted(recorder, canonical, request, request_id, video_seconds(body),
                             out_name)
     return VideoJob(info, recorder, client, downloader, folder, hold=hold, schedule=schedule)

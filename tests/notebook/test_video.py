@@ -64,6 +64,21 @@ def run_to_end(ip, source: str, timeout: float = 15.0) -> Outcome:
                    list(cap.outputs))
 
 
+def submit_in_a_kernel_that_exits(folder: Path, prompt: str, seconds: int) -> str:
+    """Run `%%grok --video` in another Python process (a kernel that then exits, its job still
+    being made); the job's id."""
+    script = ("from IPython.core.interactiveshell import InteractiveShell\n"
+              "ip = InteractiveShell.instance()\n"
+              "ip.run_line_magic('load_ext', 'grok_magic')\n"
+              f"ip.run_cell({f'%%grok --video --duration {seconds}' + chr(10) + prompt!r})\n"
+              "print('JOB', ip.user_ns['_grok_video'].id)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=90, cwd=folder)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split("JOB ")[-1].split()[0]
+
+
 def video_posts(srv) -> list:
     return [r for r in srv.requests if r.path == "/v1/videos/generations"]
 
@@ -194,16 +209,7 @@ def test_a_job_reattaches_after_a_restart_and_is_kept_once(ip, xai_env, notebook
     """Submitted by one kernel that then exits, finished by `%grok video ID` in another; doing
     it again shows the video from the ledger, asking xAI nothing."""
     imagine_state(xai_env).video_polls = 4
-    script = ("from IPython.core.interactiveshell import InteractiveShell\n"
-              "ip = InteractiveShell.instance()\n"
-              "ip.run_line_magic('load_ext', 'grok_magic')\n"
-              "ip.run_cell('%%grok --video --duration 4\\nA lantern on a pier at night')\n"
-              "print('JOB', ip.user_ns['_grok_video'].id)\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=90, cwd=notebook)
-    assert done.returncode == 0, done.stderr
-    job_id = done.stdout.split("JOB ")[-1].split()[0]
+    job_id = submit_in_a_kernel_that_exits(notebook, "A lantern on a pier at night", 4)
     assert imagine_state(xai_env).jobs[job_id].seen < 5  # not finished by the first kernel
     out = run_to_end(ip, f"%grok video {job_id}")
     assert out.error is None, out.everything()
@@ -270,14 +276,7 @@ def test_a_cell_run_again_in_another_kernel_follows_the_pending_job(ip, xai_env,
     """The kernel that submitted the job is gone (restarted); the same cell in a new kernel
     finds the job in the ledger and follows it instead of paying for another."""
     imagine_state(xai_env).video_polls = 4
-    script = ("from IPython.core.interactiveshell import InteractiveShell\n"
-              "ip = InteractiveShell.instance()\n"
-              "ip.run_line_magic('load_ext', 'grok_magic')\n"
-              "ip.run_cell('%%grok --video --duration 4\\nA lantern on a pier at night')\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=90, cwd=notebook)
-    assert done.returncode == 0, done.stderr
+    submit_in_a_kernel_that_exits(notebook, "A lantern on a pier at night", 4)
     out = run_to_end(ip, "%%grok --video --duration 4\nA lantern on a pier at night")
     assert out.error is None, out.everything()
     assert len(video_posts(xai_env)) == 1
