@@ -66,17 +66,21 @@ def run_to_end(ip, source: str, timeout: float = 15.0) -> Outcome:
 
 def submit_in_a_kernel_that_exits(folder: Path, prompt: str, seconds: int) -> str:
     """Run `%%grok --video` in another Python process (a kernel that then exits, its job still
-    being made); the job's id."""
+    being made); the job's id. It comes back through a file, not stdout: the job's watcher thread
+    prints its progress to that shell's stdout and can land between the words of a print (CI once
+    read "Grok" as the id)."""
+    id_file = folder.parent / "submitted-job-id"
+    id_file.unlink(missing_ok=True)
     script = ("from IPython.core.interactiveshell import InteractiveShell\n"
               "ip = InteractiveShell.instance()\n"
               "ip.run_line_magic('load_ext', 'grok_magic')\n"
               f"ip.run_cell({f'%%grok --video --duration {seconds}' + chr(10) + prompt!r})\n"
-              "print('JOB', ip.user_ns['_grok_video'].id)\n")
+              f"open({str(id_file)!r}, 'w').write(ip.user_ns['_grok_video'].id)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=90, cwd=folder)
     assert done.returncode == 0, done.stderr
-    return done.stdout.split("JOB ")[-1].split()[0]
+    return id_file.read_text()
 
 
 def video_posts(srv) -> list:
