@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from grok_magic.errors import GrokError, InputError
 from grok_magic.xai.imagine import ImageResponse, Picture
@@ -20,6 +20,7 @@ from grok_magic.xai.transport import refuse_key_in
 
 if TYPE_CHECKING:
     from grok_magic.imagine import Imagine
+    from grok_magic.ledger.canonical import Canonical
     from grok_magic.ledger.media import MediaStore
     from grok_magic.ledger.recorder import Recorder
     from grok_magic.ledger.store import Entry
@@ -70,14 +71,8 @@ def make_images(recorder: Recorder, client: GrokClient, request: Imagine,
     """The images `request` asks for: replayed, or made by xAI and fetched. A failure after
     xAI answered (an image that could not be fetched) is raised with what did arrive on
     `err.response`, recorded and billed as xAI billed it."""
-    from grok_magic.ledger.canonical import Canonical
-
-    body = request.body()
-    refuse_key_in(body)
-    canonical = Canonical.of(body)
-    store = media_store(recorder)
-    replayed = replayed_generation(recorder, canonical, body, request, replayed_images,
-                                   "this generation, but its image files are")
+    body, canonical, store, replayed = open_generation(
+        recorder, request, replayed_images, "this generation, but its image files are")
     if replayed is not None:
         return replayed
     from grok_magic.xai.imagine import request_images
@@ -104,27 +99,39 @@ def make_images(recorder: Recorder, client: GrokClient, request: Imagine,
     return response
 
 
-def replayed_generation(recorder: Recorder, canonical, body, request: Imagine,
-                        read: Callable, missing: str):
-    """The ledger's answer to this generation when replay allows it, its files read back from
-    the media folder by `read(entry, store)` and counted; None to send it. Under replay
-    "only" a recorded generation whose files are missing raises, saying "the ledger recorded
-    `missing` not in <folder>" (nothing is sent)."""
+class Opening(NamedTuple):
+    """A generation about to be made: its body (checked for the key), its canonical form, the
+    media folder, and the ledger's answer when replay gives one (None: send it)."""
+
+    body: dict
+    canonical: Canonical
+    store: MediaStore | None
+    replayed: object | None
+
+
+def open_generation(recorder: Recorder, request: Imagine, read: Callable,
+                    missing: str) -> Opening:
+    """`request`'s body (refused if it holds the key) and the ledger's answer to it when replay
+    allows, its files read back from the media folder by `read(entry, store)` and counted.
+    Under replay "only" a recorded generation whose files are missing raises, saying "the
+    ledger recorded `missing` not in <folder>" (nothing is sent)."""
+    from grok_magic.ledger.canonical import Canonical
+
+    body = request.body()
+    refuse_key_in(body)
+    canonical = Canonical.of(body)
     store = media_store(recorder)
     entry = recorder.replayable(canonical.hash, body, request)
-    if entry is None:
-        return None
-    replayed = read(entry, store)
+    replayed = read(entry, store) if entry is not None else None
     if replayed is not None:
         recorder.tally.add(replayed)
-        return replayed
-    if recorder.replay == "only":
+    elif entry is not None and recorder.replay == "only":
         raise MediaMissingError(
             f"the ledger recorded {missing} not in "
             f"{store.folder if store else 'a media folder'}: nothing was sent",
             hint="Copy the lesson's .media folder beside its ledger (an export makes one), "
                  "or set replay to \"auto\" to make it again.")
-    return None
+    return Opening(body, canonical, store, replayed)
 
 
 def send_held(recorder: Recorder, client: GrokClient, body, request: Imagine,

@@ -25,7 +25,7 @@ from grok_magic.ledger.canonical import Canonical
 from grok_magic.ledger.imagery import (
     MediaMissingError,
     media_store,
-    replayed_generation,
+    open_generation,
     send_held,
 )
 from grok_magic.ledger.media import MediaStore
@@ -43,7 +43,6 @@ from grok_magic.ledger.videos import (
 )
 from grok_magic.runs.batch_job import PollSchedule
 from grok_magic.xai.imagine import VideoState, submit_video, video_seconds, video_state
-from grok_magic.xai.transport import refuse_key_in
 
 if TYPE_CHECKING:
     from grok_magic.imagine import Imagine
@@ -67,12 +66,8 @@ def start_video(recorder: Recorder, client: GrokClient, request: Imagine, downlo
     """The video `request` asks for: replayed from the ledger when replay allows (a finished
     VideoResponse, its clip copied into `folder`), else checked against the budgets at its
     price (seconds × price per second), submitted and recorded: the VideoJob to watch."""
-    body = request.body()
-    refuse_key_in(body)
-    canonical = Canonical.of(body)
-    store = media_store(recorder)
-    replayed = replayed_generation(recorder, canonical, body, request, replayed_video,
-                                   "this video, but its file is")
+    body, canonical, store, replayed = open_generation(recorder, request, replayed_video,
+                                                       "this video, but its file is")
     if replayed is not None:
         shown_from(folder, replayed.clip, store)
         return replayed
